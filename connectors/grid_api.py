@@ -7,11 +7,9 @@ timestamp (``updated_since``), so a later run can ask for what changed since the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
-import requests
-
-from connectors.http import AttemptCallback, make_session, request_with_retries
+from connectors.http import ClientOptions, JsonApiClient
 from hub_errors import SourceError
 
 RawRow = dict[str, str]
@@ -32,12 +30,14 @@ def as_raw_row(item: Any, *, source: str, url: str) -> RawRow:
     return {str(key): "" if value is None else str(value) for key, value in item.items()}
 
 
-class GridApiClient:
+class GridApiClient(JsonApiClient):
     """Client of the grid system's REST API (bearer token, page paging, ``updated_since`` cursor).
 
     ``latest_updated_at`` holds the newest ``updated_at`` seen, for the caller to store as the next
     run's cursor.
     """
+
+    source = "grid"
 
     def __init__(
         self,
@@ -45,19 +45,11 @@ class GridApiClient:
         token: str,
         *,
         page_size: int = 500,
-        timeout: float | tuple[float, float] = (5, 60),
-        attempts: int = 5,
-        backoff: float = 0.5,
-        on_attempt: AttemptCallback | None = None,
-        session: requests.Session | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, **options)
+        self.session.headers["Authorization"] = f"Bearer {token}"
         self.page_size = page_size
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff = backoff
-        self.on_attempt = on_attempt
-        self.session = session or make_session(token)
         self.latest_updated_at: str | None = None
 
     def iter_residents(self, updated_since: str | None = None) -> Iterator[RawRow]:
@@ -69,18 +61,17 @@ class GridApiClient:
         return self._iter_pages("/api/v1/events", updated_since)
 
     def _iter_pages(self, path: str, updated_since: str | None) -> Iterator[RawRow]:
-        url = self.base_url + path
         page = 1
         while True:
             params: dict[str, str | int] = {"page": page, "page_size": self.page_size}
             if updated_since:
                 params["updated_since"] = updated_since
-            body = self._get_json(url, params)
+            body = self.get_json(path, params)
             items = body.get("items")
             if not isinstance(items, list):
-                raise SourceError(f"grid: {url} page {page} has no 'items' list; got keys {sorted(body)}.")
+                raise SourceError(f"grid: {path} page {page} has no 'items' list; got keys {sorted(body)}.")
             for item in items:
-                row = as_raw_row(item, source="grid", url=url)
+                row = as_raw_row(item, source=self.source, url=self.base_url + path)
                 self._note_updated_at(row.get("updated_at", ""))
                 yield row
             if not body.get("has_more") or not items:
@@ -90,30 +81,3 @@ class GridApiClient:
     def _note_updated_at(self, value: str) -> None:
         if value and (self.latest_updated_at is None or value > self.latest_updated_at):
             self.latest_updated_at = value
-
-    def _get_json(self, url: str, params: dict[str, str | int]) -> dict[str, Any]:
-        response = request_with_retries(
-            self.session,
-            "GET",
-            url,
-            params=params,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            timeout=self.timeout,
-            on_attempt=self.on_attempt,
-        )
-        return json_object(response, source="grid", describe=f"{url} {params}")
-
-
-def json_object(response: requests.Response, *, source: str, describe: str) -> dict[str, Any]:
-    """The answer's JSON object, or a SourceError saying which call returned something else."""
-    try:
-        body = response.json()
-    except ValueError:
-        raise SourceError(
-            f"{source}: {describe} did not return JSON "
-            f"(Content-Type {response.headers.get('Content-Type')!r}): {response.text[:200]!r}"
-        ) from None
-    if not isinstance(body, dict):
-        raise SourceError(f"{source}: {describe} returned JSON that is not an object: {body!r:.200}")
-    return body

@@ -11,7 +11,7 @@ import email.utils
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import requests
 
@@ -115,3 +115,65 @@ def request_with_retries(
         f"{method.upper()} {url} still failed after {attempts} attempts; last: {last_problem}. "
         "Check that the department system is up, then run again."
     )
+
+
+def json_object(response: requests.Response, *, source: str, describe: str) -> dict[str, Any]:
+    """The answer's JSON object, or a SourceError saying which call returned something else."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise SourceError(
+            f"{source}: {describe} did not return JSON "
+            f"(Content-Type {response.headers.get('Content-Type')!r}): {response.text[:200]!r}"
+        ) from None
+    if not isinstance(body, dict):
+        raise SourceError(f"{source}: {describe} returned JSON that is not an object: {body!r:.200}")
+    return body
+
+
+class ClientOptions(TypedDict, total=False):
+    """Connection options every department API client accepts."""
+
+    timeout: float | tuple[float, float]
+    attempts: int
+    backoff: float
+    on_attempt: AttemptCallback | None
+    session: requests.Session | None
+
+
+class JsonApiClient:
+    """Shared plumbing of the department API clients: one session, one retry policy, JSON answers."""
+
+    source = "api"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float | tuple[float, float] = (5, 60),
+        attempts: int = 5,
+        backoff: float = 0.5,
+        on_attempt: AttemptCallback | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.on_attempt = on_attempt
+        self.session = session or make_session()
+
+    def get_json(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
+        """GET ``base_url + path`` with retries; the answer must be a JSON object."""
+        url = self.base_url + path
+        response = request_with_retries(
+            self.session,
+            "GET",
+            url,
+            params=params,
+            attempts=self.attempts,
+            backoff=self.backoff,
+            timeout=self.timeout,
+            on_attempt=self.on_attempt,
+        )
+        return json_object(response, source=self.source, describe=f"{url} {params}")
