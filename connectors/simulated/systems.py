@@ -1,0 +1,116 @@
+"""Starts every simulated department system on one data folder, for the demo and the tests.
+
+The folder has the bench layout (grid_residents.csv, health_records.csv, civil_affairs.csv,
+grid_events.csv, resident_events.csv); truth_*.csv files are never read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from connectors.simulated.civil_system import CivilAffairsSystem
+from connectors.simulated.grid_server import GridServer, SimulatedSystem
+from connectors.simulated.health_system import DEFAULT_TABLE, HealthSystem
+from connectors.simulated.miniprogram_server import MiniProgramServer
+from hub_errors import SourceError
+
+DATA_FILES = (
+    "grid_residents.csv",
+    "health_records.csv",
+    "civil_affairs.csv",
+    "grid_events.csv",
+    "resident_events.csv",
+)
+
+
+@dataclass
+class SimulatedSystems:
+    """Addresses of the running systems, as the connectors need them; ``stop()`` ends them all."""
+
+    grid_url: str
+    miniprogram_url: str
+    health_db_url: str
+    health_table: str
+    civil_inbox_dir: Path
+    token: str
+    running: list[SimulatedSystem] = field(default_factory=list, repr=False)
+    department_inbox_url: str | None = None
+
+    def adopt(self, system: SimulatedSystem) -> SimulatedSystem:
+        """Stop ``system`` together with the others (the hook for systems started alongside)."""
+        self.running.append(system)
+        return system
+
+    def stop(self) -> None:
+        while self.running:
+            self.running.pop().stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Name every missing file at once, so the steward fixes the folder in one go."""
+    missing = [name for name in DATA_FILES if not (data_dir / name).is_file()]
+    if missing:
+        raise SourceError(
+            f"data folder {data_dir} lacks {', '.join(missing)}; it needs all of {', '.join(DATA_FILES)}."
+        )
+
+
+def start_department_inbox(systems: SimulatedSystems, work_dir: Path) -> None:
+    """Hook for the departments' report inbox (connectors.simulated.department_inbox.DepartmentInbox).
+
+    Wire it here: start it, ``systems.adopt(...)`` it and set ``systems.department_inbox_url``.
+    Until then the demo runs without a push target.
+    """
+
+
+def start_simulated_systems(
+    data_dir: Path,
+    work_dir: Path,
+    *,
+    token: str,
+    health_url: str | None = None,
+    civil_rows_per_workbook: int = 5000,
+) -> SimulatedSystems:
+    """Start the grid API, the mini-program API, the health database and the civil-affairs inbox."""
+    check_data_dir(data_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    started: list[SimulatedSystem] = []
+    try:
+        grid = GridServer(data_dir / "grid_residents.csv", data_dir / "grid_events.csv", token=token)
+        started.append(grid.start())
+        miniprogram = MiniProgramServer(data_dir / "resident_events.csv")
+        started.append(miniprogram.start())
+        health = HealthSystem(data_dir / "health_records.csv", work_dir, url=health_url, table=DEFAULT_TABLE)
+        started.append(health.start())
+        civil = CivilAffairsSystem(
+            data_dir / "civil_affairs.csv",
+            work_dir / "civil_inbox",
+            rows_per_workbook=civil_rows_per_workbook,
+        )
+        started.append(civil.start())
+        systems = SimulatedSystems(
+            grid_url=grid.url,
+            miniprogram_url=miniprogram.url,
+            health_db_url=health.url,
+            health_table=health.table,
+            civil_inbox_dir=civil.inbox_dir,
+            token=token,
+            running=started,
+        )
+        start_department_inbox(systems, work_dir)
+    except BaseException:
+        for system in reversed(started):
+            system.stop()
+        raise
+    return systems
