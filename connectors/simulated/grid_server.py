@@ -27,6 +27,7 @@ from hub_errors import SourceError
 CHINA_TZ = timezone(timedelta(hours=8))
 FIRST_UPDATE = datetime(2026, 1, 5, 8, 0, 0, tzinfo=CHINA_TZ)
 MAX_PAGE_SIZE = 1000
+SHUTDOWN_POLL_SECONDS = 0.05
 
 JsonBody = Mapping[str, Any]
 
@@ -98,7 +99,10 @@ class LoopbackJsonServer(SimulatedSystem):
     def start(self) -> Self:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name=type(self).__name__, daemon=True
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                name=type(self).__name__,
+                daemon=True,
             )
             self._thread.start()
         return self
