@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_split_export_is_read_whole_with_ids_as_text(bench_small: Path, tmp_path
     assert (rows[40].file, rows[40].row_number) == (civil.workbooks[1].name, 3)
 
 
-def write_workbook(path: Path, rows: list[list[object]]) -> Path:
+def write_workbook(path: Path, rows: Sequence[Sequence[object]]) -> Path:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None
@@ -83,7 +84,7 @@ def test_missing_column_names_file_and_column_before_any_row(tmp_path: Path) -> 
 
 
 def test_header_found_without_required_columns(tmp_path: Path) -> None:
-    layout: list[list[object]] = [["标题"], ["编号", "姓名", "身份证号"], ["C1", " 王五 ", "x"]]
+    layout = [["标题"], ["编号", "姓名", "身份证号"], ["C1", " 王五 ", "x"]]
     path = write_workbook(tmp_path / "a.xlsx", layout)
     assert list(read_civil_workbook(path)) == [
         CivilRow("a.xlsx", 3, {"编号": "C1", "姓名": " 王五 ", "身份证号": "x"})
