@@ -1,0 +1,147 @@
+"""Clustering that resists chaining.
+
+Connected components over "probably the same" pairs chain relatives and namesakes together
+through one weak or wrong link. Here a component of the positive-weight graph is accepted as is
+only when it is a clique free of conflicts; otherwise its pairs are merged one by one in
+descending weight, and a merge is refused when it would put two different identities (different
+valid ID numbers, or two records of a source that holds each person once) into one cluster, or when
+the average weight over all compared pairs across the two clusters is not positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Cannot-link facts per record.
+
+    identities: per field a code per record (-1 when unknown); two records whose known codes
+    differ are different people. unique_source: per record a source code (-1 when the source may
+    hold a person several times); a cluster holds at most one record per such code.
+    """
+
+    identities: list[np.ndarray]
+    unique_source: np.ndarray | None = None
+
+
+class _Clusters:
+    """Greedy merging for one component, with cluster-to-cluster weight sums."""
+
+    def __init__(self, members: np.ndarray, constraints: Constraints) -> None:
+        self.parent = {int(r): int(r) for r in members}
+        self.identity = {
+            int(r): [int(codes[r]) for codes in constraints.identities] for r in members
+        }
+        unique = constraints.unique_source
+        self.sources = {
+            int(r): ({int(unique[r])} if unique is not None and unique[r] >= 0 else set()) for r in members
+        }
+        self.links: dict[int, dict[int, list[float]]] = {int(r): {} for r in members}
+
+    def find(self, record: int) -> int:
+        root = record
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[record] != root:
+            self.parent[record], record = root, self.parent[record]
+        return root
+
+    def add_pair(self, a: int, b: int, weight: float) -> None:
+        """Both directions share one [sum, count] list, so a merge updates both at once."""
+        entry = self.links[a].get(b)
+        if entry is None:
+            entry = [0.0, 0]
+            self.links[a][b] = entry
+            self.links[b][a] = entry
+        entry[0] += weight
+        entry[1] += 1
+
+    def compatible(self, a: int, b: int) -> bool:
+        for x, y in zip(self.identity[a], self.identity[b], strict=True):
+            if x >= 0 and y >= 0 and x != y:
+                return False
+        return not (self.sources[a] & self.sources[b])
+
+    def try_merge(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb or not self.compatible(ra, rb):
+            return
+        total, count = self.links[ra].get(rb, (0.0, 0))
+        if count == 0 or total / count <= 0:
+            return
+        if len(self.links[ra]) < len(self.links[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.identity[ra] = [
+            x if x >= 0 else y for x, y in zip(self.identity[ra], self.identity[rb], strict=True)
+        ]
+        self.sources[ra] |= self.sources[rb]
+        del self.links[ra][rb]
+        for other, entry in self.links.pop(rb).items():
+            if other == ra:
+                continue
+            del self.links[other][rb]
+            existing = self.links[ra].get(other)
+            if existing is None:
+                self.links[ra][other] = entry
+                self.links[other][ra] = entry
+            else:
+                existing[0] += entry[0]
+                existing[1] += entry[1]
+
+
+def _conflicting(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per component label: True when it holds two different known codes."""
+    known = codes >= 0
+    distinct = np.unique(np.stack([labels[known], codes[known]], axis=1), axis=0)
+    per_label = np.bincount(distinct[:, 0], minlength=labels.max() + 1) if len(distinct) else None
+    if per_label is None:
+        return np.zeros(labels.max() + 1, dtype=bool)
+    return per_label > 1
+
+
+def cluster(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    weight: np.ndarray,
+    constraints: Constraints,
+) -> np.ndarray:
+    """Cluster label per record (0..k-1)."""
+    positive = weight > 0
+    graph = coo_matrix((np.ones(int(positive.sum())), (left[positive], right[positive])), shape=(n, n))
+    component_count, component = connected_components(graph, directed=False)
+    sizes = np.bincount(component, minlength=component_count)
+    edges = np.bincount(component[left[positive]], minlength=component_count)
+    needs_care = edges != sizes * (sizes - 1) // 2
+    for codes in constraints.identities:
+        needs_care |= _conflicting(component, codes)
+    if constraints.unique_source is not None:
+        unique = constraints.unique_source
+        counted = unique >= 0
+        per_source = np.unique(np.stack([component[counted], unique[counted]], axis=1), axis=0)
+        records_counted = np.bincount(component[counted], minlength=component_count)
+        needs_care |= records_counted > np.bincount(per_source[:, 0], minlength=component_count)
+    labels = component.copy()
+    careful = needs_care[component]
+    if careful.any():
+        inside = careful[left] & careful[right] & (component[left] == component[right])
+        order = np.argsort(-weight[inside], kind="stable")
+        pair_left, pair_right, pair_weight = left[inside][order], right[inside][order], weight[inside][order]
+        state = _Clusters(np.flatnonzero(careful), constraints)
+        for a, b, w in zip(pair_left.tolist(), pair_right.tolist(), pair_weight.tolist(), strict=True):
+            state.add_pair(a, b, w)
+        for a, b, w in zip(pair_left.tolist(), pair_right.tolist(), pair_weight.tolist(), strict=True):
+            if w <= 0:
+                break
+            state.try_merge(a, b)
+        careful_records = np.flatnonzero(careful)
+        roots = np.array([state.find(int(r)) for r in careful_records])
+        labels[careful_records] = component_count + roots
+    return np.unique(labels, return_inverse=True)[1]

@@ -1,0 +1,150 @@
+"""`link`: the whole matching run over any table of records and a field spec."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dedup.blocking import candidate_pairs
+from dedup.cluster import Constraints, cluster
+from dedup.compare import LEVEL_LABELS, MISSING, compare
+from dedup.ids import stable_ids
+from dedup.model import Model, train
+from dedup.prepare import PreparedField, prepare
+
+DEFAULT_MAX_BLOCK = 50
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    """Why a pair scores as it does: each field's level and weight, the prior, the total."""
+
+    fields: pd.DataFrame
+    prior: float
+    total: float
+    probability: float
+    same_cluster: bool
+
+
+@dataclass
+class LinkResult:
+    """Clusters plus everything needed to explain them (model, prepared values, scored pairs)."""
+
+    clusters: pd.DataFrame
+    pairs: pd.DataFrame
+    model: Model
+    prepared: list[PreparedField] = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def _position(self, record: tuple[str, str] | int) -> int:
+        if isinstance(record, int | np.integer):
+            return int(record)
+        source, record_id = record
+        hits = np.flatnonzero(
+            (self.clusters["source"].astype(str).to_numpy() == str(source))
+            & (self.clusters["record_id"].astype(str).to_numpy() == str(record_id))
+        )
+        if len(hits) == 0:
+            raise KeyError(f"no record {record_id!r} from source {source!r}")
+        return int(hits[0])
+
+    def explain(self, a: tuple[str, str] | int, b: tuple[str, str] | int) -> PairExplanation:
+        """Each field's contribution to the match weight of records a and b (any two records)."""
+        i, j = self._position(a), self._position(b)
+        left, right = np.array([i]), np.array([j])
+        levels = compare(self.prepared, left, right)
+        contributions = self.model.contributions(self.prepared, levels, left)[0]
+        rows = []
+        for column, data in enumerate(self.prepared):
+            level = int(levels[0, column])
+            rows.append(
+                {
+                    "field": data.name,
+                    "kind": data.kind,
+                    "left": data.value_of(i),
+                    "right": data.value_of(j),
+                    "level": "missing" if level == MISSING else LEVEL_LABELS[data.kind][level],
+                    "weight": float(contributions[column]),
+                }
+            )
+        prior = self.model.prior_weight
+        total = prior + float(contributions.sum())
+        cluster_ids = self.clusters["cluster_id"].to_numpy()
+        return PairExplanation(
+            fields=pd.DataFrame(rows),
+            prior=prior,
+            total=total,
+            probability=float(1.0 / (1.0 + 2.0 ** (-total))),
+            same_cluster=bool(cluster_ids[i] == cluster_ids[j]),
+        )
+
+
+def _identity_codes(prepared: list[PreparedField]) -> list[np.ndarray]:
+    """Valid national ID numbers identify a person: a code per record, -1 when none is valid."""
+    identities = []
+    for data in prepared:
+        if data.kind == "cn_id" and data.valid is not None:
+            codes = data.codes.copy()
+            known = codes >= 0
+            codes[known & ~data.valid[np.maximum(codes, 0)]] = -1
+            identities.append(codes)
+    return identities
+
+
+def link(
+    records: pd.DataFrame,
+    fields: Mapping[str, str],
+    *,
+    source_col: str = "source",
+    id_col: str = "record_id",
+    unique_sources: Iterable[str] = (),
+    max_block: int = DEFAULT_MAX_BLOCK,
+) -> LinkResult:
+    """Find the records of one entity across and within sources, without labels.
+
+    fields maps column -> kind (see dedup.prepare.KINDS). unique_sources names sources that hold
+    each entity at most once (two of their records never merge).
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    frame = records.reset_index(drop=True)
+    prepared = prepare(frame, fields)
+    timings["prepare"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    left, right = candidate_pairs(prepared, max_block)
+    timings["blocking"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    levels = compare(prepared, left, right)
+    timings["compare"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    model = train(prepared, levels)
+    weight = model.score(prepared, levels, left) if len(left) else np.empty(0)
+    timings["train"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    sources = frame[source_col].astype(str)
+    unique = sorted(set(unique_sources))
+    unique_codes = None
+    if unique:
+        unique_codes = np.where(sources.isin(unique), pd.factorize(sources)[0], -1)
+    labels = cluster(len(frame), left, right, weight, Constraints(_identity_codes(prepared), unique_codes))
+    clusters = pd.DataFrame(
+        {
+            "source": sources.to_numpy(),
+            "record_id": frame[id_col].astype(str).to_numpy(),
+            "cluster_id": stable_ids(sources, frame[id_col], labels),
+        }
+    )
+    timings["cluster"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    pairs = pd.DataFrame(
+        {"left": left, "right": right, "weight": weight, "probability": 1.0 / (1.0 + np.exp2(-weight))}
+    )
+    return LinkResult(clusters, pairs, model, prepared, timings)

@@ -1,0 +1,151 @@
+"""Golden person records: one row per cluster, each value chosen by survivorship, with provenance.
+
+Per field the value comes from, in order: the most authoritative source that has one (from the
+configuration, `rules["authority"][field]` = sources best first), then the most recent record
+(`rules["recency"]` names a column of sortable timestamps), then the most frequent value, then the
+smallest (source, record_id) so the choice is deterministic. Address parts travel with the chosen
+address, so a golden address is never stitched from two records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dedup.ids import stable_ids
+
+GOLDEN_COLUMNS = [
+    "person_id",
+    "name",
+    "id_no",
+    "gender",
+    "birth",
+    "phone",
+    "address",
+    "address_canonical",
+    "addr_district",
+    "addr_street",
+    "addr_community",
+    "grid",
+    "attributes",
+    "sources",
+    "record_count",
+    "provenance",
+]
+SURVIVING_FIELDS = ["name", "id_no", "gender", "birth", "phone", "address", "grid"]
+ADDRESS_COMPANIONS = ["address_canonical", "addr_district", "addr_street", "addr_community"]
+
+
+def _empty(values: pd.Series) -> np.ndarray:
+    text = values.astype("string")
+    return (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
+
+
+def _winners(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> pd.DataFrame:
+    """Row (position in frame) of the surviving value of `field` per person."""
+    if field not in frame.columns:
+        return pd.DataFrame({"person": [], "row": []})
+    candidates = frame.loc[~_empty(frame[field]), ["person", "source", "record_id", field]].copy()
+    authority = list(rules.get("authority", {}).get(field, []))
+    rank = {source: position for position, source in enumerate(authority)}
+    candidates["authority_rank"] = candidates["source"].map(rank).fillna(len(authority))
+    recency = rules.get("recency")
+    sort_by = ["person", "authority_rank"]
+    ascending = [True, True]
+    if recency and recency in frame.columns:
+        candidates["recency"] = frame.loc[candidates.index, recency].astype("string").fillna("")
+        sort_by.append("recency")
+        ascending.append(False)
+    candidates["frequency"] = candidates.groupby(["person", field])[field].transform("size")
+    sort_by += ["frequency", "source", "record_id"]
+    ascending += [False, True, True]
+    ordered = candidates.sort_values(sort_by, ascending=ascending, kind="stable")
+    first = ordered.drop_duplicates("person")
+    return pd.DataFrame({"person": first["person"].to_numpy(), "row": first.index.to_numpy()})
+
+
+def _merged_attributes(frame: pd.DataFrame, order: np.ndarray, persons: int) -> list[str]:
+    """Union of the records' attribute objects; a key keeps the value of the preferred record."""
+    merged: list[dict[str, Any]] = [{} for _ in range(persons)]
+    if "attributes" not in frame.columns:
+        return ["{}"] * persons
+    person = frame["person"].to_numpy()
+    texts = frame["attributes"].to_numpy()
+    for row in order:
+        text = texts[row]
+        if not isinstance(text, str) or not text.strip():
+            continue
+        try:
+            attributes = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(attributes, dict):
+            target = merged[person[row]]
+            for key, value in attributes.items():
+                if value not in (None, "") and key not in target:
+                    target[key] = value
+    return [json.dumps(item, ensure_ascii=False, sort_keys=True) for item in merged]
+
+
+def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per person (see GOLDEN_COLUMNS); `clusters` has source, record_id, cluster_id."""
+    frame = records.reset_index(drop=True).copy()
+    frame["source"] = frame["source"].astype(str)
+    frame["record_id"] = frame["record_id"].astype(str)
+    membership = clusters.iloc[:, :3].astype(str).set_axis(["source", "record_id", "cluster"], axis=1)
+    frame = frame.merge(membership, on=["source", "record_id"], how="left", validate="one_to_one")
+    alone = frame["cluster"].isna()
+    frame.loc[alone, "cluster"] = "\x00" + frame.loc[alone, "source"] + "\x1f" + frame.loc[alone, "record_id"]
+    frame["person"] = pd.factorize(frame["cluster"])[0]
+    persons = int(frame["person"].max()) + 1 if len(frame) else 0
+    person_ids = stable_ids(frame["source"], frame["record_id"], frame["person"].to_numpy(), prefix="P")
+    golden = pd.DataFrame(index=range(persons))
+    golden["person_id"] = pd.Series(person_ids).groupby(frame["person"].to_numpy()).first()
+    provenance: list[dict[str, dict[str, str]]] = [{} for _ in range(persons)]
+    sources = frame["source"].to_numpy()
+    record_ids = frame["record_id"].to_numpy()
+    for field in SURVIVING_FIELDS:
+        golden[field] = None
+        winners = _winners(frame, field, rules)
+        if winners.empty:
+            continue
+        rows = winners["row"].to_numpy(dtype=np.int64)
+        person_of = winners["person"].to_numpy(dtype=np.int64)
+        golden.loc[person_of, field] = frame[field].to_numpy()[rows]
+        companions = ADDRESS_COMPANIONS if field == "address" else []
+        for companion in companions:
+            if companion in frame.columns:
+                golden.loc[person_of, companion] = frame[companion].to_numpy()[rows]
+        for person, row in zip(person_of.tolist(), rows.tolist(), strict=True):
+            origin = {"source": str(sources[row]), "record_id": str(record_ids[row])}
+            provenance[person][field] = origin
+            for companion in companions:
+                provenance[person][companion] = origin
+    preference = _winners_order(frame, rules)
+    golden["attributes"] = _merged_attributes(frame, preference, persons)
+    grouped = frame.groupby("person")
+    golden["sources"] = grouped["source"].agg(lambda s: ";".join(sorted(set(s))))
+    golden["record_count"] = grouped.size()
+    golden["provenance"] = [json.dumps(p, ensure_ascii=False, sort_keys=True) for p in provenance]
+    for column in GOLDEN_COLUMNS:
+        if column not in golden.columns:
+            golden[column] = None
+    return golden[GOLDEN_COLUMNS].sort_values("person_id", kind="stable").reset_index(drop=True)
+
+
+def _winners_order(frame: pd.DataFrame, rules: Mapping[str, Any]) -> np.ndarray:
+    """Rows in the order attributes are taken: authority for attributes, recency, (source, id)."""
+    authority = list(rules.get("authority", {}).get("attributes", []))
+    rank = frame["source"].map({s: i for i, s in enumerate(authority)}).fillna(len(authority))
+    keys = pd.DataFrame({"rank": rank, "source": frame["source"], "record_id": frame["record_id"]})
+    recency = rules.get("recency")
+    by, ascending = ["rank"], [True]
+    if recency and recency in frame.columns:
+        keys["recency"] = frame[recency].astype("string").fillna("")
+        by.append("recency")
+        ascending.append(False)
+    return keys.sort_values([*by, "source", "record_id"], ascending=[*ascending, True, True]).index.to_numpy()
