@@ -1,0 +1,290 @@
+"""Report specifications, one YAML file per department, loaded into typed objects.
+
+A department's report is data, not code: who receives it, which persons or incidents it covers,
+its columns in the department's own names, order and formats, the fields it may see unmasked, its
+schedule and its deliveries. Adding a department means adding a file here. Files whose name starts
+with an underscore are not specifications.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from hub_errors import ConfigError
+
+SPEC_FOLDER = Path(__file__).resolve().parent
+COVERS = ("persons", "incidents")
+KINDS = ("department", "roster")
+COLUMN_TYPES = ("auto", "text", "number")
+DELIVERY_KINDS = ("workbook", "http")
+FILTER_KEYS: dict[str, type] = {
+    "source": str,  # the record came (also) from this source system
+    "age_at_least": int,  # age in whole years on the report date
+    "attribute_present": str,  # the attributes JSON has a non-empty value for this key
+    "field_present": str,  # the column (or attribute) is not empty
+    "value_in": dict,  # {field: [values...]}
+    "any": list,
+    "all": list,
+    "not": dict,
+}
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Keep the first and last characters, hide the middle: 350603********1234."""
+
+    keep_start: int = 0
+    keep_end: int = 0
+    char: str = "*"
+
+    def apply(self, text: str) -> str:
+        if not text:
+            return text
+        if len(text) <= self.keep_start + self.keep_end:
+            return self.char * len(text)
+        end = text[len(text) - self.keep_end :] if self.keep_end else ""
+        return text[: self.keep_start] + self.char * (len(text) - self.keep_start - self.keep_end) + end
+
+
+DEFAULT_MASKS = {
+    "id_no": Mask(6, 4),
+    "phone": Mask(3, 4),
+    "name": Mask(1, 0),
+}
+FULL_MASK = Mask(0, 0)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One department column: which golden field feeds it and how its values are written."""
+
+    header: str
+    field: str | None
+    type: str = "auto"
+    codes: Mapping[str, str] | None = None
+    default: str | None = None
+    date: str | None = None
+    datetime: str | None = None
+    number_format: str | None = None
+
+    @property
+    def blank(self) -> bool:
+        """A column left empty for the recipient to fill in (a check mark, a correction)."""
+        return self.field is None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One sheet of a report: what it covers, which rows it keeps, its columns in order."""
+
+    sheet: str
+    covers: Literal["persons", "incidents"]
+    include: Any
+    columns: tuple[ColumnSpec, ...]
+    sort_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where a report goes: a workbook in a folder, or batches POSTed to an endpoint."""
+
+    kind: Literal["workbook", "http"]
+    folder: str = "reports"
+    file: str = "{department}_{date}.xlsx"
+    url: str = ""
+    batch_size: int = 500
+
+    def resolved_url(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The URL with ${VAR} taken from the environment; None when a variable is unset."""
+        values = os.environ if env is None else env
+        missing = [name for name in ENV_REFERENCE.findall(self.url) if not values.get(name)]
+        if missing:
+            return None
+        return ENV_REFERENCE.sub(lambda match: values[match.group(1)].rstrip("/"), self.url)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A department's report (kind ``department``) or the per-community roster (kind ``roster``)."""
+
+    name: str
+    department: str
+    kind: Literal["department", "roster"]
+    title: str
+    recipient: str
+    schedule: Schedule
+    entitled: frozenset[str]
+    sections: tuple[Section, ...]
+    deliveries: tuple[Delivery, ...]
+    masks: Mapping[str, Mask] = field(default_factory=dict)
+    group_by: str | None = None
+    path: Path | None = None
+
+    @property
+    def cron_schedule(self) -> str:
+        return self.schedule.cron
+
+    @property
+    def execution_timezone(self) -> str:
+        return self.schedule.timezone
+
+    def mask_for(self, field_name: str) -> Mask:
+        return self.masks.get(field_name) or DEFAULT_MASKS.get(field_name, FULL_MASK)
+
+
+def _fail(path: Path, problem: str) -> ConfigError:
+    return ConfigError(f"report specification {path}: {problem}. Fix the file and run again.")
+
+
+def _require(raw: Mapping[str, Any], key: str, path: Path, where: str) -> Any:
+    if key not in raw or raw[key] in (None, ""):
+        raise _fail(path, f"{where} lacks '{key}'")
+    return raw[key]
+
+
+def validate_filter(raw: Any, path: Path, where: str) -> Any:
+    """Check a row filter's shape now, so a typo fails at load time rather than mid-run."""
+    if raw == "all":
+        return raw
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise _fail(path, f"{where}: a filter is 'all' or a mapping with one key of {sorted(FILTER_KEYS)}")
+    key, value = next(iter(raw.items()))
+    expected = FILTER_KEYS.get(key)
+    if expected is None:
+        raise _fail(path, f"{where}: unknown filter '{key}' (known: {', '.join(sorted(FILTER_KEYS))})")
+    if not isinstance(value, expected):
+        raise _fail(path, f"{where}: filter '{key}' expects a {expected.__name__}, got {value!r}")
+    if key in ("any", "all"):
+        parts: list[Any] = raw[key]
+        for index, part in enumerate(parts):
+            validate_filter(part, path, f"{where}.{key}[{index}]")
+    if key == "not":
+        validate_filter(value, path, f"{where}.not")
+    return raw
+
+
+def _column(raw: Any, path: Path, where: str) -> ColumnSpec:
+    if not isinstance(raw, Mapping):
+        raise _fail(path, f"{where} must be a mapping with header and field")
+    header = str(_require(raw, "header", path, where))
+    blank = bool(raw.get("blank", False))
+    field_name = None if blank else str(_require(raw, "field", path, f"{where} ({header})"))
+    column_type = str(raw.get("type", "auto"))
+    if column_type not in COLUMN_TYPES:
+        raise _fail(path, f"{where} ({header}): type must be one of {COLUMN_TYPES}, got {column_type!r}")
+    codes = raw.get("codes")
+    if codes is not None and not isinstance(codes, Mapping):
+        raise _fail(path, f"{where} ({header}): codes must map golden values to the department's codes")
+    for key in ("date", "datetime"):
+        pattern = raw.get(key)
+        if pattern is not None:
+            try:
+                str(pattern).format(year=2000, month=1, day=2, hour=3, minute=4, second=5)
+            except (KeyError, ValueError, IndexError) as exc:
+                raise _fail(path, f"{where} ({header}): bad {key} pattern {pattern!r} ({exc})") from None
+    return ColumnSpec(
+        header=header,
+        field=field_name,
+        type=column_type,
+        codes={str(k): str(v) for k, v in codes.items()} if codes else None,
+        default=None if raw.get("default") is None else str(raw["default"]),
+        date=raw.get("date"),
+        datetime=raw.get("datetime"),
+        number_format=raw.get("number_format"),
+    )
+
+
+def _section(raw: Any, path: Path, index: int) -> Section:
+    where = f"sections[{index}]"
+    if not isinstance(raw, Mapping):
+        raise _fail(path, f"{where} must be a mapping")
+    covers = _require(raw, "covers", path, where)
+    if covers not in COVERS:
+        raise _fail(path, f"{where}: covers must be one of {COVERS}, got {covers!r}")
+    columns_raw = _require(raw, "columns", path, where)
+    columns = tuple(_column(column, path, f"{where}.columns[{i}]") for i, column in enumerate(columns_raw))
+    headers = [column.header for column in columns]
+    if len(set(headers)) != len(headers):
+        raise _fail(path, f"{where}: column headers repeat")
+    return Section(
+        sheet=str(_require(raw, "sheet", path, where)),
+        covers=covers,
+        include=validate_filter(raw.get("include", "all"), path, f"{where}.include"),
+        columns=columns,
+        sort_by=tuple(raw.get("sort_by") or ()),
+    )
+
+
+def _delivery(raw: Any, path: Path, index: int) -> Delivery:
+    where = f"deliveries[{index}]"
+    if not isinstance(raw, Mapping) or raw.get("kind") not in DELIVERY_KINDS:
+        raise _fail(path, f"{where}: kind must be one of {DELIVERY_KINDS}")
+    if raw["kind"] == "http":
+        _require(raw, "url", path, where)
+    batch_size = int(raw.get("batch_size", 500))
+    if batch_size < 1:
+        raise _fail(path, f"{where}: batch_size must be at least 1")
+    known = {key: raw[key] for key in ("folder", "file", "url") if key in raw}
+    return Delivery(kind=raw["kind"], batch_size=batch_size, **{k: str(v) for k, v in known.items()})
+
+
+def load_report_spec(path: Path) -> ReportSpec:
+    """Read and check one specification file; any problem raises ConfigError naming file and key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(path, f"cannot be read ({exc})") from None
+    if not isinstance(raw, Mapping):
+        raise _fail(path, "must be a mapping")
+    schedule_raw = _require(raw, "schedule", path, "the file")
+    cron = str(_require(schedule_raw, "cron", path, "schedule"))
+    if len(cron.split()) != 5:
+        raise _fail(path, f"schedule.cron needs five fields (minute hour day month weekday), got {cron!r}")
+    kind = raw.get("kind", "department")
+    if kind not in KINDS:
+        raise _fail(path, f"kind must be one of {KINDS}, got {kind!r}")
+    if kind == "roster":
+        _require(raw, "group_by", path, "a roster")
+    masks = {
+        str(name): Mask(int(mask.get("keep_start", 0)), int(mask.get("keep_end", 0)), mask.get("char", "*"))
+        for name, mask in (raw.get("masks") or {}).items()
+    }
+    sections_raw = _require(raw, "sections", path, "the file")
+    deliveries_raw = raw.get("deliveries") or ()
+    return ReportSpec(
+        name=path.stem,
+        department=str(_require(raw, "department", path, "the file")),
+        kind=kind,
+        title=str(_require(raw, "title", path, "the file")),
+        recipient=str(raw.get("recipient", "")),
+        schedule=Schedule(cron=cron, timezone=str(schedule_raw.get("timezone", "Asia/Shanghai"))),
+        entitled=frozenset(str(name) for name in raw.get("entitled") or ()),
+        sections=tuple(_section(section, path, index) for index, section in enumerate(sections_raw)),
+        deliveries=tuple(_delivery(item, path, index) for index, item in enumerate(deliveries_raw)),
+        masks=masks,
+        group_by=raw.get("group_by"),
+        path=path,
+    )
+
+
+def load_report_specs(folder: Path | None = None) -> dict[str, ReportSpec]:
+    """Every specification in ``folder`` (default: this package), keyed by file name without .yaml."""
+    folder = Path(folder) if folder is not None else SPEC_FOLDER
+    paths = sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+    if not paths:
+        raise ConfigError(f"no report specifications (*.yaml) found in {folder}.")
+    return {path.stem: load_report_spec(path) for path in paths}

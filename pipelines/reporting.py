@@ -1,0 +1,536 @@
+"""Department reports and community rosters built from golden persons and merged incidents.
+
+Plain functions the Dagster assets call: every department fact (columns, codes, date layouts,
+coverage, entitlements, deliveries) comes from the specifications in ``pipelines/departments``,
+so this module only knows how to apply them. Values a department is not entitled to are masked
+before they reach any workbook or HTTP payload.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import requests
+import sqlalchemy as sa
+
+from connectors.push import PushResult, push_batches
+from connectors.workbook import CoverSheet, TableSheet, write_workbook
+from hub_errors import ConfigError, DeliveryError
+from pipelines.departments import ColumnSpec, ReportSpec, Section
+
+UNKNOWN_GROUP = "未识别社区"
+MASKED_NOTE = "已脱敏（无权查看）"
+DERIVED_FIELDS = {"age": "由出生日期按统计日计算"}
+ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
+FILE_NAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+def is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def plain_text(value: Any) -> str | None:
+    """A value as the text a department sees; numbers without a trailing .0, lists joined."""
+    if is_missing(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        parts = [text for text in (plain_text(item) for item in value) if text]
+        return "、".join(parts) or None
+    return str(value).strip()
+
+
+def age_on(birth: Any, as_of: date) -> int | None:
+    match = ISO_DATE.match(str(birth)) if not is_missing(birth) else None
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    return as_of.year - year - ((as_of.month, as_of.day) < (month, day))
+
+
+class RecordView:
+    """Golden fields, attribute keys and derived fields of a persons or incidents frame, by name."""
+
+    def __init__(self, frame: pd.DataFrame, as_of: date) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.as_of = as_of
+
+    @cached_property
+    def attributes(self) -> list[dict[str, Any]]:
+        if "attributes" not in self.frame.columns:
+            return [{} for _ in range(len(self.frame))]
+        return [parse_json_object(raw) for raw in self.frame["attributes"]]
+
+    @cached_property
+    def provenance(self) -> list[dict[str, Any]]:
+        if "provenance" not in self.frame.columns:
+            return [{} for _ in range(len(self.frame))]
+        return [parse_json_object(raw) for raw in self.frame["provenance"]]
+
+    def values(self, name: str) -> pd.Series:
+        """The field's values (object dtype, None when missing), whichever kind of field it is."""
+        if name in self.frame.columns and name != "attributes":
+            return self.frame[name].astype(object).map(lambda value: None if is_missing(value) else value)
+        if name == "age":
+            births = self.values("birth")
+            return births.map(lambda birth: age_on(birth, self.as_of)).astype(object)
+        return pd.Series([attrs.get(name) for attrs in self.attributes], index=self.frame.index, dtype=object)
+
+    def subset(self, keep: pd.Series) -> RecordView:
+        return RecordView(self.frame[keep.to_numpy(dtype=bool)], self.as_of)
+
+
+def parse_json_object(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    if is_missing(raw):
+        return {}
+    try:
+        value = json.loads(str(raw))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def contains_source(sources: Any, source: str) -> bool:
+    return not is_missing(sources) and source in str(sources).split(";")
+
+
+def include_mask(view: RecordView, rule: Any) -> pd.Series:
+    """Which rows a section covers, from its ``include`` rule (validated at load time)."""
+    index = view.frame.index
+    if rule == "all":
+        return pd.Series(True, index=index)
+    ((key, value),) = rule.items()
+    if key == "source":
+        return view.values("sources").map(lambda sources: contains_source(sources, value)).astype(bool)
+    if key == "age_at_least":
+        return view.values("age").map(lambda age: age is not None and age >= value).astype(bool)
+    if key in ("attribute_present", "field_present"):
+        return view.values(value).map(lambda item: plain_text(item) is not None).astype(bool)
+    if key == "value_in":
+        masks = [
+            view.values(name).map(lambda item, allowed=allowed: plain_text(item) in set(map(str, allowed)))
+            for name, allowed in value.items()
+        ]
+        return pd.concat(masks, axis=1).all(axis=1) if masks else pd.Series(True, index=index)
+    if key == "not":
+        return ~include_mask(view, value)
+    parts = [include_mask(view, part) for part in value]
+    if not parts:
+        return pd.Series(key == "all", index=index)
+    combined = pd.concat(parts, axis=1)
+    return combined.all(axis=1) if key == "all" else combined.any(axis=1)
+
+
+def describe_rule(rule: Any) -> str:
+    """The coverage rule in words for the cover sheet."""
+    if rule == "all":
+        return "全部"
+    ((key, value),) = rule.items()
+    if key == "source":
+        return f"来源系统含 {value}"
+    if key == "age_at_least":
+        return f"年满 {value} 周岁"
+    if key in ("attribute_present", "field_present"):
+        return f"{value} 不为空"
+    if key == "value_in":
+        return " 且 ".join(f"{name} 为 {'/'.join(map(str, allowed))}" for name, allowed in value.items())
+    if key == "not":
+        return f"非（{describe_rule(value)}）"
+    joiner = " 或 " if key == "any" else " 且 "
+    return "（" + joiner.join(describe_rule(part) for part in value) + "）"
+
+
+def apply_pattern(value: str, pattern: str, layout: re.Pattern[str]) -> str:
+    match = layout.match(value)
+    if match is None:
+        return value
+    numbers = [int(part) if part else 0 for part in match.groups()]
+    names = ("year", "month", "day", "hour", "minute", "second")
+    return pattern.format(**dict(zip(names, numbers, strict=False)))
+
+
+def format_value(value: Any, column: ColumnSpec) -> Any:
+    """One golden value in the department's own code, date layout or number."""
+    if column.codes is not None:
+        text = plain_text(value)
+        value = column.codes.get(text) if text is not None else None
+    elif column.date or column.datetime:
+        text = plain_text(value)
+        if text is not None:
+            value = (
+                apply_pattern(text, column.date or "", ISO_DATE)
+                if column.date
+                else apply_pattern(text, column.datetime or "", ISO_DATETIME)
+            )
+    if is_missing(value):
+        return column.default
+    if column.type == "number":
+        return as_number(value)
+    return plain_text(value)
+
+
+def as_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return value
+    try:
+        number = float(str(value).replace(",", "").strip())
+    except ValueError:
+        return plain_text(value)
+    return int(number) if number.is_integer() else number
+
+
+@dataclass(frozen=True)
+class ColumnSource:
+    """Where one report column comes from, for the cover sheet."""
+
+    sheet: str
+    header: str
+    field: str
+    origin: str
+    treatment: str
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """One sheet of a report: the department's columns, masked as entitled, plus what feeds them."""
+
+    sheet: str
+    covers: str
+    frame: pd.DataFrame
+    column_sources: tuple[ColumnSource, ...] = ()
+    number_formats: Mapping[str, str] = field(default_factory=dict)
+    text_columns: frozenset[str] = frozenset()
+    coverage: str = ""
+
+    def as_sheet(self) -> TableSheet:
+        return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as JSON-ready objects keyed by the department's column names (for HTTP delivery)."""
+        frame = self.frame.astype(object).where(self.frame.notna(), None)
+        return [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+
+@dataclass(frozen=True)
+class DepartmentReport:
+    spec: ReportSpec
+    tables: tuple[ReportTable, ...]
+    as_of: date
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {table.sheet: len(table.frame) for table in self.tables}
+
+
+def treatment_of(column: ColumnSpec, masked: bool) -> str:
+    notes = []
+    if column.codes:
+        notes.append("代码 " + " ".join(f"{key}→{code}" for key, code in column.codes.items()))
+    if column.date or column.datetime:
+        notes.append(f"格式 {column.date or column.datetime}")
+    if column.default is not None:
+        notes.append(f"缺失填“{column.default}”")
+    if masked:
+        notes.append(MASKED_NOTE)
+    return "；".join(notes)
+
+
+def origin_of(view: RecordView, column_field: str, covers: str) -> str:
+    """Which source systems supplied this field for the rows shown (from the golden provenance)."""
+    if column_field in DERIVED_FIELDS:
+        return DERIVED_FIELDS[column_field]
+    counts: Counter[str] = Counter()
+    for entry in view.provenance:
+        origin = entry.get(column_field) or entry.get(f"attributes.{column_field}")
+        if isinstance(origin, Mapping) and origin.get("source"):
+            counts[str(origin["source"])] += 1
+    if counts:
+        return "，".join(f"{source} {count}" for source, count in counts.most_common())
+    return "合并后的事件记录" if covers == "incidents" else "合并后的人员记录"
+
+
+def sort_view(view: RecordView, sort_by: Sequence[str]) -> RecordView:
+    if not sort_by or view.frame.empty:
+        return view
+    keys = pd.DataFrame(
+        {
+            f"k{i}": view.values(name).map(lambda v: plain_text(v) or "\uffff")
+            for i, name in enumerate(sort_by)
+        }
+    )
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return RecordView(view.frame.loc[order], view.as_of)
+
+
+def build_table(
+    spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: date
+) -> tuple[ReportTable, RecordView]:
+    """Select, sort, format and mask one section's rows; returns the table and the rows behind it."""
+    view = RecordView(frame, as_of)
+    view = sort_view(view.subset(include_mask(view, section.include)), section.sort_by)
+    data: dict[str, list[Any]] = {}
+    sources: list[ColumnSource] = []
+    number_formats: dict[str, str] = {}
+    text_columns: set[str] = set()
+    for column in section.columns:
+        if column.field is None:
+            data[column.header] = [None] * len(view.frame)
+            text_columns.add(column.header)
+            sources.append(ColumnSource(section.sheet, column.header, "", "留空，由接收方填写", ""))
+            continue
+        masked = column.field not in spec.entitled
+        values = [format_value(value, column) for value in view.values(column.field)]
+        if masked:
+            mask = spec.mask_for(column.field)
+            values = [None if value is None else mask.apply(str(value)) for value in values]
+        data[column.header] = values
+        if column.type == "number" and not masked:
+            number_formats[column.header] = column.number_format or "General"
+        elif column.type == "text" or masked:
+            text_columns.add(column.header)
+        sources.append(
+            ColumnSource(
+                section.sheet,
+                column.header,
+                column.field,
+                origin_of(view, column.field, section.covers),
+                treatment_of(column, masked),
+            )
+        )
+    table = ReportTable(
+        sheet=section.sheet,
+        covers=section.covers,
+        frame=pd.DataFrame(data, columns=[column.header for column in section.columns]),
+        column_sources=tuple(sources),
+        number_formats=number_formats,
+        text_columns=frozenset(text_columns),
+        coverage=describe_rule(section.include),
+    )
+    return table, view
+
+
+def require_columns(frame: pd.DataFrame, covers: str, spec: ReportSpec) -> None:
+    needed = {"persons": ("person_id", "sources"), "incidents": ("incident_id",)}[covers]
+    missing = [name for name in needed if name not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"report '{spec.name}' needs {covers} with columns {', '.join(missing)}; "
+            "check that the golden records / incidents step ran."
+        )
+
+
+def today_in_china() -> date:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def build_department_report(
+    spec: ReportSpec, persons: pd.DataFrame, incidents: pd.DataFrame, *, as_of: date | None = None
+) -> DepartmentReport:
+    """A department's report: one table per section of its specification."""
+    as_of = as_of or today_in_china()
+    tables = []
+    for section in spec.sections:
+        frame = persons if section.covers == "persons" else incidents
+        require_columns(frame, section.covers, spec)
+        tables.append(build_table(spec, section, frame, as_of)[0])
+    return DepartmentReport(spec, tuple(tables), as_of)
+
+
+def build_department_reports(
+    specs: Mapping[str, ReportSpec],
+    persons: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    as_of: date | None = None,
+) -> dict[str, DepartmentReport]:
+    """Every department report (rosters excluded: see build_community_rosters)."""
+    return {
+        name: build_department_report(spec, persons, incidents, as_of=as_of)
+        for name, spec in specs.items()
+        if spec.kind == "department"
+    }
+
+
+def build_community_rosters(
+    persons: pd.DataFrame, spec: ReportSpec, *, as_of: date | None = None
+) -> dict[str, ReportTable]:
+    """One pre-filled, masked roster per community (``spec.group_by``), for staff to check."""
+    if spec.kind != "roster" or spec.group_by is None:
+        raise ConfigError(f"report specification '{spec.name}' is not a roster (kind: roster, group_by).")
+    as_of = as_of or today_in_china()
+    section = spec.sections[0]
+    require_columns(persons, "persons", spec)
+    table, view = build_table(spec, section, persons, as_of)
+    groups = view.values(spec.group_by).map(lambda value: plain_text(value) or UNKNOWN_GROUP).to_numpy()
+    rosters: dict[str, ReportTable] = {}
+    for group in sorted(set(groups)):
+        rows = table.frame[groups == group].reset_index(drop=True)
+        rosters[group] = ReportTable(
+            sheet=section.sheet,
+            covers=section.covers,
+            frame=rows,
+            column_sources=table.column_sources,
+            number_formats=table.number_formats,
+            text_columns=table.text_columns,
+            coverage=f"{describe_rule(section.include)}，{spec.group_by} 为 {group}",
+        )
+    return rosters
+
+
+def cover_sheet(
+    spec: ReportSpec, tables: Sequence[ReportTable], *, run_id: str, generated_at: datetime, as_of: date
+) -> CoverSheet:
+    facts = [
+        ("报表", spec.title),
+        ("接收单位", spec.recipient),
+        ("运行编号", run_id),
+        ("生成时间", generated_at.isoformat(sep=" ", timespec="seconds")),
+        ("统计日期", as_of.isoformat()),
+    ]
+    for table in tables:
+        facts.append((f"{table.sheet} 行数", str(len(table.frame))))
+        facts.append((f"{table.sheet} 范围", table.coverage))
+    masked = [
+        source.header
+        for table in tables
+        for source in table.column_sources
+        if MASKED_NOTE in source.treatment
+    ]
+    facts.append(("脱敏列", "、".join(masked) if masked else "无"))
+    rows = [[s.sheet, s.header, s.field, s.origin, s.treatment] for t in tables for s in t.column_sources]
+    return CoverSheet(
+        title=spec.title,
+        facts=facts,
+        table_headers=("工作表", "列名", "来源字段", "数据来源（记录数）", "处理"),
+        table_rows=rows,
+    )
+
+
+def write_report_workbook(
+    report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime
+) -> Path:
+    """The department's workbook: cover sheet, then one sheet per section."""
+    cover = cover_sheet(
+        report.spec, report.tables, run_id=run_id, generated_at=generated_at, as_of=report.as_of
+    )
+    return write_workbook(path, [table.as_sheet() for table in report.tables], cover)
+
+
+def safe_file_part(text: str) -> str:
+    return FILE_NAME_UNSAFE.sub("_", text).strip("_") or "_"
+
+
+def output_path(
+    out_dir: Path, folder: str, pattern: str, spec: ReportSpec, as_of: date, group: str = ""
+) -> Path:
+    name = pattern.format(department=spec.department, date=as_of.isoformat(), group=safe_file_part(group))
+    return Path(out_dir) / folder / name
+
+
+def write_community_rosters(
+    rosters: Mapping[str, ReportTable],
+    spec: ReportSpec,
+    out_dir: Path,
+    *,
+    run_id: str,
+    generated_at: datetime,
+    as_of: date,
+) -> dict[str, Path]:
+    """One workbook per community, where the spec's workbook delivery says."""
+    delivery = next((item for item in spec.deliveries if item.kind == "workbook"), None)
+    folder, pattern = (delivery.folder, delivery.file) if delivery else ("rosters", "{group}_{date}.xlsx")
+    paths = {}
+    for group, table in rosters.items():
+        path = output_path(out_dir, folder, pattern, spec, as_of, group)
+        titled = ReportSpec(**{**spec.__dict__, "title": f"{spec.title}（{group}）"})
+        cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
+        paths[group] = write_workbook(path, [table.as_sheet()], cover)
+    return paths
+
+
+@dataclass
+class DeliveryOutcome:
+    """What one report's deliveries did: files written, batches pushed, deliveries not attempted."""
+
+    workbooks: list[Path] = field(default_factory=list)
+    pushes: list[PushResult] = field(default_factory=list)
+    not_attempted: list[str] = field(default_factory=list)
+
+
+def deliver_report(
+    report: DepartmentReport,
+    *,
+    out_dir: Path,
+    run_id: str,
+    engine: sa.Engine | None = None,
+    generated_at: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+    attempts: int = 5,
+    backoff: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryOutcome:
+    """Carry out every delivery in the report's specification.
+
+    Workbooks go under ``out_dir``. HTTP deliveries push each sheet in batches through the
+    delivery log in ``engine``; a URL whose ${VARIABLE} is unset is noted as not attempted. All
+    deliveries are tried before a DeliveryError reports the ones that failed.
+    """
+    generated_at = generated_at or datetime.now(UTC)
+    outcome = DeliveryOutcome()
+    failures: list[str] = []
+    for delivery in report.spec.deliveries:
+        if delivery.kind == "workbook":
+            path = output_path(out_dir, delivery.folder, delivery.file, report.spec, report.as_of)
+            outcome.workbooks.append(
+                write_report_workbook(report, path, run_id=run_id, generated_at=generated_at)
+            )
+            continue
+        url = delivery.resolved_url(env)
+        if url is None or engine is None:
+            reason = "no warehouse engine given" if url else f"{delivery.url} has an unset variable"
+            outcome.not_attempted.append(f"{report.spec.name}: HTTP delivery skipped ({reason})")
+            continue
+        for table in report.tables:
+            try:
+                outcome.pushes.append(
+                    push_batches(
+                        engine,
+                        report=f"{report.spec.name}/{table.sheet}",
+                        run_id=run_id,
+                        url=url,
+                        rows=table.records(),
+                        batch_size=delivery.batch_size,
+                        session=session,
+                        attempts=attempts,
+                        backoff=backoff,
+                        sleep=sleep,
+                    )
+                )
+            except DeliveryError as exc:
+                failures.append(str(exc))
+    if failures:
+        raise DeliveryError(" | ".join(failures))
+    return outcome
