@@ -164,7 +164,7 @@ def make_id(region: str, birth: date, sequence: int, gender: str) -> str:
     """A valid GB 11643 number: region, birth date, sequence with gender parity, check digit."""
     order = sequence * 2 + (1 if gender == "1" else 0)
     first17 = f"{region}{birth:%Y%m%d}{order % 1000:03d}"
-    return first17 + ric.calc_check_digit(first17)
+    return first17 + ric.calc_check_digit(first17 + "?")  # it ignores the last character
 
 
 def mobile(rng: random.Random) -> str:
