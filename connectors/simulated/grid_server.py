@@ -188,12 +188,16 @@ def parse_timestamp(raw: str, name: str) -> datetime:
 
 
 class GridCollection:
-    """One dataset of the grid system; each record carries a deterministic ``updated_at``."""
+    """One dataset of the grid system; each record carries a deterministic ``updated_at``.
+
+    Records are kept in ``updated_at`` order (``_order``), so paging is stable and cheap.
+    """
 
     def __init__(self, rows: list[dict[str, str]]) -> None:
         self.id_column = next(iter(rows[0])) if rows else ""
         self._rows = rows
         self._updated = [FIRST_UPDATE + timedelta(seconds=7 * index) for index in range(len(rows))]
+        self._order = list(range(len(rows)))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -204,11 +208,13 @@ class GridCollection:
             if row[self.id_column] == record_id:
                 row.update(changes)
                 self._updated[index] = max(self._updated) + timedelta(seconds=1)
+                self._order.remove(index)
+                self._order.append(index)
                 return
         raise KeyError(record_id)
 
     def page(self, updated_since: datetime | None, page: int, page_size: int) -> dict[str, Any]:
-        order = sorted(range(len(self._rows)), key=lambda index: (self._updated[index], index))
+        order = self._order
         if updated_since is not None:
             order = [index for index in order if self._updated[index] > updated_since]
         chunk = order[(page - 1) * page_size : page * page_size]
