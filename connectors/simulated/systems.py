@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar
 
 from connectors.simulated.civil_system import CivilAffairsSystem
-from connectors.simulated.grid_server import GridServer, SimulatedSystem
+from connectors.simulated.grid_server import GridServer
 from connectors.simulated.health_system import DEFAULT_TABLE, HealthSystem
 from connectors.simulated.miniprogram_server import MiniProgramServer
 from hub_errors import SourceError
@@ -26,6 +26,13 @@ DATA_FILES = (
 )
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+StoppableT = TypeVar("StoppableT", bound=Stoppable)
+
+
 @dataclass
 class SimulatedSystems:
     """Addresses of the running systems, as the connectors need them; ``stop()`` ends them all."""
@@ -36,10 +43,10 @@ class SimulatedSystems:
     health_table: str
     civil_inbox_dir: Path
     token: str
-    running: list[SimulatedSystem] = field(default_factory=list, repr=False)
+    running: list[Stoppable] = field(default_factory=list, repr=False)
     department_inbox_url: str | None = None
 
-    def adopt(self, system: SimulatedSystem) -> SimulatedSystem:
+    def adopt(self, system: StoppableT) -> StoppableT:
         """Stop ``system`` together with the others (the hook for systems started alongside)."""
         self.running.append(system)
         return system
@@ -85,7 +92,7 @@ def start_simulated_systems(
     """Start the grid API, the mini-program API, the health database and the civil-affairs inbox."""
     check_data_dir(data_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    started: list[SimulatedSystem] = []
+    started: list[Stoppable] = []
     try:
         grid = GridServer(data_dir / "grid_residents.csv", data_dir / "grid_events.csv", token=token)
         started.append(grid.start())
