@@ -88,6 +88,7 @@ TIME_CUTS_HOURS = (2.0, 12.0, 48.0)
 DESCRIPTION_CUTS = (90.0, 70.0, 45.0)
 DISTANCE_CUTS_M = (30.0, 150.0, 1000.0)
 CANONICAL_NEAR = 92.0
+MIN_RESIDUAL_CHARS = 4
 
 
 @dataclass
@@ -129,6 +130,20 @@ def _description_key(text: str | None) -> str | None:
     return key or None
 
 
+def _residual_description(text: str | None, *explained: str | None) -> str | None:
+    """What a description says beyond its own category, place and grid, or None if next to nothing.
+
+    Descriptions often restate the category and the address; compared as they are, they would count
+    the location and category evidence a second time (and templates would look alike everywhere).
+    """
+    key = _description_key(text)
+    if key is None:
+        return None
+    known = set("".join(_description_key(e) or "" for e in explained))
+    residual = "".join(ch for ch in key if ch not in known and not ch.isdigit())
+    return residual if len(residual) >= MIN_RESIDUAL_CHARS else None
+
+
 @dataclass
 class _Reports:
     """Columns the matcher needs, as arrays aligned with the input rows."""
@@ -152,18 +167,26 @@ class _Reports:
         )
         seconds = np.asarray((times - pd.Timestamp("1970-01-01")).dt.total_seconds(), dtype=float)
         raw = _text_column(frame, "category_raw")
+        category = _text_column(frame, "category")
+        location = _text_column(frame, "location")
+        canonical = _text_column(frame, "location_canonical")
+        grid = _text_column(frame, "grid")
+        description = [
+            _residual_description(*texts)
+            for texts in zip(
+                _text_column(frame, "description"), raw, category, location, canonical, grid, strict=True
+            )
+        ]
         return cls(
             source=_text_column(frame, "source"),
             record_id=_text_column(frame, "record_id"),
             seconds=seconds,
-            category=_text_column(frame, "category"),
+            category=category,
             category_raw=np.array([_description_key(v) for v in raw], dtype=object),
             parts={p: _text_column(frame, f"loc_{p}") for p in LOCATION_PARTS},
-            canonical=_text_column(frame, "location_canonical"),
-            description=np.array(
-                [_description_key(v) for v in _text_column(frame, "description")], dtype=object
-            ),
-            grid=_text_column(frame, "grid"),
+            canonical=canonical,
+            description=np.array(description, dtype=object),
+            grid=grid,
             lat=pd.to_numeric(
                 frame.get("lat", pd.Series(np.nan, index=frame.index)), errors="coerce"
             ).to_numpy(dtype=float),
