@@ -1,0 +1,131 @@
+"""The warehouse: raw landing, every stage's tables, and the run log, on any SQLAlchemy URL.
+
+SQLite by default (nothing to install), PostgreSQL through `HUB_DATABASE_URL`. Raw rows are kept
+exactly as received, with their source, record id and batch, so any later result can be traced
+back to what a department system sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from hub_errors import HubError
+
+metadata = sa.MetaData()
+
+raw_records = sa.Table(
+    "raw_records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", sa.String(64), nullable=False, index=True),
+    sa.Column("dataset", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("record_id", sa.String(128), nullable=False),
+    sa.Column("row_ref", sa.String(256), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+stage_tables = sa.Table(
+    "stage_tables",
+    metadata,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class WarehouseError(HubError):
+    """The warehouse could not be reached or a stage table is missing."""
+
+
+def create_warehouse_engine(url: str) -> sa.Engine:
+    """An engine for `url`, creating the folder of a SQLite file when needed."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(url, future=True)
+
+
+class Warehouse:
+    """Typed access to the warehouse tables."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> Warehouse:
+        try:
+            return cls(create_warehouse_engine(url))
+        except sa.exc.OperationalError as exc:
+            where = sa.make_url(url).render_as_string()
+            raise WarehouseError(f"warehouse at {where} unreachable: {exc}") from exc
+
+    def land_raw(
+        self,
+        *,
+        batch_id: str,
+        dataset: str,
+        source: str,
+        rows: Iterable[tuple[str, str, Mapping[str, str]]],
+    ) -> int:
+        """Keep each row as received: (record_id, row_ref, payload). Returns the number landed."""
+        now = datetime.now(UTC)
+        records = [
+            {
+                "batch_id": batch_id,
+                "dataset": dataset,
+                "source": source,
+                "record_id": record_id,
+                "row_ref": row_ref,
+                "payload": json.dumps(payload, ensure_ascii=False),
+                "received_at": now,
+            }
+            for record_id, row_ref, payload in rows
+        ]
+        if records:
+            with self.engine.begin() as conn:
+                conn.execute(raw_records.insert(), records)
+        return len(records)
+
+    def raw_counts(self, batch_id: str, dataset: str) -> dict[str, int]:
+        """Rows landed per source in one batch (one Dagster run) of a dataset."""
+        query = (
+            sa.select(raw_records.c.source, sa.func.count())
+            .where(raw_records.c.batch_id == batch_id, raw_records.c.dataset == dataset)
+            .group_by(raw_records.c.source)
+        )
+        with self.engine.connect() as conn:
+            return {str(source): int(count) for source, count in conn.execute(query)}
+
+    def write_table(self, name: str, frame: pd.DataFrame, run_id: str) -> None:
+        """Replace a stage table with `frame` (one run's result) and note which run wrote it."""
+        with self.engine.begin() as conn:
+            frame.to_sql(name, conn, if_exists="replace", index=False, chunksize=5000)
+            conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+            conn.execute(
+                stage_tables.insert().values(
+                    table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC)
+                )
+            )
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        if not sa.inspect(self.engine).has_table(name):
+            raise WarehouseError(
+                f"warehouse table {name!r} does not exist yet: materialize the asset that writes it first"
+            )
+        with self.engine.connect() as conn:
+            return pd.read_sql_table(name, conn)
+
+    def table_run(self, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(stage_tables).where(stage_tables.c.table_name == name)).first()
+        return dict(row._mapping) if row else None
