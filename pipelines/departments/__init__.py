@@ -46,8 +46,11 @@ class Mask:
     char: str = "*"
 
     def apply(self, text: str) -> str:
+        """Mask ``text``; a value hidden entirely becomes a fixed ``***`` so its length leaks nothing."""
         if not text:
             return text
+        if not self.keep_start and not self.keep_end:
+            return self.char * 3
         if len(text) <= self.keep_start + self.keep_end:
             return self.char * len(text)
         end = text[len(text) - self.keep_end :] if self.keep_end else ""

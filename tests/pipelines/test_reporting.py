@@ -1,0 +1,268 @@
+"""Department reports and community rosters from hand-built golden persons and incidents."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors.push import DeliveryLog
+from connectors.simulated.department_inbox import DepartmentInbox
+from hub_errors import ConfigError
+from pipelines.departments import load_report_spec, load_report_specs
+from pipelines.reporting import (
+    build_community_rosters,
+    build_department_report,
+    build_department_reports,
+    deliver_report,
+    write_community_rosters,
+    write_report_workbook,
+)
+
+AS_OF = date(2026, 3, 1)
+GENERATED = datetime(2026, 3, 1, 7, 0, 0)
+
+
+def person(
+    pid: str,
+    name: str,
+    id_no: str | None,
+    gender: str | None,
+    birth: str | None,
+    sources: str,
+    community: str | None,
+    **attributes: object,
+) -> dict[str, object]:
+    return {
+        "person_id": pid,
+        "name": name,
+        "id_no": id_no,
+        "gender": gender,
+        "birth": birth,
+        "phone": "13912345678",
+        "address": f"{community or ''}幸福路1号",
+        "address_canonical": f"{community}幸福路1号",
+        "addr_district": "芗城区",
+        "addr_street": "东铺头街道",
+        "addr_community": community,
+        "grid": "网格01",
+        "attributes": json.dumps(attributes, ensure_ascii=False),
+        "sources": sources,
+        "record_count": len(sources.split(";")),
+        "provenance": json.dumps({"id_no": {"source": sources.split(";")[0], "record_id": "r1"}}),
+    }
+
+
+@pytest.fixture
+def persons() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            person(
+                "P1",
+                '=HYPERLINK("x")',
+                "350603195001011234",
+                "1",
+                "1950-01-01",
+                "grid;civil",
+                "东铺头社区",
+                aid_type="低保",
+                monthly_amount="800",
+                residence_status="人户一致",
+            ),
+            person(
+                "P2",
+                "李秀英",
+                "35060319900215002X",
+                "2",
+                "1990-02-15",
+                "grid;health",
+                "南昌社区",
+                chronic="高血压",
+                family_doctor="王医生",
+            ),
+            person("P3", "王五", None, None, "1959-06-30", "health", None, chronic="糖尿病"),
+            person("P4", "赵六", "350603196603010011", "1", "1966-03-01", "grid", "南昌社区"),
+        ]
+    )
+
+
+@pytest.fixture
+def incidents() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "incident_id": "I2",
+                "category": "噪声扰民",
+                "first_reported_at": "2026-02-20 21:05:00",
+                "status": "受理",
+                "reporter_count": 3,
+                "report_count": 4,
+                "grid": "网格01",
+                "location": "幸福路1号",
+                "location_canonical": "幸福路1号",
+                "loc_community": "东铺头社区",
+                "description": "+晚上太吵",
+                "sources": "grid;resident",
+                "report_ids": "g1;r1;r2;r3",
+            },
+            {
+                "incident_id": "I1",
+                "category": None,
+                "first_reported_at": "2026-02-19 08:00:00",
+                "status": "上报",
+                "reporter_count": 1,
+                "report_count": 1,
+                "grid": "网格02",
+                "location": "胜利路",
+                "location_canonical": "胜利路",
+                "loc_community": "南昌社区",
+                "description": "路面有坑",
+                "sources": "resident",
+                "report_ids": "r9",
+            },
+        ]
+    )
+
+
+def test_specs_load_with_schedules_and_sections() -> None:
+    specs = load_report_specs()
+    assert {"grid", "health", "civil", "community"} <= set(specs)
+    assert specs["civil"].cron_schedule == "0 6 1 * *"
+    assert specs["grid"].execution_timezone == "Asia/Shanghai"
+    assert [section.covers for section in specs["grid"].sections] == ["persons", "incidents"]
+    assert specs["community"].kind == "roster"
+
+
+def test_bad_spec_names_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("department: x\ntitle: t\nschedule: {cron: '0 6 * *'}\nsections: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*cron"):
+        load_report_spec(path)
+    path.write_text(
+        "department: x\ntitle: t\nschedule: {cron: '0 6 * * *'}\n"
+        "sections: [{sheet: s, covers: persons, include: {aged: 3}, columns: [{header: a, field: name}]}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"unknown filter 'aged'"):
+        load_report_spec(path)
+
+
+def test_civil_covers_elderly_and_recipients_in_its_layout(
+    persons: pd.DataFrame, incidents: pd.DataFrame
+) -> None:
+    report = build_department_report(load_report_specs()["civil"], persons, incidents, as_of=AS_OF)
+    table = report.tables[0].frame
+    assert list(table["编号"]) == ["P1", "P4", "P3"]  # civil source / aged 60+; sorted by community
+    first = table.iloc[0]
+    assert first["出生年月"] == "1950年1月1日" and first["性别"] == "男" and first["年龄"] == 76
+    assert first["救助类型"] == "低保" and first["月发放金额"] == 800
+    assert first["身份证号"] == "350603195001011234"
+    assert table.iloc[1]["救助类型"] == "无"
+    assert table.iloc[2]["慢性病"] == "***"  # health data is not civil affairs' to see
+    assert "P2" not in set(table["编号"])
+
+
+def test_health_uses_codes_and_masks_what_it_is_not_entitled_to(persons: pd.DataFrame) -> None:
+    report = build_department_report(load_report_specs()["health"], persons, pd.DataFrame(), as_of=AS_OF)
+    table = report.tables[0].frame.set_index("person_id")
+    assert set(table.index) == {"P1", "P2", "P3"}  # its records and everyone aged 65 or over
+    assert table.loc["P2", "sex"] == "2" and table.loc["P3", "sex"] == "9"
+    assert table.loc["P2", "birthday"] == "19900215"
+    assert table.loc["P2", "chronic"] == "高血压" and table.loc["P1", "age"] == 76
+    assert table.loc["P1", "aid_type"] == "***"  # benefits are civil affairs' business, masked here
+
+
+def test_grid_lists_incidents_and_masks_id_numbers(persons: pd.DataFrame, incidents: pd.DataFrame) -> None:
+    report = build_department_report(load_report_specs()["grid"], persons, incidents, as_of=AS_OF)
+    residents, events = report.tables
+    assert report.counts == {"实有人口": 3, "网格事件": 2}
+    assert set(residents.frame["公民身份号码"]) == {
+        "350603********1234",
+        "350603********002X",
+        "350603********0011",
+    }
+    assert list(events.frame["事件编号"]) == ["I1", "I2"]
+    assert list(events.frame["事件类型"]) == ["未归类", "噪声扰民"]
+    assert events.frame.iloc[1]["首次上报时间"] == "2026-02-20 21:05"
+    assert events.frame.iloc[1]["上报人数"] == 3
+
+
+def test_each_department_workbook_opens_with_text_ids_masks_and_no_formulas(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    assert set(reports) == {"grid", "health", "civil"}
+    id_headers = {"grid": "公民身份号码", "health": "id_card", "civil": "身份证号"}
+    for name, report in reports.items():
+        path = write_report_workbook(
+            report, tmp_path / f"{name}.xlsx", run_id="run-7", generated_at=GENERATED
+        )
+        wb = openpyxl.load_workbook(path)
+        assert wb.sheetnames == ["说明", *(table.sheet for table in report.tables)]
+        cover = {row[0]: row[1] for row in wb["说明"].iter_rows(values_only=True) if row and row[0]}
+        assert cover["运行编号"] == "run-7"
+        ws = wb[report.tables[0].sheet]
+        headers = [cell.value for cell in ws[1]]
+        id_column = headers.index(id_headers[name])
+        ids = [row[id_column] for row in ws.iter_rows(min_row=2) if row[id_column].value is not None]
+        assert ids and all(cell.data_type == "s" and isinstance(cell.value, str) for cell in ids)
+        for row in ws.iter_rows(min_row=2):
+            assert all(cell.data_type != "f" for cell in row)
+        if name == "grid":
+            assert all("********" in cell.value for cell in ids)
+            names = [row[headers.index("姓名")].value for row in ws.iter_rows(min_row=2)]
+            assert '\'=HYPERLINK("x")' in names
+            description = [row[8].value for row in wb["网格事件"].iter_rows(min_row=2)]
+            assert "'+晚上太吵" in description
+
+
+def test_cover_sheet_says_where_each_column_comes_from(persons: pd.DataFrame, tmp_path: Path) -> None:
+    report = build_department_report(load_report_specs()["civil"], persons, pd.DataFrame(), as_of=AS_OF)
+    path = write_report_workbook(report, tmp_path / "civil.xlsx", run_id="r", generated_at=GENERATED)
+    rows = list(openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True))
+    lineage = {row[1]: row for row in rows if row and row[0] == "核对名单"}
+    assert lineage["身份证号"][2] == "id_no" and "grid 2" in lineage["身份证号"][3]
+    assert "已脱敏" in lineage["慢性病"][4]
+    assert "1→男" in lineage["性别"][4]
+
+
+def test_community_rosters_are_per_community_and_masked(persons: pd.DataFrame, tmp_path: Path) -> None:
+    spec = load_report_specs()["community"]
+    rosters = build_community_rosters(persons, spec, as_of=AS_OF)
+    assert set(rosters) == {"东铺头社区", "南昌社区", "未识别社区"}
+    south = rosters["南昌社区"].frame
+    assert list(south["人员编号"]) == ["P2", "P4"]
+    assert list(south["联系电话"]) == ["139****5678"] * 2
+    assert south.iloc[0]["公民身份号码"] == "350603********002X"
+    paths = write_community_rosters(rosters, spec, tmp_path, run_id="r", generated_at=GENERATED, as_of=AS_OF)
+    assert paths["南昌社区"] == tmp_path / "rosters" / "南昌社区_2026-03-01.xlsx"
+    ws = openpyxl.load_workbook(paths["南昌社区"])["居民名册"]
+    assert ws.max_row == 3 and ws["C2"].value == "350603********002X"
+    with pytest.raises(ConfigError):
+        build_community_rosters(persons, load_report_specs()["civil"])
+
+
+def test_deliver_report_writes_the_workbook_and_pushes_once(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    report = build_department_report(load_report_specs()["grid"], persons, incidents, as_of=AS_OF)
+    with DepartmentInbox() as inbox:
+        env = {"HUB_DEPARTMENT_INBOX_URL": inbox.url}
+        outcome = deliver_report(report, out_dir=tmp_path, run_id="run-1", engine=engine, env=env)
+        again = deliver_report(report, out_dir=tmp_path, run_id="run-2", engine=engine, env=env)
+        assert outcome.workbooks == [tmp_path / "reports" / "网格_2026-03-01.xlsx"]
+        assert [len(push.delivered) for push in outcome.pushes] == [1, 1]
+        assert [len(push.skipped) for push in again.pushes] == [1, 1]
+        assert len(inbox.keys("grid")) == 2
+        assert {row["公民身份号码"] for row in inbox.rows("grid") if "公民身份号码" in row} >= {
+            "350603********1234"
+        }
+    assert len(DeliveryLog(engine).entries()) == 4
+    skipped = deliver_report(report, out_dir=tmp_path, run_id="run-3", engine=engine, env={})
+    assert skipped.pushes == [] and "unset variable" in skipped.not_attempted[0]
