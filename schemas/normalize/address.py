@@ -23,7 +23,8 @@ _CJK = re.compile(f"[{_HAN}]")
 _WHITESPACE = re.compile(r"\s+")
 _PUNCTUATION = re.compile(r"[,，。、;；:：()（）\[\]【】{}<>《》\"'“”‘’]")
 _DASHES = re.compile(r"[—–−~〜_]")
-_CN_NUMERAL = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=栋|幢|号楼|号|单元|室|层|楼|座|户)")
+_CN_NUMERAL = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=栋|幢|号楼|号|单元|室|层|楼|座|户|$)")
+_CN_DIGITS = str.maketrans("零〇一二两三四五六七八九", "001223456789")
 _BUILDING_MARK = re.compile(r"(?<=[0-9A-Z])(?:号楼|幢|座|#楼|#|栋)")
 _ROOM_MARK = re.compile(r"(?<=\d)(?:室|房|户)$")
 _HYPHEN_THREE = re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)$")
@@ -77,6 +78,9 @@ class AddressParts:
 
 @lru_cache(maxsize=4096)
 def _cn_number(token: str) -> str:
+    """二十三 -> 23 through cn2an; numbers read digit by digit (五零一) -> 501."""
+    if not any(ch in token for ch in "十百千"):
+        return token.translate(_CN_DIGITS)
     try:
         return str(int(cn2an.cn2an(token, "smart")))
     except Exception:

@@ -18,10 +18,10 @@ from stdnum import numdb
 from stdnum.cn import ric
 
 _SEPARATORS = re.compile(r"[\s\-_'‘’`\"]+")
-_SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?E\+?\d+$")
-_FLOAT_SUFFIX = re.compile(r"^(\d{15}|\d{17}[\dX])\.0+$")
-_ID18 = re.compile(r"^\d{17}[\dX]$")
-_ID15 = re.compile(r"^\d{15}$")
+_SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?E\+?\d+$", re.ASCII)
+_FLOAT_SUFFIX = re.compile(r"^(\d{15}|\d{17}[\dX])\.0+$", re.ASCII)
+_ID18 = re.compile(r"^\d{17}[\dX]$", re.ASCII)
+_ID15 = re.compile(r"^\d{15}$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,16 @@ import unicodedata
 
 import phonenumbers
 
-_EXTENSION = re.compile(r"(?:转|ext\.?|x|分机|#).*$", re.IGNORECASE)
-_SEPARATORS = re.compile(r"[\s\-().,/·:;_]+")
-_SPLIT_MANY = re.compile(r"[,，;；、]|\s{2,}|或")
-_FLOAT_SUFFIX = re.compile(r"\.0+$")
-_SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?e\+?\d+$", re.IGNORECASE)
-_CN_PREFIX = re.compile(r"^(?:\+86|0086|86(?=1[3-9]\d{9}$))")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE_SHORT_AREA = re.compile(r"^(0(?:10|2\d))(\d{7,8})$")
-_LANDLINE_LONG_AREA = re.compile(r"^(0[3-9]\d{2})(\d{7,8})$")
-_LOCAL = re.compile(r"^[2-9]\d{6,7}$")
+_EXTENSION = re.compile(r"(?:转|ext\.?|x|分机|#).*$", re.IGNORECASE | re.ASCII)
+_SEPARATORS = re.compile(r"[\s\-().,/·:;_]+", re.ASCII)
+_SPLIT_MANY = re.compile(r"[,，;；、]|\s{2,}|或", re.ASCII)
+_FLOAT_SUFFIX = re.compile(r"\.0+$", re.ASCII)
+_SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?e\+?\d+$", re.IGNORECASE | re.ASCII)
+_CN_PREFIX = re.compile(r"^(?:\+86|0086|86(?=1[3-9]\d{9}$))", re.ASCII)
+_MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_LANDLINE_SHORT_AREA = re.compile(r"^(0(?:10|2\d))(\d{7,8})$", re.ASCII)
+_LANDLINE_LONG_AREA = re.compile(r"^(0[3-9]\d{2})(\d{7,8})$", re.ASCII)
+_LOCAL = re.compile(r"^[2-9]\d{6,7}$", re.ASCII)
 
 
 def _normalize_one(text: str) -> str | None:
