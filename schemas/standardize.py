@@ -237,6 +237,7 @@ def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> Standa
     hard.append(quarantine_rows(source, record_id, out_of_range, "birth", "birth_out_of_range", raw["birth"]))
     hard_mask |= out_of_range
     birth[out_of_range.to_numpy()] = None
+    birth_series[out_of_range] = None
     flags.add_joined(
         _take(
             date_codes,

@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -64,7 +66,7 @@ def test_never_raises_and_idempotent(raw: str) -> None:
 
 
 @given(st.dates())
-def test_valid_dates_stay_valid(day) -> None:  # type: ignore[no-untyped-def]
+def test_valid_dates_stay_valid(day: datetime.date) -> None:
     iso = day.isoformat()
     if day.year >= 1000:
         assert normalize_date(iso).value == iso
