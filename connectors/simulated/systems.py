@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from connectors.simulated.civil_system import CivilAffairsSystem
+from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.grid_server import GridServer
 from connectors.simulated.health_system import DEFAULT_TABLE, HealthSystem
 from connectors.simulated.miniprogram_server import MiniProgramServer
@@ -45,6 +46,7 @@ class SimulatedSystems:
     token: str
     running: list[Stoppable] = field(default_factory=list, repr=False)
     department_inbox_url: str | None = None
+    department_inbox: DepartmentInbox | None = None
 
     def adopt(self, system: StoppableT) -> StoppableT:
         """Stop ``system`` together with the others (the hook for systems started alongside)."""
@@ -73,12 +75,12 @@ def check_data_dir(data_dir: Path) -> None:
         )
 
 
-def start_department_inbox(systems: SimulatedSystems, work_dir: Path) -> None:
-    """Hook for the departments' report inbox (connectors.simulated.department_inbox.DepartmentInbox).
-
-    Wire it here: start it, ``systems.adopt(...)`` it and set ``systems.department_inbox_url``.
-    Until then the demo runs without a push target.
-    """
+def start_department_inbox(systems: SimulatedSystems) -> DepartmentInbox:
+    """The departments' report inbox, started and stopped together with the other systems."""
+    inbox = systems.adopt(DepartmentInbox().start())
+    systems.department_inbox = inbox
+    systems.department_inbox_url = inbox.url
+    return inbox
 
 
 def start_simulated_systems(
@@ -115,7 +117,7 @@ def start_simulated_systems(
             token=token,
             running=started,
         )
-        start_department_inbox(systems, work_dir)
+        start_department_inbox(systems)
     except BaseException:
         for system in reversed(started):
             system.stop()

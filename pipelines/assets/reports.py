@@ -1,0 +1,95 @@
+"""Department reports and community rosters, built from golden records and merged incidents.
+
+One asset per report specification in pipelines/departments/; each writes its workbook and pushes
+its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered.
+"""
+
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.departments import ReportSpec, load_report_specs
+from pipelines.reporting import (
+    build_community_rosters,
+    build_department_report,
+    deliver_report,
+    today_in_china,
+    write_community_rosters,
+)
+from pipelines.resources.delivery import DeliveryResource
+
+
+def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"report_{spec.name}",
+        group_name="reports",
+        description=f"{spec.title} → {spec.recipient}",
+        kinds={"excel"},
+        tags={"department": spec.department},
+    )
+    def report_asset(
+        context: dg.AssetExecutionContext,
+        golden_persons: pd.DataFrame,
+        incidents: pd.DataFrame,
+        delivery: DeliveryResource,
+    ) -> pd.DataFrame:
+        report = build_department_report(spec, golden_persons, incidents)
+        outcome = deliver_report(
+            report,
+            out_dir=delivery.out_path(),
+            run_id=context.run_id,
+            engine=delivery.log_engine(),
+            env=delivery.environment(),
+        )
+        context.add_output_metadata(
+            {
+                "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.tables}),
+                "workbooks": dg.MetadataValue.json([str(p) for p in outcome.workbooks]),
+                "batches_delivered": dg.MetadataValue.int(sum(len(p.delivered) for p in outcome.pushes)),
+                "batches_already_delivered": dg.MetadataValue.int(sum(len(p.skipped) for p in outcome.pushes)),
+                "not_attempted": dg.MetadataValue.json(outcome.not_attempted),
+            }
+        )
+        return pd.concat(
+            [table.frame.astype(str).assign(工作表=table.sheet) for table in report.tables], ignore_index=True
+        )
+
+    return report_asset
+
+
+def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name if spec.name.endswith("rosters") else f"{spec.name}_rosters",
+        group_name="reports",
+        description=f"{spec.title}: one pre-filled workbook per community, for staff to check",
+        kinds={"excel"},
+    )
+    def roster_asset(
+        context: dg.AssetExecutionContext, golden_persons: pd.DataFrame, delivery: DeliveryResource
+    ) -> pd.DataFrame:
+        as_of = today_in_china()
+        rosters = build_community_rosters(golden_persons, spec, as_of=as_of)
+        paths = write_community_rosters(
+            rosters, spec, delivery.out_path(), run_id=context.run_id, generated_at=datetime.now(UTC), as_of=as_of
+        )
+        summary = pd.DataFrame(
+            {"community": list(rosters), "persons": [len(t.frame) for t in rosters.values()],
+             "workbook": [str(paths[c]) for c in rosters]}
+        )
+        context.add_output_metadata({"communities": dg.MetadataValue.int(len(rosters))})
+        return summary
+
+    return roster_asset
+
+
+def build_report_assets() -> list[dg.AssetsDefinition]:
+    specs = load_report_specs()
+    return [
+        build_report_asset(spec) if spec.kind == "department" else build_roster_asset(spec)
+        for spec in specs.values()
+    ]
+
+
+report_assets = build_report_assets()

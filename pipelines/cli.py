@@ -1,0 +1,58 @@
+"""The `hub` command: `hub demo`, `hub link`, `hub template`.
+
+Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hub_errors import HubError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Enter-once data hub for community governance.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole hub on simulated department systems")
+    demo.add_argument("--data", type=Path, help="serve the department files of DIR (bench layout)")
+    demo.add_argument("--people", type=int, default=3000, help="people in the seeded synthetic city")
+    demo.add_argument("--seed", type=int, default=1, help="seed of the synthetic city")
+    demo.add_argument("--out", type=Path, default=Path("hub-out"), help="output folder (default ./hub-out)")
+
+    link = commands.add_parser("link", help="match records of any tables; write source,record_id,cluster_id")
+    link.add_argument("config", type=Path, help="CONFIG.yaml naming sources and field kinds")
+    link.add_argument("--out", type=Path, required=True, help="CLUSTERS.csv to write")
+
+    template = commands.add_parser("template", help="write the intake workbook community staff fill in")
+    template.add_argument("--out", type=Path, required=True, help="FILE.xlsx to write")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from pipelines.demo import run_demo
+
+            return run_demo(data=args.data, people=args.people, seed=args.seed, out=args.out)
+        if args.command == "link":
+            from pipelines.link_command import main_link
+
+            return main_link(args.config, args.out)
+        if args.command == "template":
+            from connectors.intake_workbook import write_intake_template
+
+            write_intake_template(args.out)
+            print(f"intake workbook written: {args.out}")
+            return 0
+    except HubError as exc:
+        print(f"hub {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

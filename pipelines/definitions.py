@@ -1,0 +1,55 @@
+"""The hub's Dagster definitions: what `dagster dev -w workspace.yaml` shows and `hub demo` runs.
+
+Resources read the department systems' addresses from environment variables (see
+pipelines/settings.py); no address or secret is written here.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets.raw import raw_assets
+from pipelines.assets.reports import report_assets
+from pipelines.assets.resolved import resolved_assets
+from pipelines.assets.standardized import standardize_assets
+from pipelines.resources.civil_inbox import CivilInboxResource
+from pipelines.resources.community_inbox import CommunityInboxResource
+from pipelines.resources.delivery import DeliveryResource
+from pipelines.resources.grid_system import GridSystemResource
+from pipelines.resources.health_system import HealthSystemResource
+from pipelines.resources.mini_program import MiniProgramResource
+from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource
+from pipelines.schedules import department_schedules, main_job
+from pipelines.sensors import community_inbox_sensor
+from pipelines.settings import default_database_url
+
+
+def build_definitions() -> dg.Definitions:
+    database_url = default_database_url()
+    return dg.Definitions(
+        assets=[*raw_assets, *standardize_assets, *resolved_assets, *report_assets],
+        jobs=[main_job],
+        schedules=department_schedules(),
+        sensors=[community_inbox_sensor],
+        resources={
+            "io_manager": WarehouseIOManager(url=database_url),
+            "warehouse": WarehouseResource(url=database_url),
+            "grid_system": GridSystemResource(
+                base_url=dg.EnvVar("HUB_GRID_URL"), token=dg.EnvVar("HUB_GRID_TOKEN")
+            ),
+            "mini_program": MiniProgramResource(base_url=dg.EnvVar("HUB_MINIPROGRAM_URL")),
+            "health_system": HealthSystemResource(
+                url=dg.EnvVar("HUB_HEALTH_DB_URL"), table=dg.EnvVar("HUB_HEALTH_TABLE")
+            ),
+            "civil_inbox": CivilInboxResource(path=dg.EnvVar("HUB_CIVIL_INBOX")),
+            "community_inbox": CommunityInboxResource(path=dg.EnvVar("HUB_COMMUNITY_INBOX")),
+            "delivery": DeliveryResource(
+                inbox_url=dg.EnvVar("HUB_DEPARTMENT_INBOX_URL"),
+                out_dir=dg.EnvVar("HUB_OUT"),
+                database_url=database_url,
+            ),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,156 @@
+"""`hub demo`: the whole hub, end to end, on simulated department systems.
+
+It starts the simulated grid, health, civil-affairs, mini-program and department-inbox systems on
+127.0.0.1, points the Dagster definitions at them, materializes every asset through Dagster (the
+run is then visible in `dagster dev`), and writes the demo's output files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from connectors.simulated.seed import write_synthetic
+from connectors.simulated.systems import start_simulated_systems
+from hub_errors import HubError
+from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
+from pipelines.warehouse import Warehouse
+
+MAIN_JOB = "hub_all"
+
+
+class DemoFailed(HubError):
+    """A step of the demo's Dagster run failed."""
+
+
+def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
+    started = time.perf_counter()
+    home = hub_home()
+    out = out.resolve()
+    if data is None:
+        data = home / f"demo-data-{people}-{seed}"
+        if not (data / "grid_residents.csv").exists():
+            write_synthetic(data, people=people, seed=seed)
+    data = data.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ["HUB_OUT"] = str(out)
+    os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
+
+    systems_dir = home / "systems"
+    shutil.rmtree(systems_dir, ignore_errors=True)
+    community_inbox = home / "community-inbox"
+    community_inbox.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(16)
+    with start_simulated_systems(data, systems_dir, token=token) as systems:
+        inbox = systems.department_inbox
+        assert inbox is not None and systems.department_inbox_url is not None
+        SystemAddresses(
+            grid_url=systems.grid_url,
+            grid_token=token,
+            miniprogram_url=systems.miniprogram_url,
+            health_db_url=systems.health_db_url,
+            health_table=systems.health_table,
+            civil_inbox=str(systems.civil_inbox_dir),
+            department_inbox_url=systems.department_inbox_url,
+            community_inbox=str(community_inbox),
+        ).export()
+        from pipelines.definitions import build_definitions
+
+        result = (
+            build_definitions()
+            .resolve_job_def(MAIN_JOB)
+            .execute_in_process(
+                instance=dg.DagsterInstance.get(),
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+        )
+        if not result.success:
+            raise DemoFailed(describe_failure(result))
+        pushed = inbox.write_received(out / "reports")
+    summary = export_outputs(Warehouse.from_url(os.environ["HUB_DATABASE_URL"]), out, pushed)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    summary["dagster_run_id"] = result.run_id
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    print_summary(summary, out)
+    return 0
+
+
+def describe_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The failed steps and their errors, for a steward, with where to look further."""
+    lines = [f"Dagster run {result.run_id} failed:"]
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            cause = error.cause.message.strip() if error and error.cause else ""
+            lines.append(f"  step {event.step_key}: {cause or message}")
+    lines.append("Open the run in the Dagster UI (make ui) for the full log.")
+    return "\n".join(lines)
+
+
+def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> dict:
+    """Write the demo contract's files from the warehouse tables the run produced."""
+    persons = warehouse.read_table("person_lineage")
+    persons[["source", "record_id", "person_id"]].to_csv(out / "lineage_residents.csv", index=False)
+    incidents = warehouse.read_table("incident_lineage")
+    incidents.rename(columns={"record_id": "event_id"})[["source", "event_id", "incident_id"]].to_csv(
+        out / "lineage_events.csv", index=False
+    )
+    quarantine = pd.concat(
+        [warehouse.read_table("quarantine_residents"), warehouse.read_table("quarantine_events")],
+        ignore_index=True,
+    )
+    quarantine[["source", "record_id", "field", "check", "value", "reason"]].to_csv(
+        out / "quarantine.csv", index=False
+    )
+    reports = out / "reports"
+    received: dict[str, int] = {}
+    accepted: dict[str, int] = {}
+    quarantined: dict[str, int] = {}
+    for dataset in ("residents", "events"):
+        run = warehouse.table_run(f"std_{dataset}")
+        run_id = run["run_id"] if run else ""
+        for source, count in warehouse.raw_counts(run_id, dataset).items():
+            key = source if dataset == "residents" else f"{source}_events"
+            received[key] = count
+        std = warehouse.read_table(f"std_{dataset}")
+        q = warehouse.read_table(f"quarantine_{dataset}")
+        for source, count in std.groupby("source").size().items():
+            accepted[source if dataset == "residents" else f"{source}_events"] = int(count)
+        for source, count in q.drop_duplicates(["source", "record_id"]).groupby("source").size().items():
+            quarantined[source if dataset == "residents" else f"{source}_events"] = int(count)
+    for key in received:
+        accepted.setdefault(key, 0)
+        quarantined.setdefault(key, 0)
+    return {
+        "received": received,
+        "accepted": accepted,
+        "quarantined": quarantined,
+        "persons": int(persons["person_id"].nunique()),
+        "incidents": int(incidents["incident_id"].nunique()),
+        "reports": sorted(p.name for p in reports.glob("*.xlsx")),
+        "pushed": {department: path.name for department, path in pushed.items()},
+    }
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    received = sum(summary["received"].values())
+    quarantined = sum(summary["quarantined"].values())
+    print(
+        f"hub demo: {received} records in ({summary['received']}), {quarantined} quarantined, "
+        f"{summary['persons']} persons, {summary['incidents']} incidents, "
+        f"{len(summary['reports'])} reports written, {summary['seconds']} s"
+    )
+    print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, summary.json)")
+    print(f"  warehouse: {os.environ['HUB_DATABASE_URL']}")
+    print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")

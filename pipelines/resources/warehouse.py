@@ -1,0 +1,42 @@
+"""The warehouse as a Dagster resource, and as the IO manager that stores every asset as a table."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.warehouse import Warehouse
+
+
+@lru_cache(maxsize=8)
+def warehouse_for(url: str) -> Warehouse:
+    """One Warehouse (and connection pool) per URL for the whole process."""
+    return Warehouse.from_url(url)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """SQLAlchemy warehouse: SQLite file by default, PostgreSQL through HUB_DATABASE_URL."""
+
+    url: str
+
+    def get(self) -> Warehouse:
+        return warehouse_for(self.url)
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Each asset's DataFrame becomes the warehouse table of the same name, replaced every run.
+
+    Stewards can then query any stage (raw, standardized, persons, reports) with plain SQL.
+    """
+
+    url: str
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        table = "_".join(context.asset_key.path)
+        warehouse_for(self.url).write_table(table, obj, context.run_id)
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        table = "_".join(context.asset_key.path)
+        return warehouse_for(self.url).read_table(table)

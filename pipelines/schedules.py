@@ -1,0 +1,37 @@
+"""The main job and one schedule per department, from each report specification's cron."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.departments import load_report_specs
+
+MAIN_JOB_NAME = "hub_all"
+
+main_job = dg.define_asset_job(
+    MAIN_JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    description="Pull every department system, standardize, merge, and report to every department.",
+)
+
+
+def department_schedules() -> list[dg.ScheduleDefinition]:
+    """A schedule per department: its report and everything upstream of it, on its own cron."""
+    schedules = []
+    for name, spec in load_report_specs().items():
+        if spec.kind != "department":
+            continue
+        job = dg.define_asset_job(
+            f"report_{name}_job",
+            selection=dg.AssetSelection.assets(f"report_{name}").upstream(),
+            description=f"{spec.title}: pull, merge and deliver",
+        )
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=f"report_{name}_schedule",
+                job=job,
+                cron_schedule=spec.cron_schedule,
+                execution_timezone=spec.execution_timezone,
+            )
+        )
+    return schedules
