@@ -12,10 +12,11 @@ from itertools import combinations
 
 import numpy as np
 
+from dedup.arrays import distinct, factorize
 from dedup.prepare import PreparedField
 
 SINGLE_KEY_KINDS = frozenset({"name", "identifier", "cn_id", "phone", "address", "exact"})
-COMBINED_KEY_KINDS = frozenset({"name", "date", "identifier", "cn_id", "phone", "address", "exact"})
+COMBINED_KEY_KINDS = frozenset({"name", "date", "identifier", "cn_id", "phone", "address"})
 
 
 def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -25,7 +26,7 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     joint[both] = a[both].astype(np.int64) * (int(b.max()) + 1) + b[both]
     out = np.full(len(a), -1, dtype=np.int64)
     if both.any():
-        out[both] = np.unique(joint[both], return_inverse=True)[1]
+        out[both] = factorize(joint[both])[0]
     return out
 
 
@@ -74,5 +75,5 @@ def candidate_pairs(fields: list[PreparedField], max_block: int) -> tuple[np.nda
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     n = len(fields[0].codes)
     encoded = [pairs_within_blocks(codes, max_block) for _, codes in blocking_keys(fields)]
-    union = np.unique(np.concatenate(encoded)) if encoded else np.empty(0, dtype=np.int64)
+    union = distinct(np.concatenate(encoded)) if encoded else np.empty(0, dtype=np.int64)
     return union // max(n, 1), union % max(n, 1)

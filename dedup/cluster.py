@@ -16,6 +16,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from dedup.arrays import distinct, factorize
+
 
 @dataclass(frozen=True)
 class Constraints:
@@ -35,9 +37,7 @@ class _Clusters:
 
     def __init__(self, members: np.ndarray, constraints: Constraints) -> None:
         self.parent = {int(r): int(r) for r in members}
-        self.identity = {
-            int(r): [int(codes[r]) for codes in constraints.identities] for r in members
-        }
+        self.identity = {int(r): [int(codes[r]) for codes in constraints.identities] for r in members}
         unique = constraints.unique_source
         self.sources = {
             int(r): ({int(unique[r])} if unique is not None and unique[r] >= 0 else set()) for r in members
@@ -99,11 +99,14 @@ class _Clusters:
 def _conflicting(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Per component label: True when it holds two different known codes."""
     known = codes >= 0
-    distinct = np.unique(np.stack([labels[known], codes[known]], axis=1), axis=0)
-    per_label = np.bincount(distinct[:, 0], minlength=labels.max() + 1) if len(distinct) else None
-    if per_label is None:
-        return np.zeros(labels.max() + 1, dtype=bool)
-    return per_label > 1
+    first_code = np.full(labels.max() + 1, -1, dtype=np.int64)
+    first_code[labels[known]] = codes[known]
+    return (
+        np.bincount(
+            labels[known], weights=codes[known] != first_code[labels[known]], minlength=len(first_code)
+        )
+        > 0
+    )
 
 
 def cluster(
@@ -125,9 +128,11 @@ def cluster(
     if constraints.unique_source is not None:
         unique = constraints.unique_source
         counted = unique >= 0
-        per_source = np.unique(np.stack([component[counted], unique[counted]], axis=1), axis=0)
+        pairs = distinct(component[counted].astype(np.int64) * (int(unique.max()) + 1) + unique[counted])
         records_counted = np.bincount(component[counted], minlength=component_count)
-        needs_care |= records_counted > np.bincount(per_source[:, 0], minlength=component_count)
+        needs_care |= records_counted > np.bincount(
+            pairs // (int(unique.max()) + 1), minlength=component_count
+        )
     labels = component.copy()
     careful = needs_care[component]
     if careful.any():
@@ -144,4 +149,4 @@ def cluster(
         careful_records = np.flatnonzero(careful)
         roots = np.array([state.find(int(r)) for r in careful_records])
         labels[careful_records] = component_count + roots
-    return np.unique(labels, return_inverse=True)[1]
+    return factorize(labels)[0]

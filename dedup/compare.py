@@ -13,6 +13,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
+from dedup.arrays import factorize
 from dedup.prepare import PreparedField
 
 MISSING = -1
@@ -22,7 +23,7 @@ LEVEL_LABELS: dict[str, tuple[str, ...]] = {
     "name": ("exact", "one edit or reordered", "similar", "different"),
     "date": ("exact", "one digit or day/month swapped", "same year", "different"),
     "identifier": ("exact", "one edit", "two edits", "different"),
-    "cn_id": ("exact", "one edit", "two edits", "different"),
+    "cn_id": ("exact", "one edit or old/new form", "two edits", "different, one not valid", "different"),
     "phone": ("exact", "one edit", "different"),
     "address": ("exact", "near or contained", "similar", "different"),
     "exact": ("exact", "different"),
@@ -96,6 +97,30 @@ _LEVELS_OF_DIFFERENT: dict[str, Callable[[list[str], list[str]], np.ndarray]] = 
 }
 
 
+def cn_id_cores(values: np.ndarray) -> np.ndarray:
+    """The 15-digit core (region, yymmdd, sequence) of 18-character numbers.
+
+    An old 15-digit number upgraded to 18 characters gets its century guessed; the core is what
+    both forms certainly share, so the two forms of one person's number compare equal on it.
+    """
+    text = np.asarray(values, dtype="U18")
+    return np.char.add(
+        np.char.ljust(text, 6).astype("U6"), _characters(list(text), 18)[:, 8:17].view("U9")[:, 0]
+    )
+
+
+def _cn_id_levels(
+    field: PreparedField, first: np.ndarray, second: np.ndarray, levels: np.ndarray
+) -> np.ndarray:
+    """Same core -> old/new form; a difference where one number fails its check counts less."""
+    cores = cn_id_cores(field.values)
+    valid = field.valid if field.valid is not None else np.zeros(len(field.values), dtype=bool)
+    same_core = cores[first] == cores[second]
+    both_valid = valid[first] & valid[second]
+    levels = np.where(levels >= 3, np.where(both_valid, 4, 3), levels)
+    return np.where(same_core, 1, levels).astype(np.int8)
+
+
 def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Level per pair for one field (int8)."""
     a, b = field.codes[left], field.codes[right]
@@ -106,10 +131,14 @@ def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> 
     if differ.any():
         low = np.minimum(a[differ], b[differ]).astype(np.int64)
         high = np.maximum(a[differ], b[differ]).astype(np.int64)
-        distinct, inverse = np.unique(low * len(field.values) + high, return_inverse=True)
+        inverse, distinct = factorize(low * len(field.values) + high)
         first = field.values[distinct // len(field.values)].tolist()
         second = field.values[distinct % len(field.values)].tolist()
         distinct_levels = _LEVELS_OF_DIFFERENT[field.kind](first, second).astype(np.int8)
+        if field.kind == "cn_id":
+            distinct_levels = _cn_id_levels(
+                field, distinct // len(field.values), distinct % len(field.values), distinct_levels
+            )
         levels[differ] = distinct_levels[inverse]
     return levels
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from dedup.blocking import candidate_pairs
 from dedup.cluster import Constraints, cluster
-from dedup.compare import LEVEL_LABELS, MISSING, compare
+from dedup.compare import LEVEL_LABELS, MISSING, cn_id_cores, compare
 from dedup.ids import stable_ids
 from dedup.model import Model, train
 from dedup.prepare import PreparedField, prepare
@@ -84,13 +84,19 @@ class LinkResult:
 
 
 def _identity_codes(prepared: list[PreparedField]) -> list[np.ndarray]:
-    """Valid national ID numbers identify a person: a code per record, -1 when none is valid."""
+    """Valid national ID numbers identify a person: a code per record, -1 when none is valid.
+
+    Codes are over the number's 15-digit core, so an old number upgraded with a guessed century
+    never forbids a merge with the person's new number.
+    """
     identities = []
     for data in prepared:
         if data.kind == "cn_id" and data.valid is not None:
-            codes = data.codes.copy()
-            known = codes >= 0
-            codes[known & ~data.valid[np.maximum(codes, 0)]] = -1
+            core_codes: np.ndarray = pd.factorize(pd.Series(cn_id_cores(data.values), dtype=object))[0]
+            codes = np.full(len(data.codes), -1, dtype=np.int64)
+            known = data.codes >= 0
+            codes[known] = np.asarray(core_codes)[data.codes[known]]
+            codes[known & ~data.valid[np.maximum(data.codes, 0)]] = -1
             identities.append(codes)
     return identities
 

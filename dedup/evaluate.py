@@ -21,7 +21,7 @@ class PairwiseScores:
 
 
 def _pairs_within(labels: np.ndarray) -> int:
-    sizes = np.unique(labels, return_counts=True)[1].astype(np.int64)
+    sizes = np.bincount(pd.factorize(labels)[0]).astype(np.int64)
     return int((sizes * (sizes - 1) // 2).sum())
 
 

@@ -7,6 +7,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from dedup.arrays import factorize
+
 
 def stable_ids(sources: pd.Series, record_ids: pd.Series, labels: np.ndarray, prefix: str = "") -> np.ndarray:
     """Name each group after its smallest (source, record_id) member.
@@ -15,7 +17,7 @@ def stable_ids(sources: pd.Series, record_ids: pd.Series, labels: np.ndarray, pr
     keeps most ids; an incremental run can later map new groups onto old ids through their members.
     """
     keys = sources.astype(str).to_numpy() + "\x1f" + record_ids.astype(str).to_numpy()
-    labels = np.unique(labels, return_inverse=True)[1]
+    labels = factorize(labels)[0]
     order = np.lexsort((keys, labels))
     first_of_label = order[np.r_[True, labels[order][1:] != labels[order][:-1]]]
     names = np.array(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dedup.arrays import factorize
 from dedup.compare import LEVEL_LABELS, MISSING
 from dedup.prepare import PreparedField
 
@@ -95,7 +96,10 @@ def train(prepared: list[PreparedField], levels: np.ndarray) -> Model:
     codes = np.zeros(len(levels), dtype=np.int64)
     for column in range(levels.shape[1]):
         codes = codes * base + (levels[:, column].astype(np.int64) + 1)
-    _, first_index, counts = np.unique(codes, return_index=True, return_counts=True)
+    inverse, distinct_codes = factorize(codes)
+    counts = np.bincount(inverse, minlength=len(distinct_codes))
+    first_index = np.zeros(len(distinct_codes), dtype=np.int64)
+    first_index[inverse[::-1]] = np.arange(len(inverse))[::-1]
     patterns = levels[first_index]
     weights = counts.astype(np.float64)
     m = [_initial_probabilities(k, True) for k in level_counts]
@@ -128,7 +132,5 @@ def train(prepared: list[PreparedField], levels: np.ndarray) -> Model:
         share = new_share
         if change < TOLERANCE:
             break
-    fields = [
-        FieldWeights(f.name, f.kind, m[c], u[c], _tf_adjustment(f)) for c, f in enumerate(prepared)
-    ]
+    fields = [FieldWeights(f.name, f.kind, m[c], u[c], _tf_adjustment(f)) for c, f in enumerate(prepared)]
     return Model(fields, share, iterations)

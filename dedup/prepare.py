@@ -100,9 +100,7 @@ def check_kinds(fields: Mapping[str, str]) -> None:
     """Refuse unknown kinds up front, naming the field, so a config typo is not a silent no-op."""
     for field, kind in fields.items():
         if kind not in KINDS:
-            raise ConfigError(
-                f"field {field!r} has unknown kind {kind!r}; known kinds: {', '.join(KINDS)}"
-            )
+            raise ConfigError(f"field {field!r} has unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
 
 
 def prepare_field(name: str, kind: str, column: pd.Series) -> PreparedField:
