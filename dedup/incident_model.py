@@ -106,14 +106,18 @@ def fit_em(
     model = FellegiSunterModel(comparisons, share, m, u, 0)
     if levels.shape[0] == 0:
         return model
+    # EM sees each distinct level pattern once, weighted by how many pairs show it.
+    levels, counts = np.unique(levels, axis=0, return_counts=True)
+    counts = counts.astype(float)
     for iteration in range(1, max_iterations + 1):
         prob = model.predict(levels)
-        new_share = float(np.clip((prob.sum() + 1.0) / (len(prob) + 2.0), 1e-4, 1.0 - 1e-4))
+        matched, unmatched = counts * prob, counts * (1.0 - prob)
+        new_share = float(np.clip((matched.sum() + 1.0) / (counts.sum() + 2.0), 1e-4, 1.0 - 1e-4))
         new_m, new_u = [], []
         for k, comp in enumerate(comparisons):
             n = len(comp.levels)
-            m_counts = _level_counts(levels[:, k], prob, n) + prior_strength * priors[k][0]
-            u_counts = _level_counts(levels[:, k], 1.0 - prob, n) + prior_strength * priors[k][1]
+            m_counts = _level_counts(levels[:, k], matched, n) + prior_strength * priors[k][0]
+            u_counts = _level_counts(levels[:, k], unmatched, n) + prior_strength * priors[k][1]
             new_m.append(m_counts / m_counts.sum())
             new_u.append(u_counts / u_counts.sum())
         change = max(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -430,7 +431,7 @@ def _majority(values: list[str | None]) -> str | None:
 def _iso_time(seconds: float) -> str | None:
     if not np.isfinite(seconds):
         return None
-    return (pd.Timestamp("1970-01-01") + pd.Timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
 def _reporter_count(contacts: list[str | None]) -> int:

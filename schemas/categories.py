@@ -114,9 +114,7 @@ def load_table(path: Path = CATEGORIES_FILE) -> CategoryTable:
 
 def _keyword_vote(text: str, table: CategoryTable) -> tuple[str | None, float]:
     """Category whose keywords cover most of the text; None when two categories tie."""
-    scores = {
-        category: sum(len(k) for k in keys if k in text) for category, keys in table.keywords.items()
-    }
+    scores = {category: sum(len(k) for k in keys if k in text) for category, keys in table.keywords.items()}
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
         return None, 0.0
