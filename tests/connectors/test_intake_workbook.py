@@ -1,0 +1,170 @@
+"""Intake template round trip, reading dropped workbooks, and the rejection workbook."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from connectors.intake_workbook import (
+    EVENTS,
+    LISTS_SHEET,
+    REASON_HEADER,
+    RESIDENTS,
+    professional_categories,
+    read_intake_workbook,
+    write_intake_template,
+    write_rejection_workbook,
+)
+from hub_errors import SourceError
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    return write_intake_template(tmp_path / "template.xlsx")
+
+
+def fill(template: Path, out: Path) -> Path:
+    """What community staff do: open the template, type rows, save under another name."""
+    wb = openpyxl.load_workbook(template)
+    residents = wb[RESIDENTS.title]
+    residents.append(
+        [
+            "张三",
+            "350603195001011234",
+            "男",
+            "1950-01-01",
+            "13912345678",
+            "幸福路1号3栋501室",
+            "东铺头社区01网格",
+            "人户一致",
+            "",
+        ]
+    )
+    residents.append(
+        [
+            "李四",
+            "350603195001011235",
+            "女",
+            dt.datetime(1960, 5, 6),
+            13800001111,
+            "胜利路2号",
+            "",
+            "",
+            '=HYPERLINK("x")',
+        ]
+    )
+    residents["I3"].data_type = "s"  # typed as '=HYPERLINK("x"): text, not a formula
+    residents.append([None] * 9)
+    residents.append(["王五", "", "", "", "", "新华路3号", "", "", ""])
+    events = wb[EVENTS.title]
+    events.append(
+        ["噪声扰民", dt.datetime(2026, 3, 1, 21, 30), "幸福路1号", "", "晚上太吵", "上报", "13912345678"]
+    )
+    wb.save(out)
+    return out
+
+
+def test_template_has_sheets_dropdowns_hints_and_text_columns(template: Path) -> None:
+    wb = openpyxl.load_workbook(template)
+    assert wb.sheetnames[1:3] == [RESIDENTS.title, EVENTS.title]
+    assert wb[LISTS_SHEET].sheet_state == "hidden"
+    residents, events = wb[RESIDENTS.title], wb[EVENTS.title]
+    assert [cell.value for cell in residents[1]] == [column.header for column in RESIDENTS.columns]
+    assert residents.freeze_panes == "A2"
+    assert "18位" in residents["B1"].comment.text
+    assert residents.max_row == 1
+    assert residents.column_dimensions["B"].number_format == "@"
+    assert residents.column_dimensions["E"].number_format == "@"
+    assert residents.column_dimensions["A"].number_format == "General"
+
+    def validation_for(ws: Worksheet, cell: str) -> DataValidation:
+        return next(dv for dv in ws.data_validations.dataValidation if cell in dv.sqref)
+
+    gender = validation_for(residents, "C2")
+    assert gender.type == "list" and LISTS_SHEET in gender.formula1
+    assert gender.prompt and "男" in gender.prompt
+    category = validation_for(events, "A2")
+    listed = [
+        row[0].value for row in wb[LISTS_SHEET].iter_rows(min_row=2, min_col=2, max_col=2) if row[0].value
+    ]
+    assert category.type == "list" and "$B$2" in category.formula1
+    assert listed == professional_categories() and "噪声扰民" in listed
+    status = validation_for(events, "F9")
+    assert status.type == "list"
+    assert validation_for(residents, "A2").prompt.startswith("必填")
+
+
+def test_read_dropped_workbook_gives_raw_strings_with_row_numbers(template: Path, tmp_path: Path) -> None:
+    rows = read_intake_workbook(fill(template, tmp_path / "东铺头0301.xlsx"))
+    residents = rows["residents"]
+    assert [row["行号"] for row in residents] == ["2", "3", "5"]
+    assert residents[0]["记录编号"] == "东铺头0301:居民信息:2"
+    assert residents[0]["公民身份号码"] == "350603195001011234"
+    assert residents[1]["出生日期"] == "1960-05-06" and residents[1]["联系电话"] == "13800001111"
+    assert residents[1]["备注"] == '=HYPERLINK("x")'
+    assert residents[2]["性别"] == ""
+    assert all(isinstance(value, str) for row in residents for value in row.values())
+    assert rows["events"][0]["发生时间"] == "2026-03-01 21:30:00"
+
+
+def test_rejection_workbook_marks_the_bad_cell(template: Path, tmp_path: Path) -> None:
+    rows = read_intake_workbook(fill(template, tmp_path / "drop.xlsx"))
+    quarantine = pd.DataFrame(
+        [
+            {
+                "source": "intake",
+                "record_id": "drop:居民信息:3",
+                "field": "id_no",
+                "check": "id_checksum",
+                "value": "350603195001011235",
+                "reason": "身份证号校验位不正确",
+            },
+            {
+                "source": "intake",
+                "record_id": "drop:居民信息:3",
+                "field": "record",
+                "check": "x",
+                "value": "",
+                "reason": "与已有记录冲突",
+            },
+        ]
+    )
+    path = write_rejection_workbook(tmp_path / "退回.xlsx", rows, quarantine)
+    ws = openpyxl.load_workbook(path)[RESIDENTS.title]
+    headers = [cell.value for cell in ws[1]]
+    assert ws.max_row == 2
+    assert ws["A2"].value == "李四"
+    bad = ws.cell(row=2, column=headers.index("公民身份号码") + 1)
+    assert bad.value == "350603195001011235" and bad.data_type == "s"
+    assert bad.fill.fgColor.rgb.endswith("FFC7CE")
+    assert "身份证号校验位不正确" in bad.comment.text
+    assert ws["A2"].comment is None and not ws["A2"].fill.fgColor.rgb.endswith("FFC7CE")
+    note = ws.cell(row=2, column=headers.index("备注") + 1)
+    assert note.value == '=HYPERLINK("x")' and note.data_type == "s"
+    reason = ws.cell(row=2, column=headers.index(REASON_HEADER) + 1).value
+    assert "公民身份号码：身份证号校验位不正确" in reason and "与已有记录冲突" in reason
+    assert ws.cell(row=2, column=headers.index("行号") + 1).value == "3"
+
+    resubmitted = read_intake_workbook(path)
+    assert len(resubmitted["residents"]) == 1 and resubmitted["events"] == []
+    again = resubmitted["residents"][0]
+    original = {key: value for key, value in rows["residents"][1].items() if key not in ("记录编号", "行号")}
+    assert {key: again[key] for key in original} == original
+    assert REASON_HEADER not in again
+
+
+def test_unreadable_or_foreign_workbooks_raise_source_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("not a workbook", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"broken\.xlsx"):
+        read_intake_workbook(broken)
+    foreign = tmp_path / "foreign.xlsx"
+    openpyxl.Workbook().save(foreign)
+    with pytest.raises(SourceError, match="hub template"):
+        read_intake_workbook(foreign)
