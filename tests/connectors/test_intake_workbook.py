@@ -22,6 +22,8 @@ from connectors.intake_workbook import (
     write_rejection_workbook,
 )
 from hub_errors import SourceError
+from schemas.mapping import load_mapping
+from schemas.standardize import standardize
 
 
 @pytest.fixture
@@ -63,9 +65,7 @@ def fill(template: Path, out: Path) -> Path:
     residents.append([None] * 9)
     residents.append(["王五", "", "", "", "", "新华路3号", "", "", ""])
     events = wb[EVENTS.title]
-    events.append(
-        ["噪声扰民", dt.datetime(2026, 3, 1, 21, 30), "幸福路1号", "", "晚上太吵", "上报", "13912345678"]
-    )
+    events.append(["噪声扰民", dt.datetime(2026, 3, 1, 21, 30), "幸福路1号", "", "晚上太吵", "上报", "13912345678"])
     wb.save(out)
     return out
 
@@ -90,9 +90,7 @@ def test_template_has_sheets_dropdowns_hints_and_text_columns(template: Path) ->
     assert gender.type == "list" and LISTS_SHEET in gender.formula1
     assert gender.prompt and "男" in gender.prompt
     category = validation_for(events, "A2")
-    listed = [
-        row[0].value for row in wb[LISTS_SHEET].iter_rows(min_row=2, min_col=2, max_col=2) if row[0].value
-    ]
+    listed = [row[0].value for row in wb[LISTS_SHEET].iter_rows(min_row=2, min_col=2, max_col=2) if row[0].value]
     assert category.type == "list" and "$B$2" in category.formula1
     assert listed == professional_categories() and "噪声扰民" in listed
     status = validation_for(events, "F9")
@@ -168,3 +166,30 @@ def test_unreadable_or_foreign_workbooks_raise_source_error(tmp_path: Path) -> N
     openpyxl.Workbook().save(foreign)
     with pytest.raises(SourceError, match="hub template"):
         read_intake_workbook(foreign)
+
+
+def test_intake_mappings_name_exactly_the_template_columns() -> None:
+    for sheet in (RESIDENTS, EVENTS):
+        mapping = load_mapping(sheet.dataset, "intake")
+        assert mapping.record_id == "记录编号"
+        mapped = {**mapping.columns, **mapping.attributes}
+        assert mapped == {column.header: column.field for column in sheet.columns}
+
+
+def test_dropped_workbook_with_one_bad_row_comes_back_marked(template: Path, tmp_path: Path) -> None:
+    wb = openpyxl.load_workbook(template)
+    residents = wb[RESIDENTS.title]
+    residents.append(["张三", "350603195001011234", "男", "1950-01-01", "13912345678", "幸福路1号", "", "", ""])
+    residents.append(["", "350603195001011235", "女", "1960-05-06", "13800001111", "胜利路2号", "", "", ""])
+    wb.save(tmp_path / "drop.xlsx")
+    rows = read_intake_workbook(tmp_path / "drop.xlsx")
+    result = standardize("residents", "intake", pd.DataFrame(rows["residents"]))
+    assert list(result.accepted["record_id"]) == ["drop:居民信息:2"]
+    assert set(result.quarantine["record_id"]) == {"drop:居民信息:3"}
+
+    path = write_rejection_workbook(tmp_path / "rejected" / "drop.xlsx", rows, result.quarantine)
+    ws = openpyxl.load_workbook(path)[RESIDENTS.title]
+    assert ws.max_row == 2 and ws["B2"].value == "350603195001011235"
+    assert ws["A2"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert "姓名" in ws["A2"].comment.text
+    assert ws["B2"].comment is None
