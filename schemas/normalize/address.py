@@ -21,12 +21,14 @@ import cn2an
 _HAN = "\u3400-\u9fff"
 _CJK = re.compile(f"[{_HAN}]")
 _WHITESPACE = re.compile(r"\s+")
-_PUNCTUATION = re.compile(r"[,，。、;；:：()（）\[\]【】{}<>《》\"'“”‘’]")
-_DASHES = re.compile(r"[—–−~〜_]")
+_CHAR_TABLE = str.maketrans(
+    {**{ch: None for ch in ",，。、;；:：()（）[]【】{}<>《》\"'“”‘’"}, **{ch: "-" for ch in "—–−~〜_"}}
+)
+_ODD_CHARS = re.compile(r"[,，。、;；:：()（）\[\]【】{}<>《》\"'“”‘’—–−~〜_]")
+_NUMERAL_CHARS = frozenset("零〇一二两三四五六七八九十百千")
 _CN_NUMERAL = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=栋|幢|号楼|号|单元|室|层|楼|座|户|$)")
 _CN_DIGITS = str.maketrans("零〇一二两三四五六七八九", "001223456789")
-_BUILDING_MARK = re.compile(r"(?<=[0-9A-Z])(?:号楼|幢|座|#楼|#|栋)")
-_ROOM_MARK = re.compile(r"(?<=\d)(?:室|房|户)$")
+_BUILDING_MARK = re.compile(r"(?<=[0-9A-Z])(?:号楼|幢|座|#楼|#)")
 _HYPHEN_THREE = re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)$")
 _HYPHEN_AFTER_BUILDING = re.compile(r"栋(\d+)-(\d+)$")
 _HYPHEN_AFTER_DOOR = re.compile(r"(?<=号)(\d+)-(\d+)$")
@@ -92,15 +94,21 @@ def _digits_for_numerals(match: re.Match[str]) -> str:
 
 
 def _clean_chinese(text: str) -> str:
-    text = _WHITESPACE.sub("", text)
-    text = _PUNCTUATION.sub("", text)
-    text = _DASHES.sub("-", text).upper()
-    text = _CN_NUMERAL.sub(_digits_for_numerals, text)
-    text = _BUILDING_MARK.sub("栋", text)
-    text = _ROOM_MARK.sub("", text)
-    text = _HYPHEN_THREE.sub(r"\1栋\2单元\3", text)
-    text = _HYPHEN_AFTER_BUILDING.sub(r"栋\1单元\2", text)
-    return _HYPHEN_AFTER_DOOR.sub(r"\1栋\2", text)
+    """Unify marks and numerals; cheap substring tests skip the regexes most addresses do not need."""
+    text = "".join(text.split()).upper()
+    if _ODD_CHARS.search(text):
+        text = text.translate(_CHAR_TABLE)
+    if not _NUMERAL_CHARS.isdisjoint(text):
+        text = _CN_NUMERAL.sub(_digits_for_numerals, text)
+    if "幢" in text or "楼" in text or "座" in text or "#" in text:
+        text = _BUILDING_MARK.sub("栋", text)
+    if text.endswith(("室", "房", "户")) and text[-2:-1].isdigit():
+        text = text[:-1]
+    if "-" in text:
+        text = _HYPHEN_THREE.sub(r"\1栋\2单元\3", text)
+        text = _HYPHEN_AFTER_BUILDING.sub(r"栋\1单元\2", text)
+        text = _HYPHEN_AFTER_DOOR.sub(r"\1栋\2", text)
+    return text
 
 
 def _parse_chinese(text: str) -> AddressParts:

@@ -80,9 +80,7 @@ def test_never_raises_and_idempotent(raw: str) -> None:
     st.integers(1, 9),
     st.integers(101, 3304),
 )
-def test_well_formed_addresses_keep_their_parts(
-    road: str, door: int, building: int, unit: int, room: int
-) -> None:
+def test_well_formed_addresses_keep_their_parts(road: str, door: int, building: int, unit: int, room: int) -> None:
     raw = f"{road}{door}号{building}栋{unit}单元{room}室"
     parts = parse_address(raw)
     assert (parts.door_no, parts.building, parts.unit, parts.room) == (

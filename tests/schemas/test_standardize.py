@@ -85,10 +85,7 @@ def test_hard_failures_quarantined_with_chinese_reasons() -> None:
     assert by_record["G4"] == {"record_id_duplicate"}
     assert by_record[""] == {"record_id_empty"}
     assert {"name_empty", "birth_out_of_range", "identity_insufficient"} <= by_record["G5"]
-    assert (
-        quarantine.loc[quarantine["check"] == "name_empty", "reason"].iloc[0]
-        == "姓名为空：请补录姓名后重新提交"
-    )
+    assert quarantine.loc[quarantine["check"] == "name_empty", "reason"].iloc[0] == "姓名为空：请补录姓名后重新提交"
     counts = accounting(result)
     assert counts["received"] == 7 and counts["accepted"] == 0 and counts["quarantined"] == 7
     assert counts["reasons"]["record_id_duplicate"] == 2
@@ -97,7 +94,7 @@ def test_hard_failures_quarantined_with_chinese_reasons() -> None:
 
 def test_missing_mapped_column_raises_naming_source_and_column() -> None:
     rows = grid_rows(["G1", "李明", "", "", "", "", "", "", ""]).drop(columns=["联系电话"])
-    with pytest.raises(MappingError, match="grid.*联系电话"):
+    with pytest.raises(MappingError, match=r"grid.*联系电话"):
         standardize("residents", "grid", rows)
 
 
@@ -149,9 +146,7 @@ def test_bad_mapping_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="record_id"):
         parse_mapping({"dataset": "residents", "source": "x", "columns": {"a": "name"}}, tmp_path / "m.yaml")
     with pytest.raises(ConfigError, match="未知字段"):
-        parse_mapping(
-            {"dataset": "residents", "source": "x", "record_id": "i", "columns": {"a": "nom"}}, tmp_path
-        )
+        parse_mapping({"dataset": "residents", "source": "x", "record_id": "i", "columns": {"a": "nom"}}, tmp_path)
 
 
 def test_bench_sources_every_row_accounted_and_fast(bench_small: Path) -> None:
