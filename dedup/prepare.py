@@ -6,9 +6,12 @@ normalized once however many records carry it, and equality is an integer compar
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +21,7 @@ from hub_errors import ConfigError
 
 KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text")
 
+PARALLEL_MIN_VALUES = 50000
 _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
@@ -103,40 +107,68 @@ def check_kinds(fields: Mapping[str, str]) -> None:
             raise ConfigError(f"field {field!r} has unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
 
 
-def prepare_field(name: str, kind: str, column: pd.Series) -> PreparedField:
-    """Normalize each distinct raw value once, then code records by their normalized value."""
-    raw = column.astype("string").fillna("")
-    raw_codes, raw_uniques = pd.factorize(raw, use_na_sentinel=True)
-    raw_list = [str(v) for v in raw_uniques]
-    valid_by_norm: dict[str, bool] = {}
+def _normalize_chunk(kind: str, raw_values: list[str]) -> list[tuple[str | None, bool]]:
+    """Normalized value and validity of each raw value (validity only means something for cn_id)."""
     if kind == "cn_id":
-        normalized: list[str | None] = []
-        for value in raw_list:
-            key, is_valid = _cn_id_key(value) if value.strip() else (None, False)
-            normalized.append(key)
-            if key is not None:
-                valid_by_norm[key] = valid_by_norm.get(key, False) or is_valid
-    else:
-        normalize = _SIMPLE_NORMALIZERS[kind]
-        normalized = [normalize(value) if value.strip() else None for value in raw_list]
-    norm_series = pd.Series(normalized, dtype="object")
-    norm_codes, values = pd.factorize(norm_series, use_na_sentinel=True)
-    codes = np.full(len(raw), -1, dtype=np.int32)
+        return [_cn_id_key(value) if value.strip() else (None, False) for value in raw_values]
+    normalize = _SIMPLE_NORMALIZERS[kind]
+    return [(normalize(value) if value.strip() else None, False) for value in raw_values]
+
+
+def _field_from_normalized(
+    name: str, kind: str, raw_codes: np.ndarray, normalized: list[tuple[str | None, bool]]
+) -> PreparedField:
+    """Code records by normalized value; a value is valid when any raw spelling of it was."""
+    norm_codes, values = pd.factorize(pd.Series([key for key, _ in normalized], dtype="object"))
+    codes = np.full(len(raw_codes), -1, dtype=np.int32)
     present = raw_codes >= 0
     codes[present] = norm_codes[raw_codes[present]]
     counts = np.bincount(codes[codes >= 0], minlength=len(values)).astype(np.int64)
-    value_array = np.asarray(values, dtype=object)
     valid = None
     if kind == "cn_id":
-        valid = np.array([valid_by_norm.get(str(v), False) for v in value_array], dtype=bool)
-    return PreparedField(name, kind, codes, value_array, counts, valid)
+        valid = np.zeros(len(values), dtype=bool)
+        flags = np.array([is_valid for _, is_valid in normalized], dtype=bool)
+        known = norm_codes >= 0
+        np.logical_or.at(valid, norm_codes[known], flags[known])
+    return PreparedField(name, kind, codes, np.asarray(values, dtype=object), counts, valid)
+
+
+def prepare_field(name: str, kind: str, column: pd.Series) -> PreparedField:
+    """Normalize each distinct raw value once, then code records by their normalized value."""
+    raw_codes, raw_uniques = pd.factorize(column.astype("string").fillna(""))
+    return _field_from_normalized(name, kind, raw_codes, _normalize_chunk(kind, [str(v) for v in raw_uniques]))
+
+
+def _normalize_all(tasks: list[tuple[str, list[str]]]) -> list[list[tuple[str | None, bool]]]:
+    """Normalizers are pure Python: spread large inputs over the machine's cores in forked workers."""
+    workers = os.cpu_count() or 1
+    total = sum(len(values) for _, values in tasks)
+    if workers < 2 or total < PARALLEL_MIN_VALUES or "fork" not in mp.get_all_start_methods():
+        return [_normalize_chunk(kind, values) for kind, values in tasks]
+    chunk = max(1, total // (workers * 4))
+    pieces = [
+        (index, kind, values[start : start + chunk])
+        for index, (kind, values) in enumerate(tasks)
+        for start in range(0, len(values), chunk)
+    ]
+    results: list[list[tuple[str | None, bool]]] = [[] for _ in tasks]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        normalized = pool.map(_normalize_chunk, [kind for _, kind, _ in pieces], [v for _, _, v in pieces])
+        for (index, _, _), part in zip(pieces, normalized, strict=True):
+            results[index].extend(part)
+    return results
 
 
 def prepare(records: pd.DataFrame, fields: Mapping[str, str]) -> list[PreparedField]:
     """Prepare every configured field; a field missing from the frame counts as empty everywhere."""
     check_kinds(fields)
-    prepared = []
-    for field, kind in fields.items():
+    factorized = []
+    for field in fields:
         column = records[field] if field in records.columns else pd.Series([""] * len(records))
-        prepared.append(prepare_field(field, kind, column.reset_index(drop=True)))
-    return prepared
+        raw_codes, raw_uniques = pd.factorize(column.reset_index(drop=True).astype("string").fillna(""))
+        factorized.append((raw_codes, [str(v) for v in raw_uniques]))
+    normalized = _normalize_all([(kind, raw) for kind, (_, raw) in zip(fields.values(), factorized, strict=True)])
+    return [
+        _field_from_normalized(field, kind, raw_codes, values)
+        for (field, kind), (raw_codes, _), values in zip(fields.items(), factorized, normalized, strict=True)
+    ]

@@ -1,0 +1,121 @@
+"""`hub link CONFIG.yaml --out CLUSTERS.csv`: the matching engine on any tabular records."""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from dedup import link
+from dedup.prepare import check_kinds
+from hub_errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    """What a run did, for the CLI to print."""
+
+    records: dict[str, int]
+    clusters: int
+    multi_record_clusters: int
+    seconds: float
+    out_path: Path
+
+    def lines(self) -> list[str]:
+        per_source = ", ".join(f"{name} {count}" for name, count in self.records.items())
+        return [
+            f"records: {sum(self.records.values())} ({per_source})",
+            f"clusters: {self.clusters} ({self.multi_record_clusters} with more than one record)",
+            f"written: {self.out_path} in {self.seconds:.1f} s",
+        ]
+
+
+def _read_table(path: Path, source: str) -> pd.DataFrame:
+    """Every cell as text, empty cells as ''; CSV (UTF-8, with or without BOM) or XLSX (first sheet)."""
+    if not path.is_file():
+        raise ConfigError(f"source {source!r}: file not found: {path}")
+    try:
+        if path.suffix.lower() in {".xlsx", ".xlsm"}:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"source {source!r}: cannot read {path}: {error}") from error
+    frame.columns = [str(column).strip() for column in frame.columns]
+    return frame.fillna("")
+
+
+def _load_config(config_path: Path) -> dict[str, Any]:
+    if not config_path.is_file():
+        raise ConfigError(f"link config not found: {config_path}")
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{config_path}: not valid YAML: {error}") from error
+    if not isinstance(config, dict) or not isinstance(config.get("sources"), dict) or not config["sources"]:
+        raise ConfigError(f"{config_path}: needs a 'sources' mapping (name -> path, id, columns)")
+    if not isinstance(config.get("fields"), dict) or not config["fields"]:
+        raise ConfigError(f"{config_path}: needs a 'fields' mapping (field -> kind)")
+    return config
+
+
+def _source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> pd.DataFrame:
+    """One source's records under the field names, plus source and record_id."""
+    if not isinstance(spec, dict) or "path" not in spec or "id" not in spec:
+        raise ConfigError(f"source {name!r}: needs 'path' and 'id'")
+    path = base / str(spec["path"])
+    table = _read_table(path, name)
+    id_column = str(spec["id"])
+    if id_column not in table.columns:
+        raise ConfigError(f"source {name!r}: id column {id_column!r} not in {path} (columns: {list(table.columns)})")
+    ids = table[id_column].astype(str).str.strip()
+    repeated = ids[ids.duplicated(keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        rows = [int(i) + 2 for i in repeated.index[repeated == first][:3]]
+        raise ConfigError(f"source {name!r}: record id {first!r} appears more than once in {path} (rows {rows})")
+    if (ids == "").any():
+        row = int(ids.index[ids == ""][0]) + 2
+        raise ConfigError(f"source {name!r}: empty record id in column {id_column!r} of {path}, row {row}")
+    renames = {str(k): str(v) for k, v in (spec.get("columns") or {}).items()}
+    missing = [column for column in renames if column not in table.columns]
+    if missing:
+        raise ConfigError(f"source {name!r}: columns {missing} not in {path} (columns: {list(table.columns)})")
+    renamed = table.rename(columns=renames)
+    records = pd.DataFrame({"source": name, "record_id": ids})
+    recodes = spec.get("values") or {}
+    for field in fields:
+        column = renamed[field] if field in renamed.columns else pd.Series("", index=renamed.index)
+        if field in recodes:
+            mapping = {str(k): str(v) for k, v in recodes[field].items()}
+            column = column.map(lambda value, m=mapping: m.get(str(value).strip(), value))
+        records[field] = column.astype(str)
+    return records
+
+
+def run_link(config_path: Path, out_path: Path) -> LinkSummary:
+    """Read the sources a config names, link them, write source,record_id,cluster_id."""
+    started = time.perf_counter()
+    config = _load_config(config_path)
+    fields = {str(field): str(kind) for field, kind in config["fields"].items()}
+    check_kinds(fields)
+    base = config_path.resolve().parent
+    frames = [_source_records(str(name), spec, base, fields) for name, spec in config["sources"].items()]
+    records = pd.concat(frames, ignore_index=True)
+    unique_sources = config.get("unique_within_source") or []
+    result = link(records, fields, unique_sources=[str(s) for s in unique_sources])
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    result.clusters.to_csv(out_path, index=False, quoting=csv.QUOTE_MINIMAL, encoding="utf-8")
+    sizes = result.clusters["cluster_id"].value_counts()
+    return LinkSummary(
+        records={str(name): int((records["source"] == name).sum()) for name in config["sources"]},
+        clusters=len(sizes),
+        multi_record_clusters=int((sizes > 1).sum()),
+        seconds=time.perf_counter() - started,
+        out_path=out_path,
+    )
