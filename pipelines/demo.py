@@ -41,7 +41,7 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     data = data.resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
     os.environ["HUB_OUT"] = str(out)
     os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
 
@@ -83,6 +83,14 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     print_summary(summary, out)
     return 0
+
+
+def prepare_dagster_home(folder: Path) -> None:
+    """A local Dagster instance (SQLite) that `make ui` shows too; no telemetry leaves the machine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
 
 
 def describe_failure(result: dg.ExecuteInProcessResult) -> str:

@@ -23,7 +23,7 @@ def department_schedules() -> list[dg.ScheduleDefinition]:
             continue
         job = dg.define_asset_job(
             f"report_{name}_job",
-            selection=dg.AssetSelection.assets(f"report_{name}").upstream(),
+            selection=dg.AssetSelection.assets(f"report_{name}").upstream().required_multi_asset_neighbors(),
             description=f"{spec.title}: pull, merge and deliver",
         )
         schedules.append(
