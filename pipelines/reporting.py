@@ -8,6 +8,7 @@ before they reach any workbook or HTTP payload.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -248,8 +249,9 @@ def treatment_of(column: ColumnSpec, masked: bool) -> str:
     notes = []
     if column.codes:
         notes.append("代码 " + " ".join(f"{key}→{code}" for key, code in column.codes.items()))
-    if column.date or column.datetime:
-        notes.append(f"格式 {column.date or column.datetime}")
+    pattern = column.date or column.datetime
+    if pattern:
+        notes.append("格式如 " + pattern.format(year=2026, month=1, day=5, hour=8, minute=30, second=0))
     if column.default is not None:
         notes.append(f"缺失填“{column.default}”")
     if masked:
@@ -268,25 +270,24 @@ def origin_of(view: RecordView, column_field: str, covers: str) -> str:
             counts[str(origin["source"])] += 1
     if counts:
         return "，".join(f"{source} {count}" for source, count in counts.most_common())
-    return "合并后的事件记录" if covers == "incidents" else "合并后的人员记录"
+    if covers == "incidents":
+        return "合并后的事件记录"
+    if column_field not in view.frame.columns:
+        return "各来源的附加属性，按来源优先级合并"
+    return "合并后的人员记录"
 
 
 def sort_view(view: RecordView, sort_by: Sequence[str]) -> RecordView:
     if not sort_by or view.frame.empty:
         return view
     keys = pd.DataFrame(
-        {
-            f"k{i}": view.values(name).map(lambda v: plain_text(v) or "\uffff")
-            for i, name in enumerate(sort_by)
-        }
+        {f"k{i}": view.values(name).map(lambda v: plain_text(v) or "\uffff") for i, name in enumerate(sort_by)}
     )
     order = keys.sort_values(list(keys.columns), kind="stable").index
     return RecordView(view.frame.loc[order], view.as_of)
 
 
-def build_table(
-    spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: date
-) -> tuple[ReportTable, RecordView]:
+def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: date) -> tuple[ReportTable, RecordView]:
     """Select, sort, format and mask one section's rows; returns the table and the rows behind it."""
     view = RecordView(frame, as_of)
     view = sort_view(view.subset(include_mask(view, section.include)), section.sort_by)
@@ -399,6 +400,13 @@ def build_community_rosters(
     return rosters
 
 
+def local_time(moment: datetime, timezone: str) -> str:
+    """A timestamp in the department's own time zone, as staff read a clock."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(timezone))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def cover_sheet(
     spec: ReportSpec, tables: Sequence[ReportTable], *, run_id: str, generated_at: datetime, as_of: date
 ) -> CoverSheet:
@@ -406,18 +414,13 @@ def cover_sheet(
         ("报表", spec.title),
         ("接收单位", spec.recipient),
         ("运行编号", run_id),
-        ("生成时间", generated_at.isoformat(sep=" ", timespec="seconds")),
+        ("生成时间", local_time(generated_at, spec.execution_timezone)),
         ("统计日期", as_of.isoformat()),
     ]
     for table in tables:
         facts.append((f"{table.sheet} 行数", str(len(table.frame))))
         facts.append((f"{table.sheet} 范围", table.coverage))
-    masked = [
-        source.header
-        for table in tables
-        for source in table.column_sources
-        if MASKED_NOTE in source.treatment
-    ]
+    masked = [source.header for table in tables for source in table.column_sources if MASKED_NOTE in source.treatment]
     facts.append(("脱敏列", "、".join(masked) if masked else "无"))
     rows = [[s.sheet, s.header, s.field, s.origin, s.treatment] for t in tables for s in t.column_sources]
     return CoverSheet(
@@ -428,13 +431,9 @@ def cover_sheet(
     )
 
 
-def write_report_workbook(
-    report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime
-) -> Path:
+def write_report_workbook(report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime) -> Path:
     """The department's workbook: cover sheet, then one sheet per section."""
-    cover = cover_sheet(
-        report.spec, report.tables, run_id=run_id, generated_at=generated_at, as_of=report.as_of
-    )
+    cover = cover_sheet(report.spec, report.tables, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
     return write_workbook(path, [table.as_sheet() for table in report.tables], cover)
 
 
@@ -442,9 +441,7 @@ def safe_file_part(text: str) -> str:
     return FILE_NAME_UNSAFE.sub("_", text).strip("_") or "_"
 
 
-def output_path(
-    out_dir: Path, folder: str, pattern: str, spec: ReportSpec, as_of: date, group: str = ""
-) -> Path:
+def output_path(out_dir: Path, folder: str, pattern: str, spec: ReportSpec, as_of: date, group: str = "") -> Path:
     name = pattern.format(department=spec.department, date=as_of.isoformat(), group=safe_file_part(group))
     return Path(out_dir) / folder / name
 
@@ -464,7 +461,7 @@ def write_community_rosters(
     paths = {}
     for group, table in rosters.items():
         path = output_path(out_dir, folder, pattern, spec, as_of, group)
-        titled = ReportSpec(**{**spec.__dict__, "title": f"{spec.title}（{group}）"})
+        titled = dataclasses.replace(spec, title=f"{spec.title}（{group}）")
         cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
         paths[group] = write_workbook(path, [table.as_sheet()], cover)
     return paths
@@ -504,9 +501,7 @@ def deliver_report(
     for delivery in report.spec.deliveries:
         if delivery.kind == "workbook":
             path = output_path(out_dir, delivery.folder, delivery.file, report.spec, report.as_of)
-            outcome.workbooks.append(
-                write_report_workbook(report, path, run_id=run_id, generated_at=generated_at)
-            )
+            outcome.workbooks.append(write_report_workbook(report, path, run_id=run_id, generated_at=generated_at))
             continue
         url = delivery.resolved_url(env)
         if url is None or engine is None:

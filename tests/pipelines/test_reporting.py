@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -25,7 +25,7 @@ from pipelines.reporting import (
 )
 
 AS_OF = date(2026, 3, 1)
-GENERATED = datetime(2026, 3, 1, 7, 0, 0)
+GENERATED = datetime(2026, 2, 28, 23, 0, 0, tzinfo=UTC)
 
 
 def person(
@@ -152,9 +152,7 @@ def test_bad_spec_names_file_and_key(tmp_path: Path) -> None:
         load_report_spec(path)
 
 
-def test_civil_covers_elderly_and_recipients_in_its_layout(
-    persons: pd.DataFrame, incidents: pd.DataFrame
-) -> None:
+def test_civil_covers_elderly_and_recipients_in_its_layout(persons: pd.DataFrame, incidents: pd.DataFrame) -> None:
     report = build_department_report(load_report_specs()["civil"], persons, incidents, as_of=AS_OF)
     table = report.tables[0].frame
     assert list(table["编号"]) == ["P1", "P4", "P3"]  # civil source / aged 60+; sorted by community
@@ -199,13 +197,12 @@ def test_each_department_workbook_opens_with_text_ids_masks_and_no_formulas(
     assert set(reports) == {"grid", "health", "civil"}
     id_headers = {"grid": "公民身份号码", "health": "id_card", "civil": "身份证号"}
     for name, report in reports.items():
-        path = write_report_workbook(
-            report, tmp_path / f"{name}.xlsx", run_id="run-7", generated_at=GENERATED
-        )
+        path = write_report_workbook(report, tmp_path / f"{name}.xlsx", run_id="run-7", generated_at=GENERATED)
         wb = openpyxl.load_workbook(path)
         assert wb.sheetnames == ["说明", *(table.sheet for table in report.tables)]
         cover = {row[0]: row[1] for row in wb["说明"].iter_rows(values_only=True) if row and row[0]}
         assert cover["运行编号"] == "run-7"
+        assert cover["生成时间"] == "2026-03-01 07:00:00"  # China time
         ws = wb[report.tables[0].sheet]
         headers = [cell.value for cell in ws[1]]
         id_column = headers.index(id_headers[name])
@@ -229,6 +226,8 @@ def test_cover_sheet_says_where_each_column_comes_from(persons: pd.DataFrame, tm
     assert lineage["身份证号"][2] == "id_no" and "grid 2" in lineage["身份证号"][3]
     assert "已脱敏" in lineage["慢性病"][4]
     assert "1→男" in lineage["性别"][4]
+    assert "格式如 2026年1月5日" in lineage["出生年月"][4]
+    assert lineage["年龄"][3] == "由出生日期按统计日计算"
 
 
 def test_community_rosters_are_per_community_and_masked(persons: pd.DataFrame, tmp_path: Path) -> None:
@@ -260,9 +259,7 @@ def test_deliver_report_writes_the_workbook_and_pushes_once(
         assert [len(push.delivered) for push in outcome.pushes] == [1, 1]
         assert [len(push.skipped) for push in again.pushes] == [1, 1]
         assert len(inbox.keys("grid")) == 2
-        assert {row["公民身份号码"] for row in inbox.rows("grid") if "公民身份号码" in row} >= {
-            "350603********1234"
-        }
+        assert {row["公民身份号码"] for row in inbox.rows("grid") if "公民身份号码" in row} >= {"350603********1234"}
     assert len(DeliveryLog(engine).entries()) == 4
     skipped = deliver_report(report, out_dir=tmp_path, run_id="run-3", engine=engine, env={})
     assert skipped.pushes == [] and "unset variable" in skipped.not_attempted[0]
