@@ -51,10 +51,7 @@ def make_batches(report: str, rows: Sequence[Mapping[str, Any]], batch_size: int
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     slices = [rows[start : start + batch_size] for start in range(0, len(rows), batch_size)]
-    return [
-        Batch(number, len(slices), part, idempotency_key(report, part))
-        for number, part in enumerate(slices, 1)
-    ]
+    return [Batch(number, len(slices), part, idempotency_key(report, part)) for number, part in enumerate(slices, 1)]
 
 
 def delivery_log_table(metadata: sa.MetaData, name: str = DELIVERY_LOG_TABLE) -> sa.Table:
@@ -84,7 +81,12 @@ class DeliveryLog:
     def __init__(self, engine: sa.Engine, *, table_name: str = DELIVERY_LOG_TABLE, schema: str | None = None):
         self.engine = engine
         self.table = delivery_log_table(sa.MetaData(schema=schema), table_name)
-        self.table.create(engine, checkfirst=True)
+        try:
+            self.table.create(engine, checkfirst=True)
+        except sa.exc.DBAPIError:
+            # Report assets run in parallel: another process may have created it in between.
+            if not sa.inspect(engine).has_table(table_name, schema=schema):
+                raise
 
     def delivered_keys(self, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -184,9 +186,7 @@ def push_batches(
             result.skipped.append(batch.key)
             continue
 
-        def on_attempt(
-            attempt_no: int, answer: requests.Response | BaseException, batch: Batch = batch
-        ) -> None:
+        def on_attempt(attempt_no: int, answer: requests.Response | BaseException, batch: Batch = batch) -> None:
             if isinstance(answer, requests.Response):
                 outcome = DELIVERED if answer.ok else FAILED
                 log.record(

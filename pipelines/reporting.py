@@ -305,7 +305,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         values = [format_value(value, column) for value in view.values(column.field)]
         if masked:
             mask = spec.mask_for(column.field)
-            values = [None if value is None else mask.apply(str(value)) for value in values]
+            values = [mask.apply(None if value is None else str(value)) for value in values]
         data[column.header] = values
         if column.type == "number" and not masked:
             number_formats[column.header] = column.number_format or "General"

@@ -45,12 +45,17 @@ class Mask:
     keep_end: int = 0
     char: str = "*"
 
-    def apply(self, text: str) -> str:
-        """Mask ``text``; a value hidden entirely becomes a fixed ``***`` so its length leaks nothing."""
+    @property
+    def hides_all(self) -> bool:
+        return not self.keep_start and not self.keep_end
+
+    def apply(self, text: str | None) -> str | None:
+        """Mask ``text``. A value hidden entirely becomes a fixed ``***``, empty or not, so neither
+        its length nor its presence (who receives aid, who has a chronic disease) leaks."""
+        if self.hides_all:
+            return self.char * 3
         if not text:
             return text
-        if not self.keep_start and not self.keep_end:
-            return self.char * 3
         if len(text) <= self.keep_start + self.keep_end:
             return self.char * len(text)
         end = text[len(text) - self.keep_end :] if self.keep_end else ""
