@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from connectors.intake_workbook import RECORD_ID, read_intake_workbook
+
 WORKBOOK_SUFFIXES = (".xlsx",)
 
 
@@ -19,15 +21,15 @@ class CommunityInboxResource(dg.ConfigurableResource):
         folder = Path(self.path)
         if not folder.is_dir():
             return []
-        return sorted(p for p in folder.iterdir() if p.suffix in WORKBOOK_SUFFIXES and not p.name.startswith("~$"))
+        return sorted(
+            p for p in folder.iterdir() if p.suffix in WORKBOOK_SUFFIXES and not p.name.startswith("~$")
+        )
 
     def rejected_dir(self) -> Path:
         return Path(self.path) / "rejected"
 
     def rows(self, dataset: str) -> Iterator[tuple[str, dict[str, str]]]:
         """(file:sheet:row, row) for every filled row of the dataset's sheet in every workbook."""
-        from connectors.intake_workbook import read_intake_workbook
-
         for workbook in self.workbooks():
-            for row in read_intake_workbook(workbook, dataset):
-                yield row.row_ref, row.values
+            for row in read_intake_workbook(workbook)[dataset]:
+                yield f"{workbook.name}:{row[RECORD_ID]}", row
