@@ -74,7 +74,7 @@ def test_twenty_thousand_rows_in_a_few_seconds(tmp_path: Path) -> None:
         [TableSheet("名单", frame, {"年龄": "0", "金额": "0.00"}, frozenset({"身份证号", "电话"}))],
     )
     elapsed = time.perf_counter() - started
-    assert elapsed < 8, f"writing 20k rows took {elapsed:.1f}s"
+    assert elapsed < 12, f"writing 20k rows took {elapsed:.1f}s (about 3 s on an idle 2-core machine)"
     with zipfile.ZipFile(path) as archive:
         sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
     assert sheet_xml.count("<row ") == rows + 1
