@@ -73,14 +73,10 @@ RESIDENTS = IntakeSheet(
     "居民信息",
     (
         IntakeColumn("姓名", "name", "必填。与身份证件一致，不要加空格。", required=True, width=12),
-        IntakeColumn(
-            "公民身份号码", "id_no", "18位身份证号，末位X请大写；没有证件可留空。", text=True, width=22
-        ),
+        IntakeColumn("公民身份号码", "id_no", "18位身份证号，末位X请大写；没有证件可留空。", text=True, width=22),
         IntakeColumn("性别", "gender", "从下拉列表选择：男 或 女。", choices="gender", width=8),
         IntakeColumn("出生日期", "birth", "如 1950-01-01；有身份证号时可留空。", text=True, width=14),
-        IntakeColumn(
-            "联系电话", "phone", "手机11位，如 13912345678；座机如 0596-1234567。", text=True, width=16
-        ),
+        IntakeColumn("联系电话", "phone", "手机11位，如 13912345678；座机如 0596-1234567。", text=True, width=16),
         IntakeColumn(
             "现住址",
             "address",
@@ -109,9 +105,7 @@ EVENTS = IntakeSheet(
         IntakeColumn("事发地点", "location", "必填。写到路名门牌或小区楼栋。", required=True, width=36),
         IntakeColumn("所属网格", "grid", "如 东铺头社区01网格。", width=18),
         IntakeColumn("事件描述", "description", "简要写明发生了什么、涉及多少人。", width=40),
-        IntakeColumn(
-            "处置状态", "status", "从下拉列表选择；新发现的事件选“上报”。", choices="status", width=10
-        ),
+        IntakeColumn("处置状态", "status", "从下拉列表选择；新发现的事件选“上报”。", choices="status", width=10),
         IntakeColumn("联系方式", "contact", "上报人电话，可留空。", text=True, width=16),
     ),
 )
@@ -278,9 +272,7 @@ def read_sheet(ws: Any, sheet: IntakeSheet, file_name: str, stem: str) -> list[d
         texts = {header: raw_text(values[index]) if index < len(values) else "" for index, header in keep}
         if not any(text.strip() for text in texts.values()):
             continue
-        records.append(
-            {RECORD_ID: f"{stem}:{sheet.title}:{row_number}", ROW_NUMBER: str(row_number), **texts}
-        )
+        records.append({RECORD_ID: f"{stem}:{sheet.title}:{row_number}", ROW_NUMBER: str(row_number), **texts})
     return records
 
 
@@ -295,9 +287,7 @@ def read_intake_workbook(path: Path) -> IntakeRows:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged or non-xlsx file
-        raise SourceError(
-            f"intake workbook {path} cannot be opened as .xlsx ({type(exc).__name__}: {exc})."
-        ) from None
+        raise SourceError(f"intake workbook {path} cannot be opened as .xlsx ({type(exc).__name__}: {exc}).") from None
     try:
         found = [sheet for sheet in INTAKE_SHEETS if sheet.title in wb.sheetnames]
         if not found:
@@ -344,9 +334,7 @@ def write_rejected_sheet(
     reasons: Mapping[str, list[tuple[str, str]]],
 ) -> int:
     """Rejected rows in template layout; returns how many rows went back."""
-    extra = [
-        key for row in rows for key in row if key not in {RECORD_ID, ROW_NUMBER} and sheet.column(key) is None
-    ]
+    extra = [key for row in rows for key in row if key not in {RECORD_ID, ROW_NUMBER} and sheet.column(key) is None]
     extra_headers = list(dict.fromkeys(extra))
     headers = [column.header for column in sheet.columns] + extra_headers
     style_header(ws, sheet, [*extra_headers, ROW_NUMBER, REASON_HEADER])

@@ -177,7 +177,7 @@ def format_style(ws: WriteOnlyWorksheet, number_format: str) -> StyleArray:
 def write_cover_sheet(wb: Workbook, cover: CoverSheet) -> None:
     ws = wb.create_sheet(safe_sheet_title(cover.sheet_title))
     table_rows = [[cell_value(value) for value in row] for row in cover.table_rows]
-    label_rows = [[label, value] for label, value in cover.facts]
+    label_rows = [[label] for label, _ in cover.facts]  # values may overflow into empty cells
     width_count = max(2, len(cover.table_headers))
     padded = [[*row, *([None] * (width_count - len(row)))] for row in [*label_rows, *table_rows]]
     set_widths(ws, column_widths(list(cover.table_headers) or ["", ""], padded))

@@ -75,15 +75,11 @@ def test_failing_twice_then_succeeding_delivers_each_batch_once(
 def test_rerun_of_same_content_delivers_nothing_new(inbox: DepartmentInbox, sqlite_engine: sa.Engine) -> None:
     url = inbox.url_for("grid")
     push_batches(sqlite_engine, report="grid/实有人口", run_id="run-1", url=url, rows=ROWS, batch_size=10)
-    rerun = push_batches(
-        sqlite_engine, report="grid/实有人口", run_id="run-2", url=url, rows=ROWS, batch_size=10
-    )
+    rerun = push_batches(sqlite_engine, report="grid/实有人口", run_id="run-2", url=url, rows=ROWS, batch_size=10)
     assert rerun.delivered == [] and len(rerun.skipped) == 3
     assert len(inbox.requests) == 3
     changed = [*ROWS[:24], {**ROWS[24], "姓名": "改名"}]
-    third = push_batches(
-        sqlite_engine, report="grid/实有人口", run_id="run-3", url=url, rows=changed, batch_size=10
-    )
+    third = push_batches(sqlite_engine, report="grid/实有人口", run_id="run-3", url=url, rows=changed, batch_size=10)
     assert len(third.delivered) == 1 and inbox.rows("grid")[-1]["姓名"] == "改名"
 
 
@@ -103,9 +99,7 @@ def test_throttling_honours_retry_after(inbox: DepartmentInbox, sqlite_engine: s
     assert len(inbox.keys("health")) == 1
 
 
-def test_department_down_receives_everything_once_back(
-    inbox: DepartmentInbox, sqlite_engine: sa.Engine
-) -> None:
+def test_department_down_receives_everything_once_back(inbox: DepartmentInbox, sqlite_engine: sa.Engine) -> None:
     url = inbox.url_for("civil")
     inbox.fail_next(100, 503)
     with pytest.raises(DeliveryError, match=r"batch 1/3 .*3 pending"):
