@@ -409,9 +409,10 @@ def incident_id_for(source: str, record_id: str) -> str:
     return f"INC-{digest}"
 
 
-def _most_advanced(statuses: list[str | None]) -> str | None:
+def _most_advanced(statuses: list[str | None]) -> str:
+    """The furthest lifecycle stage any report reached; a report nobody has acted on yet is 上报."""
     ranks = [LIFECYCLE.index(s) for s in statuses if s in LIFECYCLE]
-    return LIFECYCLE[max(ranks)] if ranks else None
+    return LIFECYCLE[max(ranks)] if ranks else LIFECYCLE[0]
 
 
 def _first_present(values: list[str | None]) -> str | None:

@@ -147,7 +147,7 @@ def test_residents_report_shows_the_incidents_status() -> None:
     result = resolve_incidents(pd.DataFrame(SHED + SAME_BUILDING_OTHER_INCIDENTS))
     shown = result.lineage.merge(result.incidents, on="incident_id").set_index("record_id")
     assert shown.loc["R1", "status"] == "处置中"
-    assert shown["status"].isna()["R2"]
+    assert shown.loc["R2", "status"] == "上报", "a report nobody has acted on yet is at the first stage"
     assert list(result.incidents.columns) == INCIDENT_COLUMNS
 
 
