@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from dedup.evaluate import pairwise_scores  # noqa: E402
 
 FIELDS = {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact", "phone": "phone", "address": "address"}
-SPLINK_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
+SPLINK_THRESHOLDS = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99, 0.999, 0.9999, 0.99999)
 
 
 def clean(data: Path, work: Path) -> Path:
@@ -109,7 +109,7 @@ def run_splink(cleaned: Path, out: Path, truth: Path) -> dict[str, float]:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("id_no"), block_on("name", "birth", "phone")], recall=0.8
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("id_no"))
     predictions = linker.inference.predict(threshold_match_probability=min(SPLINK_THRESHOLDS))

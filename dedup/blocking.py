@@ -11,6 +11,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 
 from dedup.arrays import distinct, factorize
 from dedup.prepare import PreparedField
@@ -30,11 +31,31 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _loose_codes(field: PreparedField) -> np.ndarray | None:
+    """A looser spelling-insensitive key: name words in any order, addresses without punctuation."""
+    values = pd.Series(field.values, dtype="string")
+    if field.kind == "name":
+        loose = values.str.split().map(lambda words: " ".join(sorted(words)), na_action="ignore")
+    elif field.kind == "address":
+        loose = values.str.replace(r"[\W_]+", "", regex=True)
+    else:
+        return None
+    value_codes = pd.factorize(loose)[0]
+    codes = np.full(len(field.codes), -1, dtype=np.int64)
+    present = field.codes >= 0
+    codes[present] = value_codes[field.codes[present]]
+    return codes
+
+
 def blocking_keys(fields: list[PreparedField]) -> list[tuple[str, np.ndarray]]:
     """The keys derived from the kinds: (description, code per record)."""
     keys: list[tuple[str, np.ndarray]] = [
         (f.name, f.codes.astype(np.int64)) for f in fields if f.kind in SINGLE_KEY_KINDS
     ]
+    for f in fields:
+        loose = _loose_codes(f)
+        if loose is not None:
+            keys.append((f"{f.name} (loose)", loose))
     combinable = [f for f in fields if f.kind in COMBINED_KEY_KINDS]
     for first, second in combinations(combinable, 2):
         keys.append((f"{first.name}+{second.name}", _combine(first.codes, second.codes)))

@@ -39,7 +39,8 @@ def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
     edits = _distance(Levenshtein.distance, a, b)
     reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
     jaro = _distance(JaroWinkler.normalized_similarity, a, b)
-    return np.select([(edits <= 1) | reordered, (edits <= 2) | (jaro >= 0.85)], [1, 2], 3)
+    share_kept = _distance(Levenshtein.normalized_similarity, a, b)
+    return np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 2], 3)
 
 
 def _characters(values: list[str], width: int) -> np.ndarray:

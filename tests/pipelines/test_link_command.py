@@ -1,0 +1,131 @@
+"""`hub link` end to end: CSV and XLSX sources, Latin-script records, and the steward-facing errors."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from dedup import pairwise_scores
+from hub_errors import ConfigError
+from pipelines.link_command import run_link
+
+FIRST = ["Anna", "Lars", "Maria", "Jonas", "Eva", "Karl", "Sofia", "Erik", "Ida", "Nils", "Ingrid", "Olof"]
+LAST = ["Berg", "Lindqvist", "Åström", "Nyström", "Holm", "Sandberg", "Ekström", "Falk", "Wikström", "Dahl"]
+STREETS = ["Storgatan", "Kungsvägen", "Ringvägen", "Skolgatan", "Järnvägsgatan", "Parkvägen"]
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    position = rng.randrange(1, len(text))
+    return text[:position] + text[position + 1 :]
+
+
+def _people(count: int) -> list[dict[str, str]]:
+    rng = random.Random(4)
+    people = []
+    for index in range(count):
+        people.append(
+            {
+                "person": f"p{index}",
+                "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                "ssn": f"{rng.randrange(10**8, 10**9)}",
+                "dob": f"{rng.randrange(1930, 2010)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+                "street": f"{rng.choice(STREETS)} {rng.randrange(1, 80)}, {rng.randrange(10000, 99999)} Umeå",
+                "email": f"user{index}@example.org",
+            }
+        )
+    return people
+
+
+def _write_sources(folder: Path, people: int = 300) -> pd.DataFrame:
+    """A CSV register and an XLSX register of the same people, with the usual entry errors."""
+    rng = random.Random(9)
+    truth = []
+    register = []
+    for person in _people(people):
+        register.append(
+            {
+                "Id": f"R{person['person']}",
+                "Full name": person["name"],
+                "SSN": person["ssn"],
+                "Born": person["dob"],
+                "Address": person["street"],
+                "Mail": person["email"],
+            }
+        )
+        truth.append(("register", f"R{person['person']}", person["person"]))
+    pd.DataFrame(register).to_csv(folder / "register.csv", index=False)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["ClientNo", "Surname first", "Personal number", "Date of birth", "Street address"])
+    for index, person in enumerate(_people(people)):
+        if index % 3 == 0:
+            continue
+        first, last = person["name"].split(" ")
+        name = f"{last} {first}" if index % 2 else _typo(person["name"], rng).upper()
+        ssn = "" if index % 5 == 0 else person["ssn"][:3] + "-" + person["ssn"][3:]
+        year, month, day = person["dob"].split("-")
+        sheet.append([f"C{index:04d}", name, ssn, f"{day}/{month}/{year}", person["street"].replace(",", "")])
+        truth.append(("clinic", f"C{index:04d}", person["person"]))
+    book.save(folder / "clinic.xlsx")
+    return pd.DataFrame(truth, columns=["source", "record_id", "person_id"])
+
+
+CONFIG = """
+sources:
+  register: {path: register.csv, id: Id,
+             columns: {Full name: name, SSN: personal_no, Born: birth, Address: address, Mail: email}}
+  clinic: {path: clinic.xlsx, id: ClientNo,
+           columns: {Surname first: name, Personal number: personal_no, Date of birth: birth,
+                     Street address: address}}
+fields:
+  name: name
+  personal_no: identifier
+  birth: date
+  address: address
+  email: exact
+"""
+
+
+def test_latin_records_from_csv_and_xlsx_link_well(tmp_path: Path) -> None:
+    truth = _write_sources(tmp_path)
+    config = tmp_path / "link.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    out = tmp_path / "out" / "clusters.csv"
+    summary = run_link(config, out)
+    clusters = pd.read_csv(out, dtype=str)
+    assert list(clusters.columns) == ["source", "record_id", "cluster_id"]
+    assert summary.records == {"register": 300, "clinic": 200}
+    assert len(clusters) == 500
+    score = pairwise_scores(truth, clusters)
+    assert score.precision > 0.97 and score.recall > 0.9, score
+    assert any("clusters" in line for line in summary.lines())
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        ("sources:\n  a: {path: nowhere.csv, id: Id}\nfields: {name: name}\n", "file not found"),
+        ("sources:\n  a: {path: register.csv, id: Nope}\nfields: {name: name}\n", "id column 'Nope'"),
+        ("sources:\n  a: {path: dup.csv, id: Id}\nfields: {name: name}\n", "appears more than once"),
+        ("sources:\n  a: {path: register.csv, id: Id}\nfields: {name: surname}\n", "unknown kind 'surname'"),
+        ("sources:\n  a: {path: register.csv, id: Id, columns: {Nom: name}}\nfields: {name: name}\n", "Nom"),
+        ("fields: {name: name}\n", "sources"),
+    ],
+)
+def test_bad_config_raises_config_error(tmp_path: Path, config_text: str, message: str) -> None:
+    pd.DataFrame({"Id": ["1", "2"], "Full name": ["A", "B"]}).to_csv(tmp_path / "register.csv", index=False)
+    pd.DataFrame({"Id": ["1", "1"], "Full name": ["A", "B"]}).to_csv(tmp_path / "dup.csv", index=False)
+    config = tmp_path / "link.yaml"
+    config.write_text(config_text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        run_link(config, tmp_path / "out.csv")
+
+
+def test_missing_config_file_raises_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        run_link(tmp_path / "absent.yaml", tmp_path / "out.csv")
