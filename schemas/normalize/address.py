@@ -2,10 +2,13 @@
 
 A Chinese address is split into its administrative prefix (province and city dropped; district,
 street/town, community kept), the road and door number, and the flat locator (building, unit,
-room). The canonical form is the most specific place above the building (road and door number, or
-else the estate, community, street or district) followed by the locator, so that records which add
-or omit the city, district or community still agree. Addresses without Chinese characters degrade
-to NFKC, casefolded, whitespace-collapsed text. Runs on every record, so every regex is compiled once
+room). The canonical form is the most specific place above the building (the road, with its lane
+number such as 123弄 or 3巷, else the estate, community, street or district), the door number
+(12-1号 for 12号之一), then the locator, so that records which add or omit the city, district or
+community still agree. Numbers may be written in Chinese numerals, full-width digits, or as
+hyphen forms with any dash (19-五-101, 21号楼四－2401室); a floor before the room (5层502) is
+dropped since the room number carries it. Addresses in other scripts degrade to NFKC, casefolded,
+whitespace-collapsed text. Runs on every record, so every regex is compiled once
 and parses are cached.
 """
 
@@ -21,29 +24,42 @@ import cn2an
 _HAN = "\u3400-\u9fff"
 _CJK = re.compile(f"[{_HAN}]")
 _WHITESPACE = re.compile(r"\s+")
-_CHAR_TABLE = str.maketrans(
-    {**{ch: None for ch in ",，。、;；:：()（）[]【】{}<>《》\"'“”‘’"}, **{ch: "-" for ch in "—–−~〜_"}}
-)
-_ODD_CHARS = re.compile(r"[,，。、;；:：()（）\[\]【】{}<>《》\"'“”‘’—–−~〜_]")
-_NUMERAL_CHARS = frozenset("零〇一二两三四五六七八九十百千")
-_CN_NUMERAL = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=栋|幢|号楼|号|单元|室|层|楼|座|户|$)")
+_DROPPED = ",，。、;；:：()（）[]【】{}<>《》\"'“”‘’"
+# Dashes people type between numbers (ASCII, en/em dash, horizontal bar, minus, tildes, the katakana
+# long mark some input methods give); full-width forms are already folded by NFKC.
+_DASHES = "‐‑‒–—―−~〜～_ー﹣"
+_CHAR_TABLE = str.maketrans({**{ch: None for ch in _DROPPED}, **{ch: "-" for ch in _DASHES}})
+_ODD_CHARS = re.compile(f"[{re.escape(_DROPPED + _DASHES)}]")
+_NUMERALS = "零〇一二两三四五六七八九十百千"
+_NUMERAL_CHARS = frozenset(_NUMERALS)
+# A run of Chinese numerals is a number when a locator mark follows it, when it stands next to a
+# dash between numbers (19-五-101, 四-2401), or after 之/附 (12号之一); place names such as 九龙 or
+# 五一路 are left alone.
+_CN_NUMERAL = re.compile(rf"(?<=[-之附])[{_NUMERALS}]+|[{_NUMERALS}]+(?=栋|幢|号|单元|室|层|楼|座|户|弄|巷|组|期|-|$)")
 _CN_DIGITS = str.maketrans("零〇一二两三四五六七八九", "001223456789")
-_BUILDING_MARK = re.compile(r"(?<=[0-9A-Z])(?:号楼|幢|座|#楼|#)")
-_HYPHEN_THREE = re.compile(r"(?<![\d-])(\d+)-(\d+)-(\d+)$")
+_ORDINAL = re.compile(r"第(?=[0-9A-Z]+(?:栋|幢|号|单元|层|楼|座|组|期))")
+_BUILDING_MARK = re.compile(r"(?<=[0-9A-Z])(?:号楼|栋楼|幢|座|#楼|#)|(?<=\d)楼(?=\d+单元)")
+_SUB_NUMBER = re.compile(r"(\d+)(?:号之|之|号附)(\d+)号?(?!\d)")
+_FLOOR_BEFORE_ROOM = re.compile(r"(\d+)(层|楼)(?=(\d+)$)")
+_FLOOR_AT_END = re.compile(r"(\d+)楼$")
+_ROOM_AS_NUMBER = re.compile(r"(?<=[栋元])(\d+)号$")
+_HYPHENS = re.compile(r"-{2,}")
+_HYPHEN_THREE = re.compile(r"(?<![0-9A-Z-])([A-Z]?\d+|[A-Z])-(\d+)-(\d+)$")
+_HYPHEN_UNIT = re.compile(r"(?<![0-9A-Z-])([A-Z]?\d+|[A-Z])-(\d+)(?=单元)")
 _HYPHEN_AFTER_BUILDING = re.compile(r"栋(\d+)-(\d+)$")
-_HYPHEN_AFTER_DOOR = re.compile(r"(?<=号)(\d+)-(\d+)$")
+_HYPHEN_AFTER_DOOR = re.compile(r"(?<=号)([A-Z]?\d+|[A-Z])-(\d+)$")
 _PREFIX = re.compile(
     rf"(?:[{_HAN}]{{2,7}}?(?:省|自治区))?"
     rf"(?:[{_HAN}]{{1,7}}?(?:市|自治州|地区|盟))?"
     rf"(?P<district>[{_HAN}]{{1,7}}?(?:(?<![小园社校厂营])区|县|(?<![超门])市|旗)(?![路街道巷]))?"
-    rf"(?P<street>[{_HAN}]{{1,8}}(?:街道|镇|乡)(?![路街巷道弄大]))?"
+    rf"(?P<street>[{_HAN}]{{1,8}}(?:街道|镇|乡)(?![路街巷道弄]|大道|大街))?"
     rf"(?P<community>[{_HAN}]{{1,10}}(?:社区|居委会|村委会|村)(?![路街巷道弄])(?:居委会|村委会)?)?"
 )
-_LOCATOR = re.compile(r"(?:([0-9A-Z]+)栋)?(?:(\d+)单元)?(\d+)?$")
-_ROAD_DOOR = re.compile(
-    rf"(?P<road>[{_HAN}A-Z0-9]*?[{_HAN}](?:大道|大街|路|街|巷|弄|胡同))?(?P<door>\d+(?:-\d+)?)号(?!楼)"
-)
-_ROAD_ONLY = re.compile(rf"[{_HAN}A-Z0-9]*?[{_HAN}](?:大道|大街|路|街|巷|弄|胡同)")
+_LOCATOR = re.compile(r"(?:([0-9A-Z]+)栋)?(?:(\d+)单元)?(\d+层|\d+)?$")
+# A road may carry lane numbers (Shanghai 弄, southern 巷: 长乐路123弄, 中山街3巷); 12号院 is door 12.
+_ROAD = rf"[{_HAN}A-Z0-9]*?[{_HAN}](?:大道|大街|路|街|巷|弄|胡同)(?:\d+(?:弄|巷|支弄))*"
+_ROAD_DOOR = re.compile(rf"(?P<road>{_ROAD})?(?P<door>附?\d+(?:-\d+)?)号院?(?!楼)")
+_ROAD_ONLY = re.compile(_ROAD)
 _MAX_ROUNDS = 4
 
 
@@ -64,11 +80,12 @@ class AddressParts:
     @property
     def canonical(self) -> str:
         """The most specific place above the building, then building, unit and room."""
-        if self.road or self.door_no:
-            place = (self.road or "") + (f"{self.door_no}号" if self.door_no else "")
+        if self.road:
+            place = self.road
         else:
-            place = self.rest or self.community or self.street or self.district or ""
-        return place + self._locator()
+            area = self.community or self.street or self.district or ""
+            place = area + self.rest if self.rest and self.rest[0].isdigit() else self.rest or area
+        return place + (f"{self.door_no}号" if self.door_no else "") + self._locator()
 
     def _locator(self) -> str:
         return (
@@ -90,7 +107,16 @@ def _cn_number(token: str) -> str:
 
 
 def _digits_for_numerals(match: re.Match[str]) -> str:
-    return _cn_number(match.group(1))
+    return _cn_number(match.group(0))
+
+
+def _floor_or_building(match: re.Match[str]) -> str:
+    """N层M: the floor, implied by room M, is dropped; N楼M is a floor when M starts with N
+    (5楼502), else the northern short form of N号楼 (12楼502)."""
+    number, mark, room = match.groups()
+    if mark == "层" or room.startswith(number):
+        return ""
+    return f"{number}栋"
 
 
 def _clean_chinese(text: str) -> str:
@@ -100,15 +126,37 @@ def _clean_chinese(text: str) -> str:
         text = text.translate(_CHAR_TABLE)
     if not _NUMERAL_CHARS.isdisjoint(text):
         text = _CN_NUMERAL.sub(_digits_for_numerals, text)
+    if "第" in text:
+        text = _ORDINAL.sub("", text)
+    if "之" in text or "附" in text:
+        text = _SUB_NUMBER.sub(r"\1-\2号", text)
     if "幢" in text or "楼" in text or "座" in text or "#" in text:
         text = _BUILDING_MARK.sub("栋", text)
     if text.endswith(("室", "房", "户")) and text[-2:-1].isdigit():
         text = text[:-1]
+    if "层" in text or "楼" in text:
+        text = _FLOOR_BEFORE_ROOM.sub(_floor_or_building, text)
+        text = _FLOOR_AT_END.sub(r"\1层", text)
+    if text.endswith("号"):
+        text = _ROOM_AS_NUMBER.sub(r"\1", text)
     if "-" in text:
+        text = _HYPHENS.sub("-", text)
         text = _HYPHEN_THREE.sub(r"\1栋\2单元\3", text)
+        text = _HYPHEN_UNIT.sub(r"\1栋\2", text)
         text = _HYPHEN_AFTER_BUILDING.sub(r"栋\1单元\2", text)
         text = _HYPHEN_AFTER_DOOR.sub(r"\1栋\2", text)
     return text
+
+
+def _door_match(text: str) -> re.Match[str] | None:
+    """The first door number that follows a road; else the last one, so that the canonical form,
+    which puts the door after the rest of the text, reads the same door again."""
+    last = None
+    for match in _ROAD_DOOR.finditer(text):
+        if match.group("road"):
+            return match
+        last = match
+    return last
 
 
 def _parse_chinese(text: str) -> AddressParts:
@@ -119,7 +167,7 @@ def _parse_chinese(text: str) -> AddressParts:
     building, unit, room = locator.groups() if locator else (None, None, None)
     middle = text[start:end]
     road = door = None
-    road_door = _ROAD_DOOR.search(middle)
+    road_door = _door_match(middle)
     if road_door:
         road, door = road_door.group("road"), road_door.group("door")
         middle = middle[: road_door.start()] + middle[road_door.end() :]
@@ -143,9 +191,12 @@ def _parse_chinese(text: str) -> AddressParts:
 
 @lru_cache(maxsize=500_000)
 def parse_address(raw: str) -> AddressParts:
-    """Split an address into its parts; non-Chinese text comes back whole in `rest`, casefolded."""
+    """Split an address into its parts; text in other scripts comes back whole in `rest`, casefolded.
+
+    Text without any letters (19-5-101) is read as a Chinese flat locator.
+    """
     text = unicodedata.normalize("NFKC", raw or "")
-    if not _CJK.search(text):
+    if not _CJK.search(text) and any(ch.isalpha() for ch in text):
         latin = _WHITESPACE.sub(" ", text.casefold()).strip()
         return AddressParts(rest=unicodedata.normalize("NFKC", latin) or None)
     return _parse_chinese(_clean_chinese(text))
