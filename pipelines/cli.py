@@ -39,9 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(data=args.data, people=args.people, seed=args.seed, out=args.out)
         if args.command == "link":
-            from pipelines.link_command import main_link
+            from pipelines.link_command import run_link
 
-            return main_link(args.config, args.out)
+            print("\n".join(run_link(args.config, args.out).lines()))
+            return 0
         if args.command == "template":
             from connectors.intake_workbook import write_intake_template
 

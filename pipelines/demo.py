@@ -127,19 +127,14 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
     quarantined: dict[str, int] = {}
     for dataset in ("residents", "events"):
         run = warehouse.table_run(f"std_{dataset}")
-        run_id = run["run_id"] if run else ""
-        for source, count in warehouse.raw_counts(run_id, dataset).items():
-            key = source if dataset == "residents" else f"{source}_events"
+        landed = warehouse.raw_counts(run["run_id"] if run else "", dataset)
+        std_sources = warehouse.read_table(f"std_{dataset}")["source"]
+        quarantine_records = warehouse.read_table(f"quarantine_{dataset}").drop_duplicates(["source", "record_id"])
+        for source, count in landed.items():
+            key = summary_key(dataset, source)
             received[key] = count
-        std = warehouse.read_table(f"std_{dataset}")
-        q = warehouse.read_table(f"quarantine_{dataset}")
-        for source, count in std.groupby("source").size().items():
-            accepted[source if dataset == "residents" else f"{source}_events"] = int(count)
-        for source, count in q.drop_duplicates(["source", "record_id"]).groupby("source").size().items():
-            quarantined[source if dataset == "residents" else f"{source}_events"] = int(count)
-    for key in received:
-        accepted.setdefault(key, 0)
-        quarantined.setdefault(key, 0)
+            accepted[key] = int((std_sources == source).sum())
+            quarantined[key] = int((quarantine_records["source"] == source).sum())
     return {
         "received": received,
         "accepted": accepted,
@@ -149,6 +144,11 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
         "reports": sorted(p.name for p in reports.glob("*.xlsx")),
         "pushed": {department: path.name for department, path in pushed.items()},
     }
+
+
+def summary_key(dataset: str, source: str) -> str:
+    """Resident sources by name (grid, health, civil); event sources suffixed, since grid has both."""
+    return source if dataset == "residents" else f"{source}_events"
 
 
 def print_summary(summary: dict, out: Path) -> None:

@@ -1,6 +1,8 @@
 """Resolved entities: resident records merged into persons, event reports into incidents."""
 
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -45,7 +47,7 @@ def golden_persons(
         "incidents": dg.AssetOut(description="One merged case per incident, however often reported."),
     },
 )
-def resolve_incident_reports(context: dg.AssetExecutionContext, std_events: pd.DataFrame):  # type: ignore[no-untyped-def]
+def resolve_incident_reports(context: dg.AssetExecutionContext, std_events: pd.DataFrame) -> Iterator[dg.Output]:
     """Merge the reports of one incident across channels."""
     result = resolve_incidents(std_events)
     yield dg.Output(result.lineage, output_name="incident_lineage", metadata=frame_metadata(result.lineage))
