@@ -109,3 +109,25 @@ def test_demo_with_postgres_warehouse(
     finally:
         with pg_engine.begin() as conn:
             conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+
+
+def test_a_department_file_missing_a_column_fails_the_run_with_a_clear_message(
+    demo_env: Path, bench_small: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in bench_small.glob("*.csv"):
+        (broken / path.name).write_bytes(path.read_bytes())
+    rows = read_csv(bench_small / "civil_affairs.csv")
+    with (broken / "civil_affairs.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[c for c in rows[0] if c != "身份证号"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    from pipelines.demo import DemoFailed
+
+    with pytest.raises(DemoFailed) as failure:
+        run_demo(data=broken, people=0, seed=0, out=demo_env / "out")
+    message = str(failure.value)
+    assert "raw_civil_affairs" in message and "身份证号" in message
+    assert "Traceback" not in message
