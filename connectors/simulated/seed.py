@@ -103,6 +103,8 @@ class Slips:
         return self.rng.random() < rate * self.noise
 
     def name(self, name: str) -> str:
+        if self.chance(0.002):
+            return ""  # left blank: the hub must quarantine the row, not guess
         if self.chance(0.03):
             name = name[0] + " " + name[1:]
         if self.chance(0.02):
@@ -248,6 +250,8 @@ def resident_files(rng: random.Random, slips: Slips, persons: list[Person]) -> d
         for _ in range(copies(rng, 0.95, 0.04)):
             record_id = f"G{len(grid) + 1:08d}"
             birth = f"{person.birth:%Y-%m-%d}" if rng.random() < 0.8 else f"{person.birth:%Y/%m/%d}"
+            if slips.chance(0.002):
+                birth = f"{person.birth.year}-02-30"  # a date that does not exist
             grid.append(
                 {
                     "记录编号": record_id,
