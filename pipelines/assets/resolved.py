@@ -6,27 +6,64 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from dedup import RESIDENT_FIELDS, build_golden, link
+from dedup import RESIDENT_FIELDS, LinkResult, build_golden, link
 from dedup.incidents import resolve_incidents
 from pipelines.metadata import frame_metadata
 from pipelines.survivorship import load_survivorship_rules
 
+REVIEW_BAND = (0.05, 0.95)
+REVIEW_LIMIT = 500
 
-@dg.asset(group_name="resolved", kinds={"python"})
-def person_lineage(context: dg.AssetExecutionContext, std_residents: pd.DataFrame) -> pd.DataFrame:
-    """Which person every accepted resident record belongs to (source, record_id, person_id)."""
+
+def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFrame:
+    """Pairs the model is least sure of, each field's contribution spelled out, for a steward to review."""
+    pairs = result.pairs
+    band = pairs[pairs["probability"].between(*REVIEW_BAND)]
+    band = band.reindex(band["weight"].abs().sort_values().index).head(limit)
+    keys = result.clusters[["source", "record_id"]].astype(str).to_numpy()
+    rows = []
+    for left, right, probability in band[["left", "right", "probability"]].itertuples(index=False):
+        explanation = result.explain(int(left), int(right))
+        rows.append(
+            {
+                "left_source": keys[left][0],
+                "left_record_id": keys[left][1],
+                "right_source": keys[right][0],
+                "right_record_id": keys[right][1],
+                "probability": round(float(probability), 4),
+                "merged": bool(explanation.same_cluster),
+                "contributions": "; ".join(
+                    f"{f.field} {f.level} {f.weight:+.1f}" for f in explanation.fields.itertuples()
+                ),
+            }
+        )
+    columns = ["left_source", "left_record_id", "right_source", "right_record_id", "probability", "merged"]
+    return pd.DataFrame(rows, columns=[*columns, "contributions"])
+
+
+@dg.multi_asset(
+    group_name="resolved",
+    outs={
+        "person_lineage": dg.AssetOut(description="Which person every accepted resident record belongs to."),
+        "match_review": dg.AssetOut(description="Uncertain pairs with each field's contribution, for stewards."),
+    },
+)
+def resolve_persons(context: dg.AssetExecutionContext, std_residents: pd.DataFrame) -> Iterator[dg.Output]:
+    """Link resident records into persons with weights learned from the data (no labels)."""
     result = link(std_residents, RESIDENT_FIELDS)
     lineage = result.clusters.rename(columns={"cluster_id": "person_id"})[["source", "record_id", "person_id"]]
-    context.add_output_metadata(
-        frame_metadata(
+    yield dg.Output(
+        lineage,
+        output_name="person_lineage",
+        metadata=frame_metadata(
             lineage,
             persons=dg.MetadataValue.int(lineage["person_id"].nunique()),
-            records=dg.MetadataValue.int(len(lineage)),
             scored_pairs=dg.MetadataValue.int(len(result.pairs)),
             seconds_per_stage=dg.MetadataValue.json({k: round(v, 3) for k, v in result.timings.items()}),
-        )
+        ),
     )
-    return lineage
+    review = uncertain_pairs(result)
+    yield dg.Output(review, output_name="match_review", metadata=frame_metadata(review))
 
 
 @dg.asset(group_name="resolved", kinds={"python"})
@@ -65,4 +102,4 @@ def unknown_categories(std_events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-resolved_assets = [person_lineage, golden_persons, resolve_incident_reports, unknown_categories]
+resolved_assets = [resolve_persons, golden_persons, resolve_incident_reports, unknown_categories]
