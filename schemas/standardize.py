@@ -28,7 +28,7 @@ from hub_errors import MappingError
 from schemas.categories import map_category
 from schemas.mapping import SourceMapping, load_mapping
 from schemas.models import EVENT_COLUMNS, EVENT_STATUSES, RESIDENT_COLUMNS, IncidentReport, ResidentRecord
-from schemas.normalize.address import canonical_address, parse_address
+from schemas.normalize.address import AddressParts, canonical_address, parse_address
 from schemas.normalize.dates import normalize_date, normalize_datetime
 from schemas.normalize.id_number import normalize_cn_id
 from schemas.normalize.names import name_key
@@ -36,7 +36,9 @@ from schemas.normalize.phone import normalize_phone
 from schemas.quarantine import QUARANTINE_COLUMNS, empty_quarantine, quarantine_rows
 
 EARLIEST_BIRTH = "1880-01-01"
-_ADDRESS_PARTS = ("district", "street", "community", "road", "door_no", "building", "unit", "room")
+# AddressParts' fields up to (not including) `rest`, in the order of the standardized columns.
+_ADDRESS_PARTS = AddressParts._fields[: AddressParts._fields.index("rest")]
+_NO_ADDRESS: tuple[None, ...] = (None,) * (len(_ADDRESS_PARTS) + 1)
 _SILENT_FLAGS = frozenset({"id_empty", "date_empty"})
 _HARD_DATE_FLAGS = {"date_impossible": "birth_impossible", "date_unparsed": "birth_unparsed"}
 
@@ -67,10 +69,16 @@ class _Flags:
     def add_joined(self, per_row: np.ndarray) -> None:
         self._columns.append(per_row)
 
-    def joined(self) -> list[str]:
-        if not self._columns:
-            return [""] * self._n
-        return [";".join(filter(None, codes)) for codes in zip(*self._columns, strict=True)]
+    def joined(self) -> np.ndarray:
+        """Codes joined column by column on the rows that carry one (no per-row Python loop)."""
+        out = np.full(self._n, "", dtype=object)
+        for column in self._columns:
+            has_code = column != ""
+            if not has_code.any():
+                continue
+            before, codes = out[has_code], column[has_code]
+            out[has_code] = np.where(before == "", codes, before + ";" + codes)
+        return out
 
 
 def _per_unique(values: pd.Series, func: Callable[[str], Any]) -> tuple[np.ndarray, list[Any]]:
@@ -90,7 +98,9 @@ def _text(rows: pd.DataFrame, column: str | None) -> pd.Series:
     if column is None:
         return pd.Series(np.full(len(rows), "", dtype=object), index=rows.index, dtype=object)
     codes, uniques = pd.factorize(rows[column], use_na_sentinel=True)
-    stripped = _take(codes, [str(value).strip() for value in uniques] + [""])
+    # An object array iterates in C; pandas' Arrow-backed strings would box each value in Python.
+    distinct = np.asarray(uniques, dtype=object)
+    stripped = _take(codes, [str(value).strip() for value in distinct] + [""])
     return pd.Series(stripped, index=rows.index, dtype=object)
 
 
@@ -120,14 +130,22 @@ def _record_id_checks(source: str, record_id: pd.Series, hard: list[pd.DataFrame
     return empty | duplicate
 
 
+def _address_parts(text: str) -> tuple[str | None, ...]:
+    """The address parts in _ADDRESS_PARTS order, then the canonical form; all None for no text."""
+    if not text:
+        return _NO_ADDRESS
+    parts = parse_address(text)
+    return (*parts[: len(_ADDRESS_PARTS)], canonical_address(text) or None)
+
+
 def _address_columns(raw: pd.Series, prefix: str) -> dict[str, np.ndarray]:
-    codes, parsed = _per_unique(
-        raw, lambda text: (parse_address(text), canonical_address(text)) if text else None
-    )
-    columns: dict[str, np.ndarray] = {}
-    for part in _ADDRESS_PARTS:
-        columns[f"{prefix}_{part}"] = _take(codes, [getattr(p[0], part) if p else None for p in parsed])
-    columns["canonical"] = _take(codes, [(p[1] or None) if p else None for p in parsed])
+    codes, parsed = _per_unique(raw, _address_parts)
+    table = np.empty((len(parsed), len(_ADDRESS_PARTS) + 1), dtype=object)
+    if parsed:
+        table[:] = parsed
+    rows = table[codes] if len(codes) else table[:0]
+    columns = {f"{prefix}_{part}": rows[:, i] for i, part in enumerate(_ADDRESS_PARTS)}
+    columns["canonical"] = rows[:, len(_ADDRESS_PARTS)]
     return columns
 
 
@@ -169,12 +187,10 @@ def _finish(
 ) -> StandardizeResult:
     """Split off hard failures, let the pandera model catch anything left, and count records."""
     model = ResidentRecord if dataset == "residents" else IncidentReport
-    accepted = frame.loc[~hard_mask.to_numpy()]
+    accepted = frame.loc[~hard_mask.to_numpy()] if hard_mask.any() else frame
     # pandas' own string dtype makes pandera's type check O(1) instead of one isinstance per cell;
     # the accepted frame itself keeps None for missing values, as the contract says.
-    as_strings = accepted.astype(
-        {column: "str" for column in accepted.columns if accepted[column].dtype == object}
-    )
+    as_strings = accepted.astype({column: "str" for column in accepted.columns if accepted[column].dtype == object})
     try:
         model.validate(as_strings, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -290,11 +306,7 @@ def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> Standa
         located |= pd.notna(address[part])
     no_identity = ~(id_series.notna() | birth_series.notna() | phone_series.notna()).to_numpy() & ~located
     no_identity_mask = pd.Series(no_identity, index=rows.index)
-    hard.append(
-        quarantine_rows(
-            source, record_id, no_identity_mask, "identity", "identity_insufficient", raw["id_no"]
-        )
-    )
+    hard.append(quarantine_rows(source, record_id, no_identity_mask, "identity", "identity_insufficient", raw["id_no"]))
     hard_mask |= no_identity_mask
 
     frame = pd.DataFrame(
@@ -340,12 +352,8 @@ def _standardize_events(mapping: SourceMapping, rows: pd.DataFrame) -> Standardi
     reported_at = _take(time_codes, [t.value for t in times])
     missing = raw["reported_at"] == ""
     invalid = pd.Series(pd.isna(reported_at), index=rows.index) & ~missing
-    hard.append(
-        quarantine_rows(source, record_id, missing, "reported_at", "reported_at_missing", raw["reported_at"])
-    )
-    hard.append(
-        quarantine_rows(source, record_id, invalid, "reported_at", "reported_at_invalid", raw["reported_at"])
-    )
+    hard.append(quarantine_rows(source, record_id, missing, "reported_at", "reported_at_missing", raw["reported_at"]))
+    hard.append(quarantine_rows(source, record_id, invalid, "reported_at", "reported_at_invalid", raw["reported_at"]))
     hard_mask |= missing | invalid
     expected = mapping.formats.get("reported_at")
     if expected:

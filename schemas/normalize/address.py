@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import cn2an
 
@@ -56,6 +56,7 @@ _PREFIX = re.compile(
     rf"(?P<community>[{_HAN}]{{1,10}}(?:社区|居委会|村委会|村)(?![路街巷道弄])(?:居委会|村委会)?)?"
 )
 _LOCATOR = re.compile(r"(?:([0-9A-Z]+)栋)?(?:(\d+)单元)?(\d+层|\d+)?$")
+_LOCATOR_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ栋单元层"
 # A road may carry lane numbers (Shanghai 弄, southern 巷: 长乐路123弄, 中山街3巷); 12号院 is door 12.
 _ROAD = rf"[{_HAN}A-Z0-9]*?[{_HAN}](?:大道|大街|路|街|巷|弄|胡同)(?:\d+(?:弄|巷|支弄))*"
 _ROAD_DOOR = re.compile(rf"(?P<road>{_ROAD})?(?P<door>附?\d+(?:-\d+)?)号院?(?!楼)")
@@ -63,9 +64,11 @@ _ROAD_ONLY = re.compile(_ROAD)
 _MAX_ROUNDS = 4
 
 
-@dataclass(frozen=True, slots=True)
-class AddressParts:
-    """Parts of one address, each None when absent; `rest` holds what fitted no part."""
+class AddressParts(NamedTuple):
+    """Parts of one address, each None when absent; `rest` holds what fitted no part.
+
+    Immutable, since parses are cached and shared; a tuple, since it is built for every record.
+    """
 
     district: str | None = None
     street: str | None = None
@@ -151,21 +154,23 @@ def _clean_chinese(text: str) -> str:
 def _door_match(text: str) -> re.Match[str] | None:
     """The first door number that follows a road; else the last one, so that the canonical form,
     which puts the door after the rest of the text, reads the same door again."""
-    last = None
-    for match in _ROAD_DOOR.finditer(text):
+    first = _ROAD_DOOR.search(text)
+    if first is None or first.group("road"):
+        return first
+    last = first
+    for match in _ROAD_DOOR.finditer(text, first.end()):
         if match.group("road"):
             return match
         last = match
     return last
 
 
-def _parse_chinese(text: str) -> AddressParts:
-    prefix = _PREFIX.match(text)
-    start = prefix.end() if prefix else 0
-    locator = _LOCATOR.search(text, start)
-    end = locator.start() if locator else len(text)
-    building, unit, room = locator.groups() if locator else (None, None, None)
-    middle = text[start:end]
+@lru_cache(maxsize=200_000)
+def _parse_place(head: str) -> tuple[str | None, str | None, str | None, str | None, str | None, str | None]:
+    """(district, street, community, road, door_no, rest) of the text before the flat locator;
+    cached, since every flat of a building shares it."""
+    prefix = _PREFIX.match(head)
+    middle = head[prefix.end() :] if prefix else head
     road = door = None
     road_door = _door_match(middle)
     if road_door:
@@ -176,17 +181,22 @@ def _parse_chinese(text: str) -> AddressParts:
         if road_only:
             road = road_only.group(0)
             middle = middle[: road_only.start()] + middle[road_only.end() :]
-    return AddressParts(
-        district=prefix.group("district") if prefix else None,
-        street=prefix.group("street") if prefix else None,
-        community=prefix.group("community") if prefix else None,
-        road=road,
-        door_no=door,
-        building=building,
-        unit=unit,
-        room=room,
-        rest=middle or None,
-    )
+    if prefix:
+        return prefix.group("district"), prefix.group("street"), prefix.group("community"), road, door, middle or None
+    return None, None, None, road, door, middle or None
+
+
+def _parse_chinese(text: str) -> AddressParts:
+    # The locator only uses these characters, so it starts within the text's tail made of them.
+    locator = _LOCATOR.search(text, len(text.rstrip(_LOCATOR_CHARS)))
+    if locator is None:
+        building = unit = room = None
+        head = text
+    else:
+        building, unit, room = locator.groups()
+        head = text[: locator.start()]
+    district, street, community, road, door, rest = _parse_place(head)
+    return AddressParts(district, street, community, road, door, building, unit, room, rest)
 
 
 @lru_cache(maxsize=500_000)
@@ -202,6 +212,7 @@ def parse_address(raw: str) -> AddressParts:
     return _parse_chinese(_clean_chinese(text))
 
 
+@lru_cache(maxsize=500_000)
 def canonical_address(raw: str) -> str:
     """The canonical string of an address, stable when applied to its own output."""
     text = raw or ""
