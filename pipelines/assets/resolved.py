@@ -20,25 +20,26 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
     pairs = result.pairs
     band = pairs[pairs["probability"].between(*REVIEW_BAND)]
     band = band.reindex(band["weight"].abs().sort_values().index).head(limit)
-    keys = result.clusters[["source", "record_id"]].astype(str).to_numpy()
-    rows = []
-    for left, right, probability in band[["left", "right", "probability"]].itertuples(index=False):
-        explanation = result.explain(int(left), int(right))
-        rows.append(
-            {
-                "left_source": keys[left][0],
-                "left_record_id": keys[left][1],
-                "right_source": keys[right][0],
-                "right_record_id": keys[right][1],
-                "probability": round(float(probability), 4),
-                "merged": bool(explanation.same_cluster),
-                "contributions": "; ".join(
-                    f"{f.field} {f.level} {f.weight:+.1f}" for f in explanation.fields.itertuples()
-                ),
-            }
-        )
-    columns = ["left_source", "left_record_id", "right_source", "right_record_id", "probability", "merged"]
-    return pd.DataFrame(rows, columns=[*columns, "contributions"])
+    left, right = band["left"].to_numpy(), band["right"].to_numpy()
+    explained = result.field_contributions(left, right)
+    fields = [data.name for data in result.prepared]
+    contributions = [
+        "; ".join(f"{name} {row[f'{name}_level']} {row[f'{name}_weight']:+.1f}" for name in fields)
+        for row in explained.to_dict("records")
+    ]
+    keys = result.clusters[["source", "record_id"]].astype(str)
+    clusters = result.clusters["cluster_id"].to_numpy()
+    return pd.DataFrame(
+        {
+            "left_source": keys["source"].to_numpy()[left],
+            "left_record_id": keys["record_id"].to_numpy()[left],
+            "right_source": keys["source"].to_numpy()[right],
+            "right_record_id": keys["record_id"].to_numpy()[right],
+            "probability": explained["probability"].round(4).to_numpy(),
+            "merged": clusters[left] == clusters[right],
+            "contributions": contributions,
+        }
+    )
 
 
 @dg.multi_asset(

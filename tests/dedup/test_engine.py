@@ -140,3 +140,17 @@ def test_bench_sample_scores_high(bench_small: Path) -> None:
     run_link(config, out)
     score = pairwise_scores(pd.read_csv(bench_small / "truth_residents.csv", dtype=str), pd.read_csv(out, dtype=str))
     assert score.f1 > 0.97
+
+
+def test_many_pairs_are_explained_at_once_with_the_same_figures() -> None:
+    records, _ = _link([])
+    result = link(records, FIELDS)
+    pairs = result.pairs.head(40)
+    batch = result.field_contributions(pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    assert len(batch) == len(pairs)
+    for position, (left, right) in enumerate(pairs[["left", "right"]].itertuples(index=False)):
+        one = result.explain(int(left), int(right))
+        assert abs(batch["total"].iloc[position] - one.total) < 1e-9
+        for field in one.fields.itertuples():
+            assert batch[f"{field.field}_level"].iloc[position] == field.level
+    assert abs(batch["probability"] - pairs["probability"].to_numpy()).max() < 1e-9
