@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from connectors.intake_workbook import read_intake_workbook, write_rejection_workbook
+from pipelines.metadata import frame_metadata
 from pipelines.resources.community_inbox import CommunityInboxResource
 
 REJECTED_SUFFIX = "_退回修改.xlsx"
@@ -35,5 +36,5 @@ def intake_rejections(
             {"workbook": workbook.name, "rejected_rows": bad["record_id"].nunique(), "returned_as": str(target)}
         )
     frame = pd.DataFrame(written, columns=["workbook", "rejected_rows", "returned_as"])
-    context.add_output_metadata({"workbooks_returned": dg.MetadataValue.int(len(frame))})
+    context.add_output_metadata(frame_metadata(frame, workbooks_returned=dg.MetadataValue.int(len(frame))))
     return frame

@@ -11,6 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.departments import ReportSpec, load_report_specs
+from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
     build_community_rosters,
     build_department_report,
@@ -43,8 +44,12 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             engine=delivery.log_engine(),
             env=delivery.environment(),
         )
+        delivered = pd.concat(
+            [table.frame.astype(str).assign(工作表=table.sheet) for table in report.tables], ignore_index=True
+        )
         context.add_output_metadata(
             {
+                **frame_metadata(delivered),
                 "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.tables}),
                 "workbooks": dg.MetadataValue.json([str(p) for p in outcome.workbooks]),
                 "batches_delivered": dg.MetadataValue.int(sum(len(p.delivered) for p in outcome.pushes)),
@@ -52,9 +57,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
                 "not_attempted": dg.MetadataValue.json(outcome.not_attempted),
             }
         )
-        return pd.concat(
-            [table.frame.astype(str).assign(工作表=table.sheet) for table in report.tables], ignore_index=True
-        )
+        return delivered
 
     return report_asset
 
@@ -78,7 +81,7 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             {"community": list(rosters), "persons": [len(t.frame) for t in rosters.values()],
              "workbook": [str(paths[c]) for c in rosters]}
         )
-        context.add_output_metadata({"communities": dg.MetadataValue.int(len(rosters))})
+        context.add_output_metadata(frame_metadata(summary, communities=dg.MetadataValue.int(len(rosters))))
         return summary
 
     return roster_asset

@@ -93,14 +93,16 @@ def resolve_incident_reports(context: dg.AssetExecutionContext, std_events: pd.D
 
 
 @dg.asset(group_name="resolved", kinds={"python"})
-def unknown_categories(std_events: pd.DataFrame) -> pd.DataFrame:
+def unknown_categories(context: dg.AssetExecutionContext, std_events: pd.DataFrame) -> pd.DataFrame:
     """Residents' category words the mapping does not know yet: a steward's to-do list."""
     unknown = std_events[~std_events["category_known"].astype(bool)]
-    return (
+    words = (
         unknown.groupby(["source", "category_raw"]).size().rename("reports").reset_index()
         if not unknown.empty
         else pd.DataFrame(columns=["source", "category_raw", "reports"])
     )
+    context.add_output_metadata(frame_metadata(words))
+    return words
 
 
 resolved_assets = [resolve_persons, golden_persons, resolve_incident_reports, unknown_categories]

@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import openpyxl
 import pytest
 import sqlalchemy as sa
@@ -76,6 +77,19 @@ def check_outputs(out: Path, data: Path, score_script: Path) -> dict:
     return summary
 
 
+def check_asset_metadata(run_id: str) -> None:
+    """Every asset the run materialized shows a steward its row count and a sample."""
+    instance = dg.DagsterInstance.get()
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    materialized = {r.event_log_entry.asset_materialization.asset_key: r.event_log_entry for r in records}
+    assert len(materialized) >= 20
+    for key, entry in materialized.items():
+        metadata = entry.asset_materialization.metadata
+        assert "rows" in metadata and "sample" in metadata, key
+    checks = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    assert {r.event_log_entry.dagster_event.asset_check_evaluation_data.passed for r in checks} == {True}
+
+
 def test_demo_on_bench_data_writes_the_contract_files(
     demo_env: Path, bench_small: Path, score_script: Path
 ) -> None:
@@ -83,6 +97,7 @@ def test_demo_on_bench_data_writes_the_contract_files(
     assert run_demo(data=bench_small, people=0, seed=0, out=out) == 0
     summary = check_outputs(out, bench_small, score_script)
     assert summary["pushed"], "the first run pushes every department's batches"
+    check_asset_metadata(summary["dagster_run_id"])
 
     again = demo_env / "out2"
     assert run_demo(data=bench_small, people=0, seed=0, out=again) == 0
