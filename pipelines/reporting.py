@@ -13,8 +13,8 @@ import json
 import math
 import re
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -85,6 +85,16 @@ class RecordView:
         if "provenance" not in self.frame.columns:
             return [{} for _ in range(len(self.frame))]
         return [parse_json_object(raw) for raw in self.frame["provenance"]]
+
+    @cached_property
+    def origins(self) -> dict[str, Counter[str]]:
+        """Per golden field, how many of these rows took it from each source (one pass over provenance)."""
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for entry in self.provenance:
+            for field_name, origin in entry.items():
+                if isinstance(origin, Mapping) and origin.get("source"):
+                    counts[field_name][str(origin["source"])] += 1
+        return counts
 
     def values(self, name: str) -> pd.Series:
         """The field's values (object dtype, None when missing), whichever kind of field it is."""
@@ -190,6 +200,20 @@ def format_value(value: Any, column: ColumnSpec) -> Any:
     return plain_text(value)
 
 
+def format_column(values: Iterable[Any], column: ColumnSpec) -> list[Any]:
+    """format_value once per distinct value: golden columns repeat (codes, dates, grids, communities)."""
+    cache: dict[Any, Any] = {}
+    formatted = []
+    for value in values:
+        try:
+            formatted.append(cache[value])
+        except KeyError:
+            formatted.append(cache.setdefault(value, format_value(value, column)))
+        except TypeError:  # an unhashable attribute value (a list)
+            formatted.append(format_value(value, column))
+    return formatted
+
+
 def as_number(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
@@ -263,11 +287,7 @@ def origin_of(view: RecordView, column_field: str, covers: str) -> str:
     """Which source systems supplied this field for the rows shown (from the golden provenance)."""
     if column_field in DERIVED_FIELDS:
         return DERIVED_FIELDS[column_field]
-    counts: Counter[str] = Counter()
-    for entry in view.provenance:
-        origin = entry.get(column_field) or entry.get(f"attributes.{column_field}")
-        if isinstance(origin, Mapping) and origin.get("source"):
-            counts[str(origin["source"])] += 1
+    counts = view.origins.get(column_field) or view.origins.get(f"attributes.{column_field}")
     if counts:
         return "，".join(f"{source} {count}" for source, count in counts.most_common())
     if covers == "incidents":
@@ -302,7 +322,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
             sources.append(ColumnSource(section.sheet, column.header, "", "留空，由接收方填写", ""))
             continue
         masked = column.field not in spec.entitled
-        values = [format_value(value, column) for value in view.values(column.field)]
+        values = format_column(view.values(column.field), column)
         if masked:
             mask = spec.mask_for(column.field)
             values = [mask.apply(None if value is None else str(value)) for value in values]
