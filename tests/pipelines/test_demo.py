@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from pipelines.demo import run_demo
 
-DEPARTMENT_PREFIXES = ("网格", "卫健", "民政")
+DEPARTMENT_PREFIXES = ("grid_", "health_", "civil_")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -256,7 +256,7 @@ def test_deliver_report_writes_the_workbook_and_pushes_once(
         env = {"HUB_DEPARTMENT_INBOX_URL": inbox.url}
         outcome = deliver_report(report, out_dir=tmp_path, run_id="run-1", engine=engine, env=env)
         again = deliver_report(report, out_dir=tmp_path, run_id="run-2", engine=engine, env=env)
-        assert outcome.workbooks == [tmp_path / "reports" / "网格_2026-03-01.xlsx"]
+        assert outcome.workbooks == [tmp_path / "reports" / "grid_网格_2026-03-01.xlsx"]
         assert [len(push.delivered) for push in outcome.pushes] == [1, 1]
         assert [len(push.skipped) for push in again.pushes] == [1, 1]
         assert len(inbox.keys("grid")) == 2
