@@ -92,7 +92,11 @@ def _merged_attributes(frame: pd.DataFrame, order: np.ndarray, persons: int) -> 
 
 
 def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per person (see GOLDEN_COLUMNS); `clusters` has source, record_id, cluster_id."""
+    """One row per person (see GOLDEN_COLUMNS); `clusters` has source, record_id, cluster_id.
+
+    The cluster id becomes the person id, so ids kept stable across runs stay stable here; a record
+    missing from `clusters` is a person of its own with an id derived from its source and record id.
+    """
     frame = records.reset_index(drop=True).copy()
     frame["source"] = frame["source"].astype(str)
     frame["record_id"] = frame["record_id"].astype(str)
@@ -102,9 +106,10 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
     frame.loc[alone, "cluster"] = "\x00" + frame.loc[alone, "source"] + "\x1f" + frame.loc[alone, "record_id"]
     frame["person"] = pd.factorize(frame["cluster"])[0]
     persons = int(frame["person"].max()) + 1 if len(frame) else 0
-    person_ids = stable_ids(frame["source"], frame["record_id"], frame["person"].to_numpy(), prefix="P")
+    derived_ids = pd.Series(stable_ids(frame["source"], frame["record_id"], frame["person"].to_numpy(), prefix="P"))
+    given_ids = frame["cluster"].where(~alone, derived_ids)
     golden = pd.DataFrame(index=range(persons))
-    golden["person_id"] = pd.Series(person_ids).groupby(frame["person"].to_numpy()).first()
+    golden["person_id"] = given_ids.groupby(frame["person"].to_numpy()).first()
     provenance: list[dict[str, dict[str, str]]] = [{} for _ in range(persons)]
     sources = frame["source"].to_numpy()
     record_ids = frame["record_id"].to_numpy()

@@ -46,7 +46,7 @@ def test_one_row_per_person_with_contract_columns() -> None:
         "chronic": "高血压",
         "residence_status": "户在人在",
     }
-    assert person["person_id"].startswith("P")
+    assert person["person_id"] == "A", "the cluster id is the person id (kept stable across runs upstream)"
 
 
 def test_authority_then_recency_then_frequency() -> None:
@@ -66,3 +66,10 @@ def test_person_id_is_stable_when_a_record_joins() -> None:
     clusters = pd.concat([_clusters(), pd.DataFrame({"source": ["health"], "record_id": ["h9"], "cluster_id": ["B"]})])
     second = build_golden(more, clusters, {})
     assert set(first["person_id"]) == set(second["person_id"])
+
+
+def test_a_record_missing_from_the_clusters_is_a_person_of_its_own() -> None:
+    golden = build_golden(_records(), _clusters().head(3), {})
+    assert sorted(golden["record_count"]) == [1, 3]
+    alone = golden[golden["record_count"] == 1].iloc[0]
+    assert alone["person_id"].startswith("P") and alone["name"] == "李娜"
