@@ -1,4 +1,4 @@
-"""The `hub` command: `hub demo`, `hub link`, `hub template`.
+"""The `hub` command: `hub demo`, `hub link`, `hub template`, `hub decide`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback.
 """
@@ -6,6 +6,7 @@ Errors the hub raises on purpose (HubError) are printed as one clear message, no
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,9 +27,28 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("config", type=Path, help="CONFIG.yaml naming sources and field kinds")
     link.add_argument("--out", type=Path, required=True, help="CLUSTERS.csv to write")
 
+    decide = commands.add_parser(
+        "decide", help="record a steward's decision on two resident records; every later run honours it"
+    )
+    decide.add_argument("left", type=record_key, help="SOURCE:RECORD_ID, e.g. grid:G00000001")
+    decide.add_argument("right", type=record_key, help="SOURCE:RECORD_ID")
+    verdict = decide.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--same", action="store_true", help="the two records are one person")
+    verdict.add_argument("--different", action="store_true", help="the two records are different people")
+    decide.add_argument("--steward", default=os.environ.get("USER", "steward"), help="who decided")
+    decide.add_argument("--note", default="", help="why, for the next steward")
+
     template = commands.add_parser("template", help="write the intake workbook community staff fill in")
     template.add_argument("--out", type=Path, required=True, help="FILE.xlsx to write")
     return parser
+
+
+def record_key(text: str) -> tuple[str, str]:
+    """SOURCE:RECORD_ID (the record id may itself contain ':', as intake ids do)."""
+    source, sep, record_id = text.partition(":")
+    if not sep or not source or not record_id:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SOURCE:RECORD_ID (for example grid:G00000001)")
+    return source, record_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +62,16 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.link_command import run_link
 
             print("\n".join(run_link(args.config, args.out).lines()))
+            return 0
+        if args.command == "decide":
+            from pipelines.settings import default_database_url
+            from pipelines.warehouse import Warehouse
+
+            Warehouse.from_url(default_database_url()).record_decision(
+                args.left, args.right, same=args.same, steward=args.steward, note=args.note
+            )
+            verdict = "the same person" if args.same else "different people"
+            print(f"recorded: {':'.join(args.left)} and {':'.join(args.right)} are {verdict}; the next run honours it")
             return 0
         if args.command == "template":
             from connectors.intake_workbook import write_intake_template

@@ -43,6 +43,34 @@ stage_tables = sa.Table(
 )
 
 
+steward_decisions = sa.Table(
+    "steward_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("left_source", sa.String(32), nullable=False),
+    sa.Column("left_record_id", sa.String(128), nullable=False),
+    sa.Column("right_source", sa.String(32), nullable=False),
+    sa.Column("right_record_id", sa.String(128), nullable=False),
+    sa.Column("same", sa.Boolean, nullable=False),
+    sa.Column("steward", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+person_id_history = sa.Table(
+    "person_id_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("person_id", sa.String(64), nullable=False, index=True),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
+
+
 class WarehouseError(HubError):
     """The warehouse could not be reached or a stage table is missing."""
 
@@ -116,6 +144,60 @@ class Warehouse:
                     table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC)
                 )
             )
+
+    def has_table(self, name: str) -> bool:
+        return sa.inspect(self.engine).has_table(name)
+
+    def record_decision(
+        self, left: tuple[str, str], right: tuple[str, str], *, same: bool, steward: str, note: str = ""
+    ) -> None:
+        """A steward's word on two records; every later run honours the latest word on a pair."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                steward_decisions.insert().values(
+                    left_source=left[0],
+                    left_record_id=left[1],
+                    right_source=right[0],
+                    right_record_id=right[1],
+                    same=same,
+                    steward=steward,
+                    note=note,
+                    decided_at=datetime.now(UTC),
+                )
+            )
+
+    def decisions(self) -> pd.DataFrame:
+        """The latest decision on each pair of records (either order), as dedup.link takes them."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(steward_decisions).order_by(steward_decisions.c.id)).mappings().all()
+        latest: dict[frozenset[tuple[str, str]], dict[str, Any]] = {}
+        for row in rows:
+            left, right = (row["left_source"], row["left_record_id"]), (row["right_source"], row["right_record_id"])
+            pair = frozenset({left, right})
+            latest[pair] = {column: row[column] for column in DECISION_COLUMNS}
+        return pd.DataFrame(list(latest.values()), columns=DECISION_COLUMNS)
+
+    def record_person_id_changes(self, run_id: str, changes: Iterable[Mapping[str, Any]]) -> int:
+        """Append this run's new, merged and split person ids to the history stewards can audit."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "run_id": run_id,
+                "person_id": str(change["person_id"]),
+                "change": str(change["change"]),
+                "detail": json.dumps(
+                    {key: value for key, value in change.items() if key not in ("person_id", "change")},
+                    ensure_ascii=False,
+                    default=str,
+                ),
+                "recorded_at": now,
+            }
+            for change in changes
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(person_id_history.insert(), rows)
+        return len(rows)
 
     def read_table(self, name: str) -> pd.DataFrame:
         if not sa.inspect(self.engine).has_table(name):
