@@ -37,6 +37,13 @@ def exercise(warehouse: Warehouse, table: str) -> None:
     warehouse.write_table(table, frame.head(1), run_id=batch + "-2")
     assert len(warehouse.read_table(table)) == 1
 
+    warehouse.record_decision(("grid", "G1"), ("health", "H1"), same=True, steward="王")
+    warehouse.record_decision(("health", "H1"), ("grid", "G1"), same=False, steward="李", note="孪生")
+    decisions = warehouse.decisions()
+    assert len(decisions) == 1 and not bool(decisions["same"].iloc[0])
+    changes = [{"person_id": "P1", "change": "merged", "into": "P2"}]
+    assert warehouse.record_person_id_changes(batch, changes) == 1
+
 
 def test_sqlite_warehouse_round_trip(tmp_path: Path) -> None:
     warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'nested' / 'w.sqlite'}")
