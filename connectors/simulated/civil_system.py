@@ -18,7 +18,7 @@ import openpyxl
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from connectors.simulated.grid_server import SimulatedSystem, load_csv_rows
+from connectors.simulated.loopback import SimulatedSystem, load_csv_rows
 
 DEFAULT_DEPARTMENT = "XX区民政局"
 ROSTER_TITLE = "救助与补贴对象名册"

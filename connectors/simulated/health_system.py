@@ -12,7 +12,7 @@ from typing import Self
 
 import sqlalchemy as sa
 
-from connectors.simulated.grid_server import SimulatedSystem, load_csv_rows
+from connectors.simulated.loopback import SimulatedSystem, load_csv_rows
 
 DEFAULT_TABLE = "jkda_records"
 INSERT_CHUNK = 5000

@@ -12,7 +12,7 @@ from email.message import Message
 from http import HTTPStatus
 from pathlib import Path
 
-from connectors.simulated.grid_server import LoopbackJsonServer, Reply, load_csv_rows, parse_positive_int
+from connectors.simulated.loopback import LoopbackJsonServer, Reply, load_csv_rows, parse_positive_int
 
 APP_KEY_HEADER = "X-App-Key"
 MAX_LIMIT = 500
@@ -41,11 +41,11 @@ class MiniProgramServer(LoopbackJsonServer):
         self._app_key = app_key
         super().__init__()
 
-    def route(self, method: str, path: str, query: dict[str, str], headers: Message) -> Reply:
+    def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
         if self._app_key is not None and headers.get(APP_KEY_HEADER, "") != self._app_key:
             return Reply(HTTPStatus.FORBIDDEN, {"error": f"missing or wrong {APP_KEY_HEADER}"})
         if path.rstrip("/") != "/api/events" or method != "GET":
-            return super().route(method, path, query, headers)
+            return super().route(method, path, query, headers, body)
         limit = parse_positive_int(query, "limit", 100, maximum=MAX_LIMIT)
         offset = decode_cursor(query["cursor"]) if query.get("cursor") else 0
         data = self.events[offset : offset + limit]

@@ -42,6 +42,11 @@ def test_injected_failures_then_recovery(inbox: DepartmentInbox) -> None:
     assert [answer.status_code for answer in answers] == [429, 429, 200]
     assert answers[0].headers["Retry-After"] == "0"
     assert inbox.keys("health") == ["k2"]
+    assert [(r.department, r.idempotency_key, r.status) for r in inbox.requests] == [
+        ("health", "k0", 429),
+        ("health", "k1", 429),
+        ("health", "k2", 200),
+    ]
 
 
 def test_refuses_requests_without_key_or_json(inbox: DepartmentInbox) -> None:
@@ -55,7 +60,9 @@ def test_refuses_requests_without_key_or_json(inbox: DepartmentInbox) -> None:
         ).status_code
         == 404
     )
+    assert requests.get(url, headers={"Idempotency-Key": "k"}, timeout=5).status_code == 404
     assert inbox.batches == []
+    assert inbox.request_count == 4
 
 
 def test_write_received_saves_each_department(inbox: DepartmentInbox, tmp_path: Path) -> None:
