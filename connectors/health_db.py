@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from connectors.civil_inbox import value_as_text
+from connectors.text import value_as_text
 from hub_errors import SourceError
 
 RawRow = dict[str, str]

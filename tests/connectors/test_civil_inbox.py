@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -16,7 +14,6 @@ from connectors.civil_inbox import (
     move_to_processed,
     read_civil_inbox,
     read_civil_workbook,
-    value_as_text,
 )
 from connectors.simulated.civil_system import CivilAffairsSystem
 from hub_errors import SourceError
@@ -107,20 +104,3 @@ def test_unreadable_file_is_a_source_error(tmp_path: Path) -> None:
     (tmp_path / "broken.xlsx").write_text("not a workbook")
     with pytest.raises(SourceError, match=r"broken\.xlsx"):
         list(read_civil_inbox(tmp_path))
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (None, ""),
-        (12, "12"),
-        (1.5e17, "150000000000000000"),
-        (0.1, "0.1"),
-        (Decimal("680.00"), "680"),
-        (datetime(1936, 10, 1), "1936-10-01"),
-        (datetime(2026, 3, 1, 8, 30), "2026-03-01 08:30:00"),
-        ("0596-1234567", "0596-1234567"),
-    ],
-)
-def test_value_as_text(value: object, text: str) -> None:
-    assert value_as_text(value) == text
