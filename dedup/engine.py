@@ -12,6 +12,7 @@ import pandas as pd
 from dedup.blocking import candidate_pairs
 from dedup.cluster import Constraints, cluster
 from dedup.compare import LEVEL_LABELS, MISSING, cn_id_cores, compare
+from dedup.decisions import UNHONOURED_COLUMNS, resolve_decisions
 from dedup.ids import stable_ids
 from dedup.model import Model, train
 from dedup.prepare import PreparedField, prepare
@@ -32,13 +33,20 @@ class PairExplanation:
 
 @dataclass
 class LinkResult:
-    """Clusters plus everything needed to explain them (model, prepared values, scored pairs)."""
+    """Clusters plus everything needed to explain them (model, prepared values, scored pairs).
+
+    unhonoured_decisions: the steward's "not the same" decisions that "same" decisions contradict
+    (columns of dedup.decisions.UNHONOURED_COLUMNS, reason in Chinese); ignored_decisions: how many
+    decisions named a record that is not in the input.
+    """
 
     clusters: pd.DataFrame
     pairs: pd.DataFrame
     model: Model
     prepared: list[PreparedField] = field(repr=False)
     timings: dict[str, float] = field(default_factory=dict)
+    unhonoured_decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNHONOURED_COLUMNS))
+    ignored_decisions: int = 0
 
     def _position(self, record: tuple[str, str] | int) -> int:
         if isinstance(record, int | np.integer):
@@ -124,11 +132,14 @@ def link(
     id_col: str = "record_id",
     unique_sources: Iterable[str] = (),
     max_block: int = DEFAULT_MAX_BLOCK,
+    decisions: pd.DataFrame | None = None,
 ) -> LinkResult:
     """Find the records of one entity across and within sources, without labels.
 
     fields maps column -> kind (see dedup.prepare.KINDS). unique_sources names sources that hold
-    each entity at most once (two of their records never merge).
+    each entity at most once (two of their records never merge). decisions are a steward's verdicts
+    on pairs (dedup.decisions.DECISION_COLUMNS): "same" always joins the two records, "not the
+    same" keeps them apart unless "same" decisions join them; the model is trained without them.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -151,11 +162,13 @@ def link(
 
     mark = time.perf_counter()
     sources = frame[source_col].astype(str)
+    verdicts = resolve_decisions(decisions, sources, frame[id_col])
     unique = sorted(set(unique_sources))
     unique_codes = None
     if unique:
         unique_codes = np.where(sources.isin(unique), pd.factorize(sources)[0], -1)
-    labels = cluster(len(frame), left, right, weight, Constraints(_identity_codes(prepared), unique_codes))
+    constraints = Constraints(_identity_codes(prepared), unique_codes, verdicts.must_link, verdicts.cannot_link)
+    labels = cluster(len(frame), left, right, weight, constraints)
     clusters = pd.DataFrame(
         {
             "source": sources.to_numpy(),
@@ -168,4 +181,4 @@ def link(
     pairs = pd.DataFrame(
         {"left": left, "right": right, "weight": weight, "probability": 1.0 / (1.0 + np.exp2(-weight))}
     )
-    return LinkResult(clusters, pairs, model, prepared, timings)
+    return LinkResult(clusters, pairs, model, prepared, timings, verdicts.unhonoured, verdicts.ignored)
