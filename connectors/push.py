@@ -19,7 +19,7 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from connectors.http import body_excerpt, make_session, request_with_retries
+from connectors.http import AttemptCallback, body_excerpt, make_session, request_with_retries
 from hub_errors import DeliveryError
 
 DELIVERY_LOG_TABLE = "hub_delivery_log"
@@ -127,6 +127,29 @@ class DeliveryLog:
                 )
             )
 
+    def attempt_logger(self, *, report: str, run_id: str, batch: Batch, url: str) -> AttemptCallback:
+        """An ``on_attempt`` callback for request_with_retries that records every try of ``batch``."""
+
+        def on_attempt(attempt_no: int, answer: requests.Response | BaseException) -> None:
+            if isinstance(answer, requests.Response):
+                outcome = DELIVERED if answer.ok else FAILED
+                http_status: int | None = answer.status_code
+                response = body_excerpt(answer)
+            else:
+                outcome, http_status, response = FAILED, None, f"{type(answer).__name__}: {answer}"
+            self.record(
+                report=report,
+                run_id=run_id,
+                batch=batch,
+                url=url,
+                attempt=attempt_no,
+                outcome=outcome,
+                http_status=http_status,
+                response=response,
+            )
+
+        return on_attempt
+
     def entries(self, report: str | None = None) -> list[dict[str, Any]]:
         """The log as dictionaries, oldest first (for stewards and tests)."""
         query = sa.select(self.table).order_by(self.table.c.id)
@@ -185,31 +208,7 @@ def push_batches(
             )
             result.skipped.append(batch.key)
             continue
-
-        def on_attempt(attempt_no: int, answer: requests.Response | BaseException, batch: Batch = batch) -> None:
-            if isinstance(answer, requests.Response):
-                outcome = DELIVERED if answer.ok else FAILED
-                log.record(
-                    report=report,
-                    run_id=run_id,
-                    batch=batch,
-                    url=url,
-                    attempt=attempt_no,
-                    outcome=outcome,
-                    http_status=answer.status_code,
-                    response=body_excerpt(answer),
-                )
-            else:
-                log.record(
-                    report=report,
-                    run_id=run_id,
-                    batch=batch,
-                    url=url,
-                    attempt=attempt_no,
-                    outcome=FAILED,
-                    response=f"{type(answer).__name__}: {answer}",
-                )
-
+        on_attempt = log.attempt_logger(report=report, run_id=run_id, batch=batch, url=url)
         payload = {
             "report": report,
             "run_id": run_id,
