@@ -7,12 +7,10 @@ timestamp (``updated_since``), so a later run can ask for what changed since the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol, Unpack
+from typing import Protocol, Unpack
 
-from connectors.http import ClientOptions, JsonApiClient
-from hub_errors import SourceError
-
-RawRow = dict[str, str]
+from connectors.http import ClientOptions, JsonApiClient, as_raw_row
+from connectors.text import RawRow
 
 
 class GridSystem(Protocol):
@@ -21,13 +19,6 @@ class GridSystem(Protocol):
     def iter_residents(self, updated_since: str | None = None) -> Iterator[RawRow]: ...
 
     def iter_events(self, updated_since: str | None = None) -> Iterator[RawRow]: ...
-
-
-def as_raw_row(item: Any, *, source: str, url: str) -> RawRow:
-    """One API item as a raw row: the source's own keys, every value a string, '' for empty."""
-    if not isinstance(item, dict):
-        raise SourceError(f"{source}: {url} returned an item that is not a JSON object: {item!r:.200}")
-    return {str(key): "" if value is None else str(value) for key, value in item.items()}
 
 
 class GridApiClient(JsonApiClient):
@@ -66,10 +57,7 @@ class GridApiClient(JsonApiClient):
             params: dict[str, str | int] = {"page": page, "page_size": self.page_size}
             if updated_since:
                 params["updated_since"] = updated_since
-            body = self.get_json(path, params)
-            items = body.get("items")
-            if not isinstance(items, list):
-                raise SourceError(f"grid: {path} page {page} has no 'items' list; got keys {sorted(body)}.")
+            body, items = self.get_page(path, params, "items")
             for item in items:
                 row = as_raw_row(item, source=self.source, url=self.base_url + path)
                 self._note_updated_at(row.get("updated_at", ""))

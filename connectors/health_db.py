@@ -6,10 +6,8 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from connectors.text import value_as_text
+from connectors.text import RawRow, value_as_text
 from hub_errors import SourceError
-
-RawRow = dict[str, str]
 
 
 def read_health_records(

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 import requests
 
+from connectors.text import RawRow
 from hub_errors import HubError, SourceError
 
 AttemptCallback = Callable[[int, "requests.Response | BaseException"], None]
@@ -131,6 +132,13 @@ def json_object(response: requests.Response, *, source: str, describe: str) -> d
     return body
 
 
+def as_raw_row(item: Any, *, source: str, url: str) -> RawRow:
+    """One API item as a raw row: the source's own keys, every value a string, '' for empty."""
+    if not isinstance(item, dict):
+        raise SourceError(f"{source}: {url} returned an item that is not a JSON object: {item!r:.200}")
+    return {str(key): "" if value is None else str(value) for key, value in item.items()}
+
+
 class ClientOptions(TypedDict, total=False):
     """Connection options every department API client accepts."""
 
@@ -177,3 +185,14 @@ class JsonApiClient:
             on_attempt=self.on_attempt,
         )
         return json_object(response, source=self.source, describe=f"{url} {params}")
+
+    def get_page(self, path: str, params: dict[str, str | int], items_key: str) -> tuple[dict[str, Any], list[Any]]:
+        """GET one page of a listing: the whole answer and its records, which must be a list under ``items_key``."""
+        body = self.get_json(path, params)
+        items = body.get(items_key)
+        if not isinstance(items, list):
+            raise SourceError(
+                f"{self.source}: {self.base_url + path} {params} has no {items_key!r} list; "
+                f"got keys {sorted(body)}."
+            )
+        return body, items

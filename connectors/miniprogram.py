@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Unpack
 
-from connectors.grid_api import RawRow, as_raw_row
-from connectors.http import ClientOptions, JsonApiClient
+from connectors.http import ClientOptions, JsonApiClient, as_raw_row
+from connectors.text import RawRow
 from hub_errors import SourceError
 
 APP_KEY_HEADER = "X-App-Key"
@@ -39,10 +39,7 @@ class MiniProgramClient(JsonApiClient):
             params: dict[str, str | int] = {"limit": self.limit}
             if cursor:
                 params["cursor"] = cursor
-            body = self.get_json(EVENTS_PATH, params)
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise SourceError(f"resident: {url} answered without a 'data' list; got keys {sorted(body)}.")
+            body, data = self.get_page(EVENTS_PATH, params, "data")
             for item in data:
                 yield as_raw_row(item, source=self.source, url=url)
             next_cursor = body.get("next_cursor")

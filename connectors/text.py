@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
+RawRow = dict[str, str]
+"""One source record: the source's own column names, every value as text ('' for empty)."""
+
 
 def value_as_text(value: object) -> str:
     """A cell or column value as the text a person saw; numbers without '.0' or exponent notation.

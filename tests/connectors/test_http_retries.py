@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.http import make_session, request_with_retries, retry_after_seconds
+from connectors.http import JsonApiClient, make_session, request_with_retries, retry_after_seconds
 from connectors.simulated.miniprogram_server import MiniProgramServer
 from hub_errors import DeliveryError, SourceError
 
@@ -98,3 +98,11 @@ def test_connection_refused_is_retried_then_reported() -> None:
 def test_make_session_sets_bearer_token() -> None:
     assert make_session("abc").headers["Authorization"] == "Bearer abc"
     assert "Authorization" not in make_session().headers
+
+
+def test_get_page_returns_the_listing_or_names_the_missing_key(server: MiniProgramServer) -> None:
+    client = JsonApiClient(server.url, backoff=0)
+    body, items = client.get_page("/api/events", {"limit": 5}, "data")
+    assert items == [{"event_id": "RE1", "category": "噪音"}] and body["next_cursor"] is None
+    with pytest.raises(SourceError, match=r"/api/events .*has no 'items' list; got keys \['data', 'next_cursor'\]"):
+        client.get_page("/api/events", {"limit": 5}, "items")
