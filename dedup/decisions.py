@@ -15,6 +15,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from dedup.ids import member_keys
 from hub_errors import ConfigError
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
@@ -59,7 +60,7 @@ def _same_flags(values: pd.Series) -> np.ndarray:
 
 def _positions(lookup: pd.Series, sources: pd.Series, record_ids: pd.Series) -> np.ndarray:
     """Position of each (source, record_id) among the records, -1 when absent."""
-    wanted = sources.astype(str).to_numpy() + "\x1f" + record_ids.astype(str).to_numpy()
+    wanted = member_keys(sources, record_ids)
     return lookup.reindex(wanted).fillna(-1).to_numpy(dtype=np.int64)
 
 
@@ -75,7 +76,7 @@ def resolve_decisions(decisions: pd.DataFrame | None, sources: pd.Series, record
         raise ConfigError(f"steward decisions lack the column(s) {', '.join(missing)}; expected {DECISION_COLUMNS}")
     table = decisions[DECISION_COLUMNS].reset_index(drop=True)
     same = _same_flags(table["same"])
-    keys = sources.astype(str).to_numpy() + "\x1f" + record_ids.astype(str).to_numpy()
+    keys = member_keys(sources, record_ids)
     lookup = pd.Series(np.arange(len(keys)), index=keys)
     lookup = lookup[~lookup.index.duplicated()]
     left = _positions(lookup, table["left_source"], table["left_record_id"])
