@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 import requests
 
-from connectors.text import RawRow
+from connectors.text import RawRow, value_as_text
 from hub_errors import HubError, SourceError
 
 AttemptCallback = Callable[[int, "requests.Response | BaseException"], None]
@@ -136,7 +136,7 @@ def as_raw_row(item: Any, *, source: str, url: str) -> RawRow:
     """One API item as a raw row: the source's own keys, every value a string, '' for empty."""
     if not isinstance(item, dict):
         raise SourceError(f"{source}: {url} returned an item that is not a JSON object: {item!r:.200}")
-    return {str(key): "" if value is None else str(value) for key, value in item.items()}
+    return {str(key): value_as_text(value) for key, value in item.items()}
 
 
 class ClientOptions(TypedDict, total=False):

@@ -25,3 +25,10 @@ from connectors.text import value_as_text
 )
 def test_value_as_text(value: object, text: str) -> None:
     assert value_as_text(value) == text
+
+
+def test_api_numbers_arrive_as_the_digits_a_person_would_read() -> None:
+    from connectors.http import as_raw_row
+
+    row = as_raw_row({"id": 3.50604e17, "n": 12, "ok": True, "none": None}, source="grid", url="u")
+    assert row == {"id": "350604000000000000", "n": "12", "ok": "TRUE", "none": ""}
