@@ -177,7 +177,7 @@ class Warehouse:
             latest[pair] = {column: row[column] for column in DECISION_COLUMNS}
         return pd.DataFrame(list(latest.values()), columns=DECISION_COLUMNS)
 
-    def record_person_id_changes(self, run_id: str, changes: Iterable[Mapping[str, Any]]) -> int:
+    def record_person_id_changes(self, run_id: str, changes: pd.DataFrame) -> int:
         """Append this run's new, merged and split person ids to the history stewards can audit."""
         now = datetime.now(UTC)
         rows = [
@@ -192,12 +192,17 @@ class Warehouse:
                 ),
                 "recorded_at": now,
             }
-            for change in changes
+            for change in changes.astype(object).where(changes.notna(), None).to_dict("records")
         ]
         if rows:
             with self.engine.begin() as conn:
                 conn.execute(person_id_history.insert(), rows)
         return len(rows)
+
+    def issued_person_ids(self) -> set[str]:
+        """Every person id the history has seen: a retired id is never issued to someone else."""
+        with self.engine.connect() as conn:
+            return {str(pid) for pid in conn.execute(sa.select(person_id_history.c.person_id).distinct()).scalars()}
 
     def read_table(self, name: str) -> pd.DataFrame:
         if not sa.inspect(self.engine).has_table(name):

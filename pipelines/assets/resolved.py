@@ -6,9 +6,10 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from dedup import RESIDENT_FIELDS, LinkResult, build_golden, link
+from dedup import RESIDENT_FIELDS, LinkResult, build_golden, carry_forward, link
 from dedup.incidents import resolve_incidents
-from pipelines.metadata import frame_metadata
+from pipelines.metadata import frame_metadata, sample_markdown
+from pipelines.resources.warehouse import WarehouseResource
 from pipelines.survivorship import load_survivorship_rules
 
 REVIEW_BAND = (0.05, 0.95)
@@ -48,11 +49,26 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
         "person_lineage": dg.AssetOut(description="Which person every accepted resident record belongs to."),
         "match_review": dg.AssetOut(description="Uncertain pairs with each field's contribution, for stewards."),
     },
+    check_specs=[
+        dg.AssetCheckSpec(
+            "steward_decisions_honoured",
+            asset="person_lineage",
+            description="every steward decision on two records is honoured (contradictions listed)",
+        )
+    ],
 )
-def resolve_persons(context: dg.AssetExecutionContext, std_residents: pd.DataFrame) -> Iterator[dg.Output]:
-    """Link resident records into persons with weights learned from the data (no labels)."""
-    result = link(std_residents, RESIDENT_FIELDS)
-    lineage = result.clusters.rename(columns={"cluster_id": "person_id"})[["source", "record_id", "person_id"]]
+def resolve_persons(
+    context: dg.AssetExecutionContext, std_residents: pd.DataFrame, warehouse: WarehouseResource
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Link resident records into persons (weights learned from the data, steward decisions honoured),
+    keeping each person's id from the previous run."""
+    store = warehouse.get()
+    result = link(std_residents, RESIDENT_FIELDS, decisions=store.decisions())
+    previous = store.read_table("person_lineage") if store.has_table("person_lineage") else None
+    stable = carry_forward(previous, result.clusters, reserved=store.issued_person_ids())
+    changes = stable.changes[stable.changes["change"] != "kept"]
+    store.record_person_id_changes(context.run_id, changes)
+    lineage = stable.lineage[["source", "record_id", "person_id"]]
     yield dg.Output(
         lineage,
         output_name="person_lineage",
@@ -60,11 +76,26 @@ def resolve_persons(context: dg.AssetExecutionContext, std_residents: pd.DataFra
             lineage,
             persons=dg.MetadataValue.int(lineage["person_id"].nunique()),
             scored_pairs=dg.MetadataValue.int(len(result.pairs)),
+            person_id_changes=dg.MetadataValue.json(
+                {str(kind): int(count) for kind, count in changes["change"].value_counts().items()}
+            ),
             seconds_per_stage=dg.MetadataValue.json({k: round(v, 3) for k, v in result.timings.items()}),
         ),
     )
     review = uncertain_pairs(result)
     yield dg.Output(review, output_name="match_review", metadata=frame_metadata(review))
+    unhonoured = result.unhonoured_decisions
+    yield dg.AssetCheckResult(
+        check_name="steward_decisions_honoured",
+        asset_key="person_lineage",
+        passed=unhonoured.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unhonoured": sample_markdown(unhonoured, rows=20),
+            "ignored_for_absent_records": dg.MetadataValue.int(result.ignored_decisions),
+        },
+        description="所有人工判定均已执行" if unhonoured.empty else f"{len(unhonoured)} 条人工判定相互矛盾，请复核",
+    )
 
 
 @dg.asset(group_name="resolved", kinds={"python"})

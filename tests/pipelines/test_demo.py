@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from pipelines.cli import main
 from pipelines.demo import run_demo
 
 DEPARTMENT_PREFIXES = ("grid_", "health_", "civil_")
@@ -77,6 +78,17 @@ def check_outputs(out: Path, data: Path, score_script: Path) -> dict:
     return summary
 
 
+def person_ids(out: Path) -> dict[tuple[str, str], str]:
+    return {(r["source"], r["record_id"]): r["person_id"] for r in read_csv(out / "lineage_residents.csv")}
+
+
+def two_records_of_one_person(ids: dict[tuple[str, str], str]) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    members: dict[str, list[tuple[str, str]]] = {}
+    for key, person in ids.items():
+        members.setdefault(person, []).append(key)
+    return [(group[0], group[1]) for group in members.values() if len(group) == 2]
+
+
 def check_asset_metadata(run_id: str) -> None:
     """Every asset the run materialized shows a steward its row count and a sample."""
     instance = dg.DagsterInstance.get()
@@ -104,6 +116,17 @@ def test_demo_on_bench_data_writes_the_contract_files(
     rerun = json.loads((again / "summary.json").read_text(encoding="utf-8"))
     assert rerun["pushed"] == {}, "a rerun on the same data delivers nothing new"
     assert rerun["persons"] == summary["persons"]
+    first_ids = person_ids(out)
+    assert first_ids == person_ids(again), "person ids are stable across runs"
+
+    merged = next(pair for pair in two_records_of_one_person(first_ids))
+    assert main(["decide", ":".join(merged[0]), ":".join(merged[1]), "--different", "--note", "twins"]) == 0
+    third = demo_env / "out3"
+    assert run_demo(data=bench_small, people=0, seed=0, out=third) == 0
+    after = person_ids(third)
+    assert after[merged[0]] != after[merged[1]], "a steward's decision is honoured by the next run"
+    kept = sum(after[key] == first_ids[key] for key in first_ids)
+    assert kept >= len(first_ids) - 2, "everyone else keeps their person id"
 
 
 def test_demo_with_postgres_warehouse(

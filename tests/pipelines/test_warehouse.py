@@ -41,8 +41,9 @@ def exercise(warehouse: Warehouse, table: str) -> None:
     warehouse.record_decision(("health", "H1"), ("grid", "G1"), same=False, steward="李", note="孪生")
     decisions = warehouse.decisions()
     assert len(decisions) == 1 and not bool(decisions["same"].iloc[0])
-    changes = [{"person_id": "P1", "change": "merged", "into": "P2"}]
+    changes = pd.DataFrame([{"person_id": "P1", "change": "merged", "into_id": "P2", "from_ids": None}])
     assert warehouse.record_person_id_changes(batch, changes) == 1
+    assert warehouse.issued_person_ids() >= {"P1"}
 
 
 def test_sqlite_warehouse_round_trip(tmp_path: Path) -> None:
