@@ -1,6 +1,5 @@
 """Sensor on the community intake inbox: a dropped workbook starts a run of the whole hub."""
 
-
 import json
 
 import dagster as dg

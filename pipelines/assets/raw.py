@@ -6,7 +6,6 @@ rows on unchanged as a DataFrame of the source's own columns plus `_row_ref` (wh
 from: page, file and row number), so a quarantine reason can point back to it.
 """
 
-
 from dataclasses import dataclass
 
 import dagster as dg

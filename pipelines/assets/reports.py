@@ -4,7 +4,6 @@ One asset per report specification in pipelines/departments/; each writes its wo
 its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered.
 """
 
-
 from datetime import UTC, datetime
 
 import dagster as dg

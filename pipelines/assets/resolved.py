@@ -1,6 +1,5 @@
 """Resolved entities: resident records merged into persons, event reports into incidents."""
 
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -11,6 +10,7 @@ from dedup.incidents import resolve_incidents
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.survivorship import load_survivorship_rules
+from schemas.categories import unknown_categories as list_unknown_categories
 
 REVIEW_BAND = (0.05, 0.95)
 REVIEW_LIMIT = 500
@@ -125,13 +125,8 @@ def resolve_incident_reports(context: dg.AssetExecutionContext, std_events: pd.D
 
 @dg.asset(group_name="resolved", kinds={"python"})
 def unknown_categories(context: dg.AssetExecutionContext, std_events: pd.DataFrame) -> pd.DataFrame:
-    """Residents' category words the mapping does not know yet: a steward's to-do list."""
-    unknown = std_events[~std_events["category_known"].astype(bool)]
-    words = (
-        unknown.groupby(["source", "category_raw"]).size().rename("reports").reset_index()
-        if not unknown.empty
-        else pd.DataFrame(columns=["source", "category_raw", "reports"])
-    )
+    """Residents' category words the mapping does not know yet, with a guess: a steward's to-do list."""
+    words = list_unknown_categories(std_events["category_raw"].dropna().astype(str))
     context.add_output_metadata(frame_metadata(words))
     return words
 

@@ -5,7 +5,6 @@ Each row pulled ends either accepted (in `std_<dataset>`) or quarantined with a 
 does not add up for any source.
 """
 
-
 from collections.abc import Iterator, Mapping
 
 import dagster as dg
