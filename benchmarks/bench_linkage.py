@@ -37,11 +37,11 @@ SPLINK_THRESHOLDS = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99, 0.999, 0.9999, 0.99999)
 def clean(data: Path, work: Path) -> Path:
     """Cleaned columns every engine reads: the normalized value of each field, '' when empty."""
     from dedup.prepare import prepare
-    from pipelines.link_command import _load_config, _source_records
+    from pipelines.link_command import load_link_config, source_records
 
     config_path = work / "link_bench.yaml"
-    config = _load_config(config_path)
-    frames = [_source_records(name, spec, data, FIELDS) for name, spec in config["sources"].items()]
+    config = load_link_config(config_path)
+    frames = [source_records(name, spec, data, FIELDS) for name, spec in config["sources"].items()]
     records = pd.concat(frames, ignore_index=True)
     cleaned = records[["source", "record_id"]].copy()
     for field in prepare(records, FIELDS):

@@ -50,7 +50,7 @@ def _read_table(path: Path, source: str) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def _load_config(config_path: Path) -> dict[str, Any]:
+def load_link_config(config_path: Path) -> dict[str, Any]:
     if not config_path.is_file():
         raise ConfigError(f"link config not found: {config_path}")
     try:
@@ -64,7 +64,7 @@ def _load_config(config_path: Path) -> dict[str, Any]:
     return config
 
 
-def _source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> pd.DataFrame:
+def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> pd.DataFrame:
     """One source's records under the field names, plus source and record_id."""
     if not isinstance(spec, dict) or "path" not in spec or "id" not in spec:
         raise ConfigError(f"source {name!r}: needs 'path' and 'id'")
@@ -101,11 +101,11 @@ def _source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) ->
 def run_link(config_path: Path, out_path: Path) -> LinkSummary:
     """Read the sources a config names, link them, write source,record_id,cluster_id."""
     started = time.perf_counter()
-    config = _load_config(config_path)
+    config = load_link_config(config_path)
     fields = {str(field): str(kind) for field, kind in config["fields"].items()}
     check_kinds(fields)
     base = config_path.resolve().parent
-    frames = [_source_records(str(name), spec, base, fields) for name, spec in config["sources"].items()]
+    frames = [source_records(str(name), spec, base, fields) for name, spec in config["sources"].items()]
     records = pd.concat(frames, ignore_index=True)
     unique_sources = config.get("unique_within_source") or []
     result = link(records, fields, unique_sources=[str(s) for s in unique_sources])
