@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test lint typecheck bench ui clean
+.PHONY: demo test lint typecheck bench ui systems clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ typecheck: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_linkage.py $(ARGS)
 
+# The Dagster UI on the demo's runs; with `make systems` running in another terminal, assets can be
+# materialized from the UI against the simulated department systems.
 ui: $(STAMP)
+	set -a; if [ -f .hub/systems.env ]; then . ./.hub/systems.env; fi; set +a; \
 	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
+
+systems: $(STAMP)
+	$(BIN)/hub systems $(ARGS)
 
 clean:
 	rm -rf $(VENV) hub-out .dagster .hub

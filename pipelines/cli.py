@@ -1,4 +1,4 @@
-"""The `hub` command: `hub demo`, `hub link`, `hub template`, `hub decide`.
+"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback.
 """
@@ -22,6 +22,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--people", type=int, default=3000, help="people in the seeded synthetic city")
     demo.add_argument("--seed", type=int, default=1, help="seed of the synthetic city")
     demo.add_argument("--out", type=Path, default=Path("hub-out"), help="output folder (default ./hub-out)")
+
+    systems = commands.add_parser(
+        "systems", help="keep the simulated department systems running for the Dagster UI (make ui)"
+    )
+    systems.add_argument("--data", type=Path, help="serve the department files of DIR (bench layout)")
+    systems.add_argument("--people", type=int, default=3000, help="people in the seeded synthetic city")
+    systems.add_argument("--seed", type=int, default=1, help="seed of the synthetic city")
+    systems.add_argument("--out", type=Path, default=Path("hub-out"), help="where reports go")
+    systems.add_argument("--env-file", type=Path, default=Path(".hub/systems.env"), help="addresses for make ui")
 
     link = commands.add_parser("link", help="match records of any tables; write source,record_id,cluster_id")
     link.add_argument("config", type=Path, help="CONFIG.yaml naming sources and field kinds")
@@ -58,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.demo import run_demo
 
             return run_demo(data=args.data, people=args.people, seed=args.seed, out=args.out)
+        if args.command == "systems":
+            from pipelines.demo import serve_systems
+
+            return serve_systems(
+                data=args.data, people=args.people, seed=args.seed, out=args.out, env_file=args.env_file
+            )
         if args.command == "link":
             from pipelines.link_command import run_link
 

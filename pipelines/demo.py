@@ -12,11 +12,14 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.seed import write_synthetic
 from connectors.simulated.systems import start_simulated_systems
 from hub_errors import HubError
@@ -30,21 +33,19 @@ class DemoFailed(HubError):
     """A step of the demo's Dagster run failed."""
 
 
-def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
-    started = time.perf_counter()
-    home = hub_home()
-    out = out.resolve()
+def demo_data(data: Path | None, people: int, seed: int) -> Path:
+    """The folder the simulated systems serve: DIR as given, or the seeded synthetic city."""
     if data is None:
-        data = home / f"demo-data-{people}-{seed}"
+        data = hub_home() / f"demo-data-{people}-{seed}"
         if not (data / "grid_residents.csv").exists():
             write_synthetic(data, people=people, seed=seed)
-    data = data.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
-    prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
-    os.environ["HUB_OUT"] = str(out)
-    os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
+    return data.resolve()
 
+
+@contextmanager
+def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, DepartmentInbox]]:
+    """Start every simulated department system on 127.0.0.1 and export their addresses."""
+    home = hub_home()
     systems_dir = home / "systems"
     shutil.rmtree(systems_dir, ignore_errors=True)
     community_inbox = home / "community-inbox"
@@ -53,7 +54,7 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     with start_simulated_systems(data, systems_dir, token=token) as systems:
         inbox = systems.department_inbox
         assert inbox is not None and systems.department_inbox_url is not None
-        SystemAddresses(
+        addresses = SystemAddresses(
             grid_url=systems.grid_url,
             grid_token=token,
             miniprogram_url=systems.miniprogram_url,
@@ -62,7 +63,21 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
             civil_inbox=str(systems.civil_inbox_dir),
             department_inbox_url=systems.department_inbox_url,
             community_inbox=str(community_inbox),
-        ).export()
+        )
+        addresses.export()
+        yield addresses, inbox
+
+
+def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
+    started = time.perf_counter()
+    data = demo_data(data, people, seed)
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+    prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
+    os.environ["HUB_OUT"] = str(out)
+    os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
+    with simulated_department_systems(data) as (_, inbox):
         from pipelines.definitions import build_definitions
 
         result = (
@@ -82,6 +97,26 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     summary["dagster_run_id"] = result.run_id
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     print_summary(summary, out)
+    return 0
+
+
+def serve_systems(*, data: Path | None, people: int, seed: int, out: Path, env_file: Path) -> int:
+    """Keep the simulated systems running for `make ui`, their addresses in `env_file`, until Ctrl-C."""
+    with simulated_department_systems(demo_data(data, people, seed)) as (addresses, _):
+        lines = [f"{var}={getattr(addresses, attr)}" for attr, var in SystemAddresses.ENV.items()]
+        lines += [f"HUB_OUT={out.resolve()}", f"HUB_DATABASE_URL={default_database_url()}"]
+        env_file.parent.mkdir(parents=True, exist_ok=True)
+        env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"simulated department systems running; addresses in {env_file}:")
+        print("\n".join(f"  {line}" for line in lines if "TOKEN" not in line))
+        print("run `make ui` in another terminal to materialize from the Dagster UI; Ctrl-C stops them")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            env_file.unlink(missing_ok=True)
     return 0
 
 
