@@ -7,30 +7,15 @@ become a float) and tells the caller which files it finished, so they can be mov
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import openpyxl
-
-from connectors.text import value_as_text
+from connectors.spreadsheet import SheetRow, read_workbook_rows
 from hub_errors import SourceError
 
-HEADER_SEARCH_ROWS = 20
-MIN_HEADER_CELLS = 3
 PROCESSED_DIR_NAME = "processed"
-
-
-@dataclass(frozen=True)
-class CivilRow:
-    """One data row with where it came from, for quarantine messages (file name, Excel row number)."""
-
-    file: str
-    row_number: int
-    values: dict[str, str]
 
 
 def inbox_workbooks(inbox_dir: Path) -> list[Path]:
@@ -42,60 +27,11 @@ def inbox_workbooks(inbox_dir: Path) -> list[Path]:
     )
 
 
-def find_header(
-    rows: Sequence[Sequence[object]], required_columns: Sequence[str]
-) -> tuple[int, list[str]] | None:
-    """Index and cells of the header row: the first row holding all required columns, or, with none
-    required, the first row with several non-empty cells (a merged title row has only one)."""
-    for index, row in enumerate(rows):
-        cells = [value_as_text(value).strip() for value in row]
-        filled = [cell for cell in cells if cell]
-        if required_columns:
-            if set(required_columns) <= set(filled):
-                return index, cells
-        elif len(filled) >= MIN_HEADER_CELLS:
-            return index, cells
-    return None
-
-
-def read_civil_workbook(path: Path, required_columns: Sequence[str] = ()) -> Iterator[CivilRow]:
-    """Every non-empty data row below the header of the workbook's first sheet."""
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise SourceError(f"civil: {path.name} is not a readable .xlsx workbook ({exc}).") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        top = [row for _, row in zip(range(HEADER_SEARCH_ROWS), rows, strict=False)]
-        found = find_header(top, required_columns)
-        if found is None:
-            missing = sorted(set(required_columns) - {value_as_text(v).strip() for r in top for v in r})
-            detail = f"column(s) {'、'.join(missing)} missing" if missing else "no header row found"
-            raise SourceError(
-                f"civil: {path.name} sheet {sheet.title!r}: {detail} in the first {HEADER_SEARCH_ROWS} rows. "
-                "Ask civil affairs to export the roster with its standard columns."
-            )
-        header_index, header = found
-        yield from _data_rows(path.name, header, header_index, top, rows)
-    finally:
-        workbook.close()
-
-
-def _data_rows(
-    file_name: str,
-    header: list[str],
-    header_index: int,
-    top: list[tuple[object, ...]],
-    rest: Iterable[tuple[object, ...]],
-) -> Iterator[CivilRow]:
-    columns = [(position, name) for position, name in enumerate(header) if name]
-    row_number = header_index + 1
-    for row in itertools.chain(top[header_index + 1 :], rest):
-        row_number += 1
-        values = {name: value_as_text(row[pos]) if pos < len(row) else "" for pos, name in columns}
-        if any(value.strip() for value in values.values()):
-            yield CivilRow(file_name, row_number, values)
+def read_civil_workbook(path: Path, required_columns: Sequence[str] = ()) -> Iterator[SheetRow]:
+    """Every non-empty data row below the header of a civil-affairs export."""
+    return read_workbook_rows(
+        path, required_columns, source="civil", hint="Ask civil affairs to export the roster with its standard columns."
+    )
 
 
 def read_civil_inbox(
@@ -103,7 +39,7 @@ def read_civil_inbox(
     required_columns: Sequence[str] | None = None,
     *,
     on_file_done: Callable[[Path], None] | None = None,
-) -> Iterator[CivilRow]:
+) -> Iterator[SheetRow]:
     """Rows of every workbook in the inbox. ``on_file_done(path)`` is called once a file is read whole."""
     for path in inbox_workbooks(inbox_dir):
         yield from read_civil_workbook(path, required_columns or ())

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from connectors.spreadsheet import read_workbook_rows
 from dedup import link
 from dedup.prepare import check_kinds
-from hub_errors import ConfigError
+from hub_errors import ConfigError, SourceError
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,19 @@ class LinkSummary:
         ]
 
 
-def _read_table(path: Path, source: str) -> pd.DataFrame:
-    """Every cell as text, empty cells as ''; CSV (UTF-8, with or without BOM) or XLSX (first sheet)."""
+def _read_table(path: Path, source: str, id_column: str) -> pd.DataFrame:
+    """Every cell as text, empty cells as ''; CSV (UTF-8, with or without BOM) or XLSX (first sheet,
+    header found below any title rows by its id column, numbers kept as the digits a person saw)."""
     if not path.is_file():
         raise ConfigError(f"source {source!r}: file not found: {path}")
     try:
         if path.suffix.lower() in {".xlsx", ".xlsm"}:
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+            rows = [row.values for row in read_workbook_rows(path, [id_column], source=source)]
+            frame = pd.DataFrame(rows, dtype=object)
         else:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except SourceError as error:
+        raise ConfigError(f"source {source!r}: {error}") from error
     except (ValueError, OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"source {source!r}: cannot read {path}: {error}") from error
     frame.columns = [str(column).strip() for column in frame.columns]
@@ -69,8 +74,8 @@ def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> 
     if not isinstance(spec, dict) or "path" not in spec or "id" not in spec:
         raise ConfigError(f"source {name!r}: needs 'path' and 'id'")
     path = base / str(spec["path"])
-    table = _read_table(path, name)
     id_column = str(spec["id"])
+    table = _read_table(path, name, id_column)
     if id_column not in table.columns:
         raise ConfigError(f"source {name!r}: id column {id_column!r} not in {path} (columns: {list(table.columns)})")
     ids = table[id_column].astype(str).str.strip()

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from connectors.civil_inbox import (
-    CivilRow,
+    SheetRow,
     move_to_processed,
     read_civil_inbox,
     read_civil_workbook,
@@ -84,7 +84,7 @@ def test_header_found_without_required_columns(tmp_path: Path) -> None:
     layout = [["标题"], ["编号", "姓名", "身份证号"], ["C1", " 王五 ", "x"]]
     path = write_workbook(tmp_path / "a.xlsx", layout)
     assert list(read_civil_workbook(path)) == [
-        CivilRow("a.xlsx", 3, {"编号": "C1", "姓名": " 王五 ", "身份证号": "x"})
+        SheetRow("a.xlsx", 3, {"编号": "C1", "姓名": " 王五 ", "身份证号": "x"})
     ]
 
 

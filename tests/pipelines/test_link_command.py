@@ -129,3 +129,25 @@ def test_bad_config_raises_config_error(tmp_path: Path, config_text: str, messag
 def test_missing_config_file_raises_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         run_link(tmp_path / "absent.yaml", tmp_path / "out.csv")
+
+
+def test_xlsx_exported_with_a_title_row_and_numeric_ids_links(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["某区民政局救助对象名册（导出时间：2026-11-01）"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["编号", "姓名", "身份证号", "出生年月"])
+    sheet.append([1001, "陈丽婷", "350603199001011236", "1990年1月1日"])
+    sheet.append([1002, "陳麗婷", 350603199001011236, "1990年1月1日"])
+    sheet.append([1003, "王五", "", "1950年3月2日"])
+    book.save(tmp_path / "civil.xlsx")
+    config = tmp_path / "link.yaml"
+    config.write_text(
+        "sources:\n  civil: {path: civil.xlsx, id: 编号, columns: {姓名: name, 身份证号: id_no, 出生年月: birth}}\n"
+        "fields: {name: name, id_no: cn_id, birth: date}\n",
+        encoding="utf-8",
+    )
+    run_link(config, tmp_path / "out.csv")
+    clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
+    assert sorted(clusters.index) == ["1001", "1002", "1003"]
+    assert clusters["1001"] == clusters["1002"] != clusters["1003"]
