@@ -36,6 +36,19 @@ class LinkSummary:
         ]
 
 
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def read_csv_text(path: Path) -> pd.DataFrame:
+    """A CSV as text: UTF-8 (with or without BOM), else GB18030, which Chinese office software writes."""
+    for encoding in CSV_ENCODINGS[:-1]:
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=CSV_ENCODINGS[-1])
+
+
 def _read_table(path: Path, source: str, id_column: str) -> pd.DataFrame:
     """Every cell as text, empty cells as ''; CSV (UTF-8, with or without BOM) or XLSX (first sheet,
     header found below any title rows by its id column, numbers kept as the digits a person saw)."""
@@ -46,7 +59,7 @@ def _read_table(path: Path, source: str, id_column: str) -> pd.DataFrame:
             rows = [row.values for row in read_workbook_rows(path, [id_column], source=source)]
             frame = pd.DataFrame(rows, dtype=object)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            frame = read_csv_text(path)
     except SourceError as error:
         raise ConfigError(f"source {source!r}: {error}") from error
     except (ValueError, OSError, UnicodeDecodeError) as error:

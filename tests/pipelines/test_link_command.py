@@ -151,3 +151,17 @@ def test_xlsx_exported_with_a_title_row_and_numeric_ids_links(tmp_path: Path) ->
     clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
     assert sorted(clusters.index) == ["1001", "1002", "1003"]
     assert clusters["1001"] == clusters["1002"] != clusters["1003"]
+
+
+def test_csv_saved_by_chinese_office_software_in_gb18030_links(tmp_path: Path) -> None:
+    rows = "编号,姓名,身份证号\nA1,陈丽婷,350603199001011236\nA2,陈丽婷 ,350603199001011236\nA3,王五,\n"
+    (tmp_path / "roster.csv").write_bytes(rows.encode("gb18030"))
+    config = tmp_path / "link.yaml"
+    config.write_text(
+        "sources:\n  roster: {path: roster.csv, id: 编号, columns: {姓名: name, 身份证号: id_no}}\n"
+        "fields: {name: name, id_no: cn_id}\n",
+        encoding="utf-8",
+    )
+    run_link(config, tmp_path / "out.csv")
+    clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
+    assert clusters["A1"] == clusters["A2"] != clusters["A3"]
