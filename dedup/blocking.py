@@ -35,7 +35,8 @@ def _loose_codes(field: PreparedField) -> np.ndarray | None:
     """A looser spelling-insensitive key: name words in any order, addresses without punctuation."""
     values = pd.Series(field.values, dtype="string")
     if field.kind == "name":
-        loose = values.str.split().map(lambda words: " ".join(sorted(words)), na_action="ignore")
+        words = values.str.replace(r"[^\w\s]+", " ", regex=True).str.split()
+        loose = words.map(lambda parts: " ".join(sorted(parts)), na_action="ignore")
     elif field.kind == "address":
         loose = values.str.replace(r"[\W_]+", "", regex=True)
     else:

@@ -106,7 +106,7 @@ def train(prepared: list[PreparedField], levels: np.ndarray) -> Model:
     u = [_initial_probabilities(k, False) for k in level_counts]
     share = 0.1
     iterations = 0
-    while iterations < MAX_ITERATIONS:
+    while iterations < MAX_ITERATIONS and weights.sum() > 0:
         iterations += 1
         log_m = np.zeros(len(patterns))
         log_u = np.zeros(len(patterns))

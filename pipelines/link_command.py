@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +40,27 @@ class LinkSummary:
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
+CSV_DELIMITERS = ",;\t|"
+SNIFF_BYTES = 65536
+
+
 def read_csv_text(path: Path) -> pd.DataFrame:
-    """A CSV as text: UTF-8 (with or without BOM), else GB18030, which Chinese office software writes."""
-    for encoding in CSV_ENCODINGS[:-1]:
+    """A CSV as text: UTF-8 (with or without BOM), else GB18030, which Chinese office software writes;
+    comma, semicolon, tab or bar as the delimiter, whichever the file uses."""
+    raw = path.read_bytes()
+    for encoding in CSV_ENCODINGS:
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            text = raw.decode(encoding)
+            break
         except UnicodeDecodeError:
             continue
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=CSV_ENCODINGS[-1])
+    else:
+        raise ConfigError(f"{path}: neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+    try:
+        delimiter = csv.Sniffer().sniff(text[:SNIFF_BYTES], delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter)
 
 
 def _read_table(path: Path, source: str, id_column: str) -> pd.DataFrame:

@@ -58,3 +58,23 @@ def test_pairwise_scores_count_pairs_from_cluster_sizes() -> None:
     score = pairwise_scores(truth, predicted)
     assert (score.true_pairs, score.predicted_pairs, score.correct_pairs) == (3, 3, 1)
     assert round(score.f1, 4) == round(1 / 3, 4)
+
+
+def test_names_written_surname_first_with_a_comma_share_a_blocking_key() -> None:
+    from dedup.blocking import candidate_pairs
+
+    names = prepare_field("name", "name", pd.Series(["Anna Lindqvist", "Lindqvist, Anna", "Erik Berg"]))
+    left, right = candidate_pairs([names], max_block=50)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 1)]
+
+
+def test_training_on_no_candidate_pairs_keeps_the_starting_weights() -> None:
+    import warnings
+
+    from dedup.model import train
+
+    names = prepare_field("name", "name", pd.Series(["Anna", "Erik"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = train([names], np.empty((0, 1), dtype=np.int64))
+    assert 0 < model.match_share < 1

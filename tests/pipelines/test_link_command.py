@@ -165,3 +165,18 @@ def test_csv_saved_by_chinese_office_software_in_gb18030_links(tmp_path: Path) -
     run_link(config, tmp_path / "out.csv")
     clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
     assert clusters["A1"] == clusters["A2"] != clusters["A3"]
+
+
+def test_semicolon_separated_csv_from_elsewhere_links(tmp_path: Path) -> None:
+    rows = "id;full_name;born\n1;Anna Lindqvist;1980-03-04\n2;Lindqvist, Anna;04/03/1980\n3;Erik Berg;1975-01-02\n"
+    (tmp_path / "people.csv").write_text(rows, encoding="utf-8")
+    config = tmp_path / "link.yaml"
+    config.write_text(
+        "sources:\n  people: {path: people.csv, id: id, columns: {full_name: name, born: birth}}\n"
+        "fields: {name: name, birth: date}\n",
+        encoding="utf-8",
+    )
+    run_link(config, tmp_path / "out.csv")
+    clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
+    assert sorted(clusters.index) == ["1", "2", "3"]
+    assert clusters["3"] not in {clusters["1"], clusters["2"]}
