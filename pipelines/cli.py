@@ -1,4 +1,4 @@
-"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`.
+"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback.
 """
@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--steward", default=os.environ.get("USER", "steward"), help="who decided")
     decide.add_argument("--note", default="", help="why, for the next steward")
 
+    explain = commands.add_parser("explain", help="why two resident records are (not) one person, field by field")
+    explain.add_argument("left", type=record_key, help="SOURCE:RECORD_ID")
+    explain.add_argument("right", type=record_key, help="SOURCE:RECORD_ID")
+
     template = commands.add_parser("template", help="write the intake workbook community staff fill in")
     template.add_argument("--out", type=Path, required=True, help="FILE.xlsx to write")
     return parser
@@ -87,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             verdict = "the same person" if args.same else "different people"
             print(f"recorded: {':'.join(args.left)} and {':'.join(args.right)} are {verdict}; the next run honours it")
+            return 0
+        if args.command == "explain":
+            from pipelines.explain_command import explain_pair, explanation_lines
+            from pipelines.settings import default_database_url
+            from pipelines.warehouse import Warehouse
+
+            why = explain_pair(Warehouse.from_url(default_database_url()), args.left, args.right)
+            print("\n".join(explanation_lines(args.left, args.right, why)))
             return 0
         if args.command == "template":
             from connectors.intake_workbook import write_intake_template
