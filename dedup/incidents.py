@@ -527,3 +527,56 @@ def resolve_incidents(reports: pd.DataFrame, *, window_hours: float = 168.0) -> 
         columns=PAIR_COLUMNS,
     )
     return IncidentResult(lineage=lineage, incidents=incidents, pairs=pairs, model=model)
+
+
+BUILDING_PARTS = ("road", "door_no", "building")
+DOOR_PARTS = ("road", "door_no")
+
+
+def _place_key(parts: tuple[str | None, ...]) -> str | None:
+    return "\x1f".join(str(part) for part in parts) if all(parts) else None
+
+
+def _grids_by_place(residents: pd.DataFrame, parts: tuple[str, ...]) -> dict[str, str]:
+    """The grid most residents at each place (building, or door) are registered in."""
+    columns = [f"addr_{part}" for part in parts]
+    if "grid" not in residents.columns or not set(columns) <= set(residents.columns):
+        return {}
+    votes: dict[str, Counter[str]] = {}
+    for grid, *place in residents[["grid", *columns]].itertuples(index=False, name=None):
+        key = _place_key(tuple(None if pd.isna(p) else p for p in place))
+        if key is not None and isinstance(grid, str) and grid:
+            votes.setdefault(key, Counter())[grid] += 1
+    return {key: counter.most_common(1)[0][0] for key, counter in votes.items()}
+
+
+def fill_missing_grids(incidents: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
+    """Give an incident no reporter placed in a grid (residents' own reports carry none) the grid
+    its building's residents are registered in, else its door's; `grid_origin` says which."""
+    from schemas.normalize.address import parse_address
+
+    by_building = _grids_by_place(residents, BUILDING_PARTS)
+    by_door = _grids_by_place(residents, DOOR_PARTS)
+    filled = incidents.copy()
+    origins: list[str] = []
+    grids: list[str | None] = []
+    for grid, location in filled[["grid", "location_canonical"]].itertuples(index=False, name=None):
+        if isinstance(grid, str) and grid:
+            grids.append(grid)
+            origins.append("reported")
+            continue
+        parts = parse_address(location) if isinstance(location, str) else None
+        building = _place_key(tuple(getattr(parts, p) for p in BUILDING_PARTS)) if parts else None
+        door = _place_key(tuple(getattr(parts, p) for p in DOOR_PARTS)) if parts else None
+        if building is not None and building in by_building:
+            grids.append(by_building[building])
+            origins.append("building residents")
+        elif door is not None and door in by_door:
+            grids.append(by_door[door])
+            origins.append("door residents")
+        else:
+            grids.append(None)
+            origins.append("unknown")
+    filled["grid"] = grids
+    filled["grid_origin"] = origins
+    return filled

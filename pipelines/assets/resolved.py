@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from dedup import RESIDENT_FIELDS, LinkResult, build_golden, carry_forward, link
-from dedup.incidents import resolve_incidents
+from dedup.incidents import fill_missing_grids, resolve_incidents
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.survivorship import load_survivorship_rules
@@ -116,11 +116,19 @@ def golden_persons(
         "incidents": dg.AssetOut(description="One merged case per incident, however often reported."),
     },
 )
-def resolve_incident_reports(context: dg.AssetExecutionContext, std_events: pd.DataFrame) -> Iterator[dg.Output]:
-    """Merge the reports of one incident across channels."""
+def resolve_incident_reports(
+    context: dg.AssetExecutionContext, std_events: pd.DataFrame, std_residents: pd.DataFrame
+) -> Iterator[dg.Output]:
+    """Merge the reports of one incident across channels; place residents' own reports in a grid."""
     result = resolve_incidents(std_events)
+    incidents = fill_missing_grids(result.incidents, std_residents)
+    origins = {str(k): int(v) for k, v in incidents["grid_origin"].value_counts().items()}
     yield dg.Output(result.lineage, output_name="incident_lineage", metadata=frame_metadata(result.lineage))
-    yield dg.Output(result.incidents, output_name="incidents", metadata=frame_metadata(result.incidents))
+    yield dg.Output(
+        incidents,
+        output_name="incidents",
+        metadata=frame_metadata(incidents, grid_origin=dg.MetadataValue.json(origins)),
+    )
 
 
 @dg.asset(group_name="resolved", kinds={"python"})

@@ -187,3 +187,27 @@ def test_bench_incidents_merge_with_high_pairwise_f1(
     ).stdout
     f1 = float(scored.split("f1=")[1].split()[0])
     assert f1 >= 0.9, scored
+
+
+def test_an_incident_without_a_grid_takes_its_buildings_grid() -> None:
+    from dedup.incidents import fill_missing_grids
+
+    incidents = pd.DataFrame(
+        {
+            "incident_id": ["I1", "I2", "I3"],
+            "grid": [None, "东区02网格", None],
+            "location_canonical": ["建元路38号27栋5单元703", "建元路38号27栋", "无名路1号"],
+        }
+    )
+    residents = pd.DataFrame(
+        {
+            "grid": ["东区01网格", "东区01网格", "东区03网格"],
+            "addr_road": ["建元路"] * 3,
+            "addr_door_no": ["38"] * 3,
+            "addr_building": ["27", "27", "28"],
+        }
+    )
+    filled = fill_missing_grids(incidents, residents).set_index("incident_id")
+    assert filled.loc["I1", "grid"] == "东区01网格" and filled.loc["I1", "grid_origin"] == "building residents"
+    assert filled.loc["I2", "grid"] == "东区02网格" and filled.loc["I2", "grid_origin"] == "reported"
+    assert pd.isna(filled.loc["I3", "grid"]) and filled.loc["I3", "grid_origin"] == "unknown"

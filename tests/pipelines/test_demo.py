@@ -69,6 +69,13 @@ def check_outputs(out: Path, data: Path, score_script: Path) -> dict:
         assert len(book.sheetnames) >= 2
         book.close()
 
+    grid_book = openpyxl.load_workbook(next(p for p in workbooks if p.name.startswith("grid_")), read_only=True)
+    incident_rows = list(grid_book["网格事件"].iter_rows(values_only=True))
+    grid_column = incident_rows[0].index("所属网格")
+    placed = [row for row in incident_rows[1:] if row[grid_column]]
+    assert len(placed) >= 0.8 * (len(incident_rows) - 1), "residents' own reports are placed in a grid too"
+    grid_book.close()
+
     scored = subprocess.run(
         [sys.executable, str(score_script), str(data / "truth_residents.csv"), str(out / "lineage_residents.csv")],
         check=True, capture_output=True, text=True,
