@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.reports import report_asset_name
 from pipelines.departments import load_report_specs
 
 MAIN_JOB_NAME = "hub_all"
@@ -16,14 +17,14 @@ main_job = dg.define_asset_job(
 
 
 def department_schedules() -> list[dg.ScheduleDefinition]:
-    """A schedule per department: its report and everything upstream of it, on its own cron."""
+    """A schedule per report specification (each department, the community rosters): the report and
+    everything upstream of it, on the specification's own cron."""
     schedules = []
     for name, spec in load_report_specs().items():
-        if spec.kind != "department":
-            continue
+        asset = report_asset_name(spec)
         job = dg.define_asset_job(
             f"report_{name}_job",
-            selection=dg.AssetSelection.assets(f"report_{name}").upstream().required_multi_asset_neighbors(),
+            selection=dg.AssetSelection.assets(asset).upstream().required_multi_asset_neighbors(),
             description=f"{spec.title}: pull, merge and deliver",
         )
         schedules.append(

@@ -21,9 +21,16 @@ from pipelines.reporting import (
 from pipelines.resources.delivery import DeliveryResource
 
 
+def report_asset_name(spec: ReportSpec) -> str:
+    """The asset that delivers a specification: report_<department>, or <name>_rosters for rosters."""
+    if spec.kind == "department":
+        return f"report_{spec.name}"
+    return spec.name if spec.name.endswith("rosters") else f"{spec.name}_rosters"
+
+
 def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     @dg.asset(
-        name=f"report_{spec.name}",
+        name=report_asset_name(spec),
         group_name="reports",
         description=f"{spec.title} → {spec.recipient}",
         kinds={"excel"},
@@ -63,7 +70,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
 
 def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     @dg.asset(
-        name=spec.name if spec.name.endswith("rosters") else f"{spec.name}_rosters",
+        name=report_asset_name(spec),
         group_name="reports",
         description=f"{spec.title}: one pre-filled workbook per community, for staff to check",
         kinds={"excel"},

@@ -17,6 +17,8 @@ def test_every_job_resolves_and_each_department_has_a_schedule() -> None:
         assert f"report_{name}_job" in jobs
         schedule = defs.resolve_schedule_def(f"report_{name}_schedule")
         assert schedule.cron_schedule == load_report_specs()[name].cron_schedule
+    roster = defs.resolve_schedule_def("report_community_schedule")
+    assert roster.cron_schedule == load_report_specs()["community"].cron_schedule
     assert "hub_all" in jobs
     assert defs.resolve_sensor_def("community_inbox_sensor").job_name == "hub_all"
 
