@@ -131,6 +131,14 @@ def test_missing_config_file_raises_config_error(tmp_path: Path) -> None:
         run_link(tmp_path / "absent.yaml", tmp_path / "out.csv")
 
 
+def clusters_of(tmp_path: Path, config_yaml: str) -> pd.Series:
+    """Run hub link on a config written next to the test's files; record_id -> cluster_id."""
+    config = tmp_path / "link.yaml"
+    config.write_text(config_yaml, encoding="utf-8")
+    run_link(config, tmp_path / "out.csv")
+    return pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
+
+
 def test_xlsx_exported_with_a_title_row_and_numeric_ids_links(tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -141,14 +149,11 @@ def test_xlsx_exported_with_a_title_row_and_numeric_ids_links(tmp_path: Path) ->
     sheet.append([1002, "陳麗婷", 350603199001011236, "1990年1月1日"])
     sheet.append([1003, "王五", "", "1950年3月2日"])
     book.save(tmp_path / "civil.xlsx")
-    config = tmp_path / "link.yaml"
-    config.write_text(
+    clusters = clusters_of(
+        tmp_path,
         "sources:\n  civil: {path: civil.xlsx, id: 编号, columns: {姓名: name, 身份证号: id_no, 出生年月: birth}}\n"
         "fields: {name: name, id_no: cn_id, birth: date}\n",
-        encoding="utf-8",
     )
-    run_link(config, tmp_path / "out.csv")
-    clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
     assert sorted(clusters.index) == ["1001", "1002", "1003"]
     assert clusters["1001"] == clusters["1002"] != clusters["1003"]
 
@@ -156,27 +161,21 @@ def test_xlsx_exported_with_a_title_row_and_numeric_ids_links(tmp_path: Path) ->
 def test_csv_saved_by_chinese_office_software_in_gb18030_links(tmp_path: Path) -> None:
     rows = "编号,姓名,身份证号\nA1,陈丽婷,350603199001011236\nA2,陈丽婷 ,350603199001011236\nA3,王五,\n"
     (tmp_path / "roster.csv").write_bytes(rows.encode("gb18030"))
-    config = tmp_path / "link.yaml"
-    config.write_text(
+    clusters = clusters_of(
+        tmp_path,
         "sources:\n  roster: {path: roster.csv, id: 编号, columns: {姓名: name, 身份证号: id_no}}\n"
         "fields: {name: name, id_no: cn_id}\n",
-        encoding="utf-8",
     )
-    run_link(config, tmp_path / "out.csv")
-    clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
     assert clusters["A1"] == clusters["A2"] != clusters["A3"]
 
 
 def test_semicolon_separated_csv_from_elsewhere_links(tmp_path: Path) -> None:
     rows = "id;full_name;born\n1;Anna Lindqvist;1980-03-04\n2;Lindqvist, Anna;04/03/1980\n3;Erik Berg;1975-01-02\n"
     (tmp_path / "people.csv").write_text(rows, encoding="utf-8")
-    config = tmp_path / "link.yaml"
-    config.write_text(
+    clusters = clusters_of(
+        tmp_path,
         "sources:\n  people: {path: people.csv, id: id, columns: {full_name: name, born: birth}}\n"
         "fields: {name: name, birth: date}\n",
-        encoding="utf-8",
     )
-    run_link(config, tmp_path / "out.csv")
-    clusters = pd.read_csv(tmp_path / "out.csv", dtype=str).set_index("record_id")["cluster_id"]
     assert sorted(clusters.index) == ["1", "2", "3"]
     assert clusters["3"] not in {clusters["1"], clusters["2"]}
