@@ -70,7 +70,12 @@ COMPARISONS = (
         prior_m=(0.5, 0.35, 0.1, 0.05),
         prior_u=(0.05, 0.15, 0.3, 0.5),
     ),
-    Comparison("category", ("same", "related"), prior_m=(0.85, 0.15), prior_u=(0.5, 0.5)),
+    Comparison(
+        "category",
+        ("same", "related", "other words"),
+        prior_m=(0.8, 0.15, 0.05),
+        prior_u=(0.4, 0.4, 0.2),
+    ),
     Comparison(
         "description",
         ("near identical", "similar", "some overlap", "different"),
@@ -89,6 +94,7 @@ TIME_CUTS_HOURS = (2.0, 12.0, 48.0)
 DESCRIPTION_CUTS = (90.0, 70.0, 45.0)
 DISTANCE_CUTS_M = (30.0, 150.0, 1000.0)
 CANONICAL_NEAR = 92.0
+RAW_CATEGORY_NEAR = 75.0
 MIN_RESIDUAL_CHARS = 4
 
 
@@ -319,12 +325,17 @@ def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _category_level(reports: _Reports, i: int, j: int) -> int | None:
-    """0 same, 1 related, MISSING unknown, None = cannot-link (never one incident)."""
+    """0 same, 1 related, 2 other words (a category the table does not know, worded unlike the
+    other's), MISSING no category, None = cannot-link (never one incident). How much "other words"
+    counts against a match is learned by EM: lay wording differs from professional terms, too."""
     related = categories_related(reports.category[i], reports.category[j])
     if related is None:
-        both_raw = reports.category_raw[i] is not None and reports.category_raw[j] is not None
-        same_raw = both_raw and reports.category_raw[i] == reports.category_raw[j]
-        return 0 if same_raw else MISSING
+        a, b = reports.category_raw[i], reports.category_raw[j]
+        if a is None or b is None:
+            return MISSING
+        if a == b:
+            return 0
+        return 1 if fuzz.partial_ratio(a, b) >= RAW_CATEGORY_NEAR else 2
     if not related:
         return None
     return 0 if reports.category[i] == reports.category[j] else 1
