@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from dedup.incidents import INCIDENT_COLUMNS, incident_id_for, resolve_incidents
 from schemas.categories import map_category
@@ -168,25 +168,17 @@ def test_a_report_with_unknown_category_and_no_time_still_gets_an_incident() -> 
 
 
 def test_bench_incidents_merge_with_high_pairwise_f1(
-    bench_small: Path, score_script: Path, tmp_path: Path
+    bench_small: Path, pairwise_f1: Callable[[Path, Path], float], tmp_path: Path
 ) -> None:
     bench = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_incidents.py"
-    if not score_script.exists():
-        pytest.skip("bench scorer not available")
     lineage = tmp_path / "lineage.csv"
     subprocess.run(
         [sys.executable, str(bench), "--data", str(bench_small), "--out", str(lineage)],
         check=True,
         capture_output=True,
     )
-    scored = subprocess.run(
-        [sys.executable, str(score_script), str(bench_small / "truth_events.csv"), str(lineage)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    f1 = float(scored.split("f1=")[1].split()[0])
-    assert f1 >= 0.9, scored
+    f1 = pairwise_f1(bench_small / "truth_events.csv", lineage)
+    assert f1 >= 0.9, f1
 
 
 def test_an_incident_without_a_grid_takes_its_buildings_grid() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -37,7 +36,7 @@ def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def check_outputs(out: Path, data: Path, score_script: Path) -> dict:
+def check_outputs(out: Path, data: Path, pairwise_f1: Callable[[Path, Path], float]) -> dict:
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     for source, received in summary["received"].items():
         assert received == summary["accepted"][source] + summary["quarantined"][source], source
@@ -76,12 +75,8 @@ def check_outputs(out: Path, data: Path, score_script: Path) -> dict:
     assert len(placed) >= 0.8 * (len(incident_rows) - 1), "residents' own reports are placed in a grid too"
     grid_book.close()
 
-    scored = subprocess.run(
-        [sys.executable, str(score_script), str(data / "truth_residents.csv"), str(out / "lineage_residents.csv")],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    f1 = float(scored.split("f1=")[1].split()[0])
-    assert f1 > 0.9, scored
+    f1 = pairwise_f1(data / "truth_residents.csv", out / "lineage_residents.csv")
+    assert f1 > 0.9, f1
     return summary
 
 
@@ -110,11 +105,11 @@ def check_asset_metadata(run_id: str) -> None:
 
 
 def test_demo_on_bench_data_writes_the_contract_files(
-    demo_env: Path, bench_small: Path, score_script: Path
+    demo_env: Path, bench_small: Path, pairwise_f1: Callable[[Path, Path], float]
 ) -> None:
     out = demo_env / "out"
     assert run_demo(data=bench_small, people=0, seed=0, out=out) == 0
-    summary = check_outputs(out, bench_small, score_script)
+    summary = check_outputs(out, bench_small, pairwise_f1)
     assert summary["pushed"], "the first run pushes every department's batches"
     check_asset_metadata(summary["dagster_run_id"])
 
@@ -137,7 +132,11 @@ def test_demo_on_bench_data_writes_the_contract_files(
 
 
 def test_demo_with_postgres_warehouse(
-    demo_env: Path, bench_small: Path, score_script: Path, pg_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+    demo_env: Path,
+    bench_small: Path,
+    pairwise_f1: Callable[[Path, Path], float],
+    pg_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     schema = f"hub_demo_{uuid.uuid4().hex[:8]}"
     with pg_engine.begin() as conn:
@@ -147,7 +146,7 @@ def test_demo_with_postgres_warehouse(
     try:
         out = demo_env / "out"
         assert run_demo(data=bench_small, people=0, seed=0, out=out) == 0
-        check_outputs(out, bench_small, score_script)
+        check_outputs(out, bench_small, pairwise_f1)
         with pg_engine.connect() as conn:
             landed = conn.execute(sa.text(f'select count(*) from "{schema}".raw_records')).scalar_one()
         assert landed == sum(json.loads((out / "summary.json").read_text())["received"].values())
