@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ import pandera.pandas as pa
 
 from hub_errors import MappingError
 from schemas.categories import map_category
-from schemas.mapping import SourceMapping, load_mapping
+from schemas.mapping import EVENT_FIELDS, RESIDENT_FIELDS, SourceMapping, load_mapping
 from schemas.models import EVENT_COLUMNS, EVENT_STATUSES, RESIDENT_COLUMNS, IncidentReport, ResidentRecord
 from schemas.normalize.address import AddressParts, canonical_address, parse_address
 from schemas.normalize.dates import normalize_date, normalize_datetime
@@ -225,12 +225,16 @@ def _finish(
     )
 
 
+def _source_text(
+    mapping: SourceMapping, rows: pd.DataFrame, fields: Iterable[str]
+) -> tuple[pd.Series, dict[str, pd.Series]]:
+    """Record ids and each shared field's text as received ('' where this source lacks the field)."""
+    return _text(rows, mapping.record_id), {field: _text(rows, mapping.column_for(field)) for field in fields}
+
+
 def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> StandardizeResult:
     source, n = mapping.source, len(rows)
-    record_id = _text(rows, mapping.record_id)
-    raw = {field: _text(rows, mapping.column_for(field)) for field in mapping.columns.values()}
-    for field in ("name", "id_no", "gender", "birth", "phone", "address", "grid"):
-        raw.setdefault(field, _text(rows, None))
+    record_id, raw = _source_text(mapping, rows, RESIDENT_FIELDS)
     hard: list[pd.DataFrame] = []
     flags = _Flags(n)
     hard_mask = _record_id_checks(source, record_id, hard)
@@ -336,10 +340,7 @@ def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> Standa
 
 def _standardize_events(mapping: SourceMapping, rows: pd.DataFrame) -> StandardizeResult:
     source, n = mapping.source, len(rows)
-    record_id = _text(rows, mapping.record_id)
-    raw = {field: _text(rows, mapping.column_for(field)) for field in mapping.columns.values()}
-    for field in ("category", "reported_at", "location", "grid", "description", "status", "contact"):
-        raw.setdefault(field, _text(rows, None))
+    record_id, raw = _source_text(mapping, rows, EVENT_FIELDS)
     hard: list[pd.DataFrame] = []
     flags = _Flags(n)
     hard_mask = _record_id_checks(source, record_id, hard)
