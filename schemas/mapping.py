@@ -30,6 +30,7 @@ class SourceMapping:
     codes: dict[str, dict[str, str | None]] = field(default_factory=dict)
     formats: dict[str, list[str]] = field(default_factory=dict)
     channel: str | None = None
+    description: str = ""
     path: Path | None = None
 
     def column_for(self, shared_field: str) -> str | None:
@@ -86,6 +87,7 @@ def parse_mapping(data: Any, path: Path) -> SourceMapping:
         codes=codes,
         formats=formats,
         channel=None if data.get("channel") is None else str(data["channel"]),
+        description=str(data.get("description") or ""),
         path=path,
     )
 

@@ -20,23 +20,22 @@ ROW_REF = "_row_ref"
 
 @dataclass(frozen=True)
 class RawSource:
-    """Which resource feeds which source of which dataset."""
+    """Which resource feeds which source of which dataset (what the source is: its mapping file)."""
 
     asset: str
     dataset: str
     source: str
     resource_key: str
-    description: str
 
 
 RAW_SOURCES: tuple[RawSource, ...] = (
-    RawSource("raw_grid_residents", "residents", "grid", "grid_system", "网格系统 实有人口 (REST API)"),
-    RawSource("raw_health_records", "residents", "health", "health_system", "居民健康档案 (SQL database)"),
-    RawSource("raw_civil_affairs", "residents", "civil", "civil_inbox", "民政 救助与补贴对象 (xlsx inbox)"),
-    RawSource("raw_intake_residents", "residents", "intake", "community_inbox", "社区一表通 居民 (intake workbooks)"),
-    RawSource("raw_grid_events", "events", "grid", "grid_system", "网格员 APP 事件 (REST API)"),
-    RawSource("raw_resident_events", "events", "resident", "mini_program", "居民小程序 诉求 (REST API)"),
-    RawSource("raw_intake_events", "events", "intake", "community_inbox", "社区一表通 事件 (intake workbooks)"),
+    RawSource("raw_grid_residents", "residents", "grid", "grid_system"),
+    RawSource("raw_health_records", "residents", "health", "health_system"),
+    RawSource("raw_civil_affairs", "residents", "civil", "civil_inbox"),
+    RawSource("raw_intake_residents", "residents", "intake", "community_inbox"),
+    RawSource("raw_grid_events", "events", "grid", "grid_system"),
+    RawSource("raw_resident_events", "events", "resident", "mini_program"),
+    RawSource("raw_intake_events", "events", "intake", "community_inbox"),
 )
 
 
@@ -51,7 +50,7 @@ def build_raw_asset(spec: RawSource) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.asset,
         group_name="raw",
-        description=f"Rows of {spec.description}, as received.",
+        description=f"Rows of {load_mapping(spec.dataset, spec.source).description}, as received.",
         required_resource_keys={spec.resource_key, "warehouse"},
         kinds={"python"},
         tags={"dataset": spec.dataset, "source": spec.source},
