@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipelines.assets.raw import RAW_SOURCES, ROW_REF
 from pipelines.metadata import frame_metadata, sample_markdown
+from schemas.mapping import load_mapping
 from schemas.standardize import StandardizeResult, accounting, standardize
 
 QUARANTINE_COLUMNS = ["source", "record_id", "field", "check", "value", "reason", "row_ref"]
@@ -45,8 +46,7 @@ def standardize_sources(
 
 
 def raw_record_ids(dataset: str, source: str, raw: pd.DataFrame) -> pd.Series:
-    from schemas.mapping import load_mapping
-
+    """Each raw row's own record id, to point a quarantine reason back at where the row came from."""
     column = load_mapping(dataset, source).record_id
     return raw[column].astype(str).str.strip() if column in raw.columns else pd.Series([""] * len(raw))
 
