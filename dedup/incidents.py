@@ -23,6 +23,7 @@ from rapidfuzz import fuzz, process
 
 from dedup.incident_model import MISSING, Comparison, FellegiSunterModel, fit_em
 from schemas.categories import LIFECYCLE, categories_related
+from schemas.normalize.address import parse_address
 
 INCIDENT_COLUMNS = [
     "incident_id",
@@ -564,8 +565,6 @@ def _grids_by_place(residents: pd.DataFrame, parts: tuple[str, ...]) -> dict[str
 def fill_missing_grids(incidents: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
     """Give an incident no reporter placed in a grid (residents' own reports carry none) the grid
     its building's residents are registered in, else its door's; `grid_origin` says which."""
-    from schemas.normalize.address import parse_address
-
     by_building = _grids_by_place(residents, BUILDING_PARTS)
     by_door = _grids_by_place(residents, DOOR_PARTS)
     filled = incidents.copy()
