@@ -271,7 +271,7 @@ def _households(people: int, rng: random.Random, region: Region, chain: bool) ->
                 father.suffix = father.suffix or "Sr"
             members.append(child)
         for member in members:
-            own_phone = _phone(rng, region) if rng.random() < 0.5 else landline
+            own_phone = _phone(rng, region) if rng.random() < 0.3 else landline
             member.phone = own_phone
             member.addresses = [(0, home)]
             if later is not None:
