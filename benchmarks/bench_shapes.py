@@ -65,7 +65,7 @@ def bench(shape: str, people: int, seed: int, with_splink: bool, keep: Path | No
         scores = pairwise_scores(truth, pd.read_csv(summary.out_path, dtype=str))
         records = sum(made.records.values())
         rows = [
-            f"{shape:13s} {records:8d} {made.people:7d} {'hub link':9s} "
+            f"{shape:13s} {records:8d} {made.people:7d} {'hub-link':9s} "
             f"{scores.precision:9.4f} {scores.recall:7.4f} {scores.f1:7.4f} {summary.seconds:8.1f}"
         ]
         for line in summary.lines():
