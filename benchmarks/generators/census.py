@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ TAX_YEARS = (2021, 2022, 2023)
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
+
+Rows = Iterator[tuple[Sequence[str], str]]
 
 
 @dataclass(frozen=True)
@@ -331,7 +334,7 @@ def _written_birth(birth: dt.date, rng: random.Random, fmt: str) -> str:
     return birth.strftime(fmt)
 
 
-def _census_rows(households: list[list[Person]], rng: random.Random, region: Region, chain: bool):
+def _census_rows(households: list[list[Person]], rng: random.Random, region: Region, chain: bool) -> Rows:
     """Census: household by household, some people missed, some counted twice at their old address."""
     number = 0
     missing_birth = 0.7 if chain else 0.04
@@ -366,7 +369,7 @@ def _census_rows(households: list[list[Person]], rng: random.Random, region: Reg
                 ), person.person_id
 
 
-def _ssa_rows(households: list[list[Person]], rng: random.Random, region: Region, chain: bool):
+def _ssa_rows(households: list[list[Person]], rng: random.Random, region: Region, chain: bool) -> Rows:
     """Social security: one card per person with a number, a second card after a change of name."""
     number = 0
     missing_birth = 0.6 if chain else 0.01
@@ -397,7 +400,7 @@ def _format_phone(phone: str, region: Region, rng: random.Random) -> str:
     return rng.choice((phone, f"+49 {phone[1:]}", f"{phone[:4]}/{phone[4:]}"))
 
 
-def _tax_rows(households: list[list[Person]], rng: random.Random, region: Region):
+def _tax_rows(households: list[list[Person]], rng: random.Random, region: Region) -> Rows:
     """Tax forms: every adult who files, once per year, at that year's address; joint filers may swap SSNs."""
     number = 0
     for members in households:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,8 @@ DISTRICTS = (
 )
 COMMUNITIES = ("芳草", "兴元", "桐梓林", "锦城", "青莲", "和平", "枣子巷", "双林", "新鸿", "红星")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+Rows = Iterator[tuple[Sequence[str], str]]
 
 
 @dataclass(eq=False)
@@ -262,7 +265,7 @@ def _id_written(person: Resident, rng: random.Random, excel_rate: float) -> str:
     return person.id_no.lower() if rng.random() < 0.3 else person.id_no
 
 
-def _roster(families: list[list[Resident]], rng: random.Random, with_ids: bool):
+def _roster(families: list[list[Resident]], rng: random.Random, with_ids: bool) -> Rows:
     number = 0
     relation = {0: "户主", 1: "配偶"}
     for members in families:
@@ -285,7 +288,7 @@ def _roster(families: list[list[Resident]], rng: random.Random, with_ids: bool):
             yield row, person.person_id
 
 
-def _clinic(families: list[list[Resident]], rng: random.Random, with_ids: bool):
+def _clinic(families: list[list[Resident]], rng: random.Random, with_ids: bool) -> Rows:
     number = 0
     for members in families:
         for person in members:
@@ -312,7 +315,7 @@ def _clinic(families: list[list[Resident]], rng: random.Random, with_ids: bool):
                 yield row, person.person_id
 
 
-def _subsidy(families: list[list[Resident]], rng: random.Random, with_ids: bool):
+def _subsidy(families: list[list[Resident]], rng: random.Random, with_ids: bool) -> Rows:
     number = 0
     for members in families:
         young = [m for m in members if 18 <= m.age < 60]
