@@ -25,6 +25,7 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from connectors.text import value_as_text
 from connectors.workbook import HEADER_ALIGNMENT, HEADER_BORDER, HEADER_FILL, HEADER_FONT, display_width
 from hub_errors import SourceError
 
@@ -248,8 +249,8 @@ def raw_text(value: Any, *, date_only: bool = False) -> str:
         return value.isoformat(timespec="seconds")
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, int | float):
+        return value_as_text(value)  # a long number keeps its numeric form: never an ID number
     return str(value)
 
 

@@ -1,33 +1,123 @@
-"""Asset metadata a steward can read in the Dagster UI: counts and a small, masked sample."""
+"""Asset metadata a steward can read in the Dagster UI: counts and a small, masked sample.
+
+It also holds the one masking function for free text (`mask_text`), used wherever the hub shows a
+value outside a department report: metadata samples, `hub explain`, error and log messages.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-ID_LIKE = re.compile(r"^(\s*)([0-9０-９]{6})[0-9０-９]{5,8}([0-9０-９]{3}[0-9０-９Xx]?)(\s*)$")
-PHONE_LIKE = re.compile(r"^(\+?86[\s-]?)?(1[0-9]{2})[\s-]?[0-9]{4}[\s-]?([0-9]{4})$")
+# A calendar date or time stamp (kept readable: it is not a personal number by itself).
+_MONTH = r"(?:0?[1-9]|1[0-2])"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"
+_TIME = r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?"
+_DATE = rf"(?:19|20)\d{{2}}(?:(?P<sep>[-/.]){_MONTH}(?P=sep){_DAY}|年{_MONTH}月{_DAY}日?){_TIME}(?!\d)"
+# A run of digits (any script's digits, full-width too) with at most two separators between any two
+# of them, an optional leading + and a trailing X (ID numbers); dates are matched first and left alone.
+_RUN = r"[+＋]?\d(?:[\s\-‐‑–—－()（）]{0,2}\d)*[xXｘＸ]?"
+_PERSONAL_NUMBER = re.compile(rf"(?P<date>{_DATE})|(?P<run>{_RUN})")
+_SEPARATOR = re.compile(r"[\s\-‐‑–—－()（）+＋]")
+MIN_DIGITS = 7
+KEEP_TRAILING_DIGITS = 4
+ID_KEEP_LEADING = 6
+MASK_CHAR = "*"
+
+
+def _is_digit(char: str) -> bool:
+    return char.isdecimal()
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if match.group("date") is not None:
+        return token
+    digits = sum(1 for char in token if _is_digit(char))
+    has_x = not _is_digit(token[-1])
+    id_like = (digits == 18 and not has_x) or (digits == 17 and has_x) or (digits == 15 and not has_x)
+    if digits < MIN_DIGITS:
+        return token
+    start = match.start()
+    glued = start > 0 and match.string[start - 1].isascii() and match.string[start - 1].isalpha()
+    if glued and not id_like:
+        return token  # a code such as G00000123 or P0000042, not a phone number
+    keep_leading = ID_KEEP_LEADING if id_like else 0
+    keep_trailing = 0 if id_like else KEEP_TRAILING_DIGITS
+    out = []
+    seen = 0
+    for char in token:
+        if _is_digit(char):
+            seen += 1
+            shown = seen <= keep_leading or seen > digits - keep_trailing
+            out.append(char if shown else MASK_CHAR)
+        elif _SEPARATOR.fullmatch(char):
+            out.append(char)
+        else:  # the trailing X of an ID number
+            out.append(MASK_CHAR if id_like else char)
+    return "".join(out)
+
+
+def mask_text(text: str) -> str:
+    """Hide personal numbers anywhere in free text, in any form staff or systems write them.
+
+    Any run of at least seven digits (ASCII or full-width, with spaces, hyphens or brackets between
+    them, a +86 or 0086 prefix included) keeps only its last four digits: 0595-****1170,
+    +** *** **** 5678. A run shaped like a resident ID number (15 or 18 characters, a final X
+    included) keeps only its first six (the issuing county): the rest carries the birth date, sex
+    and check digit, which with a birth date shown beside it would rebuild the number. Dates and
+    times stay readable, and so do codes glued to Latin letters (G00000123).
+    """
+    if not text or sum(1 for char in text if _is_digit(char)) < MIN_DIGITS:
+        return text
+    return _PERSONAL_NUMBER.sub(_mask_run, text)
 
 
 def mask_value(value: Any) -> Any:
-    """Hide the middle of anything that looks like an ID number or a mobile number."""
-    if not isinstance(value, str):
+    """A value with any personal number in it masked (text by mask_text; a long integer as text)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return value
-    if ID_LIKE.match(value):
-        return ID_LIKE.sub(lambda m: m.group(2) + "********" + m.group(3)[-4:], value)
-    if PHONE_LIKE.match(value):
-        return PHONE_LIKE.sub(lambda m: m.group(2) + "****" + m.group(3), value)
-    return value
+    if isinstance(value, float) and not value.is_integer():
+        return value
+    text = str(int(value))
+    masked = mask_text(text)
+    return value if masked == text else masked
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks personal numbers in every record it sees, arguments included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def install_log_masking(*loggers: logging.Logger) -> MaskingFilter:
+    """Mask personal numbers in what the given loggers (default: the root's handlers) write."""
+    mask = MaskingFilter()
+    targets = loggers or (logging.getLogger(),)
+    for logger in targets:
+        logger.addFilter(mask)
+        for handler in logger.handlers:
+            if mask not in handler.filters:
+                handler.addFilter(mask)
+    return mask
 
 
 def sample_markdown(frame: pd.DataFrame, rows: int = 5, max_columns: int = 12) -> dg.MetadataValue:
     """The first rows of a frame as a Markdown table, with personal numbers masked."""
     head = frame.head(rows).iloc[:, :max_columns].astype(object).map(mask_value)
     head = head.fillna("").astype(str)
-    header = "| " + " | ".join(map(str, head.columns)) + " |"
+    header = "| " + " | ".join(mask_text(str(name)) for name in head.columns) + " |"
     rule = "|" + "---|" * len(head.columns)
     lines = ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in head.to_numpy()]
     return dg.MetadataValue.md("\n".join([header, rule, *lines]))
