@@ -18,11 +18,18 @@ _MONTH = r"(?:0?[1-9]|1[0-2])"
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _TIME = r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?)?"
 _DATE = rf"(?:19|20)\d{{2}}(?:(?P<sep>[-/.]){_MONTH}(?P=sep){_DAY}|年{_MONTH}月{_DAY}日?){_TIME}(?!\d)"
-# A run of digits (any script's digits, full-width too) with at most two separators between any two
+# A run of digits (any script's digits, full-width too) with at most three separators between any two
 # of them, an optional leading + and a trailing X (ID numbers); dates are matched first and left alone.
-_RUN = r"[+＋]?\d(?:[\s\-‐‑–—－()（）]{0,2}\d)*[xXｘＸ]?"
+_RUN = r"[+＋]?\d(?:[\s\-‐‑–—－()（）]{0,3}\d)*[xXｘＸ]?"
 _PERSONAL_NUMBER = re.compile(rf"(?P<date>{_DATE})|(?P<run>{_RUN})")
 _SEPARATOR = re.compile(r"[\s\-‐‑–—－()（）+＋]")
+# The password of a URL (scheme://user:password@host), a secret in its query, a bearer token.
+_URL_PASSWORD = re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+(?=@)")
+_QUERY_SECRET = re.compile(
+    r"(?P<keep>[?&;](?:password|passwd|pwd|token|access_token|api_key|apikey|secret|key)=)[^&;#\s]+", re.IGNORECASE
+)
+_BEARER = re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
+HIDDEN = "***"
 MIN_DIGITS = 7
 KEEP_TRAILING_DIGITS = 4
 ID_KEEP_LEADING = 6
@@ -62,6 +69,15 @@ def _mask_run(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+def hide_credentials(text: str) -> str:
+    """Text with the password of any URL, secrets in URL queries and bearer tokens replaced by ***."""
+    if not text:
+        return text
+    for pattern in (_URL_PASSWORD, _QUERY_SECRET, _BEARER):
+        text = pattern.sub(lambda match: match.group("keep") + HIDDEN, text)
+    return text
+
+
 def mask_text(text: str) -> str:
     """Hide personal numbers anywhere in free text, in any form staff or systems write them.
 
@@ -70,9 +86,14 @@ def mask_text(text: str) -> str:
     +** *** **** 5678. A run shaped like a resident ID number (15 or 18 characters, a final X
     included) keeps only its first six (the issuing county): the rest carries the birth date, sex
     and check digit, which with a birth date shown beside it would rebuild the number. Dates and
-    times stay readable, and so do codes glued to Latin letters (G00000123).
+    times stay readable, and so do codes glued to Latin letters (G00000123). Credentials in URLs
+    are hidden too (hide_credentials).
     """
-    if not text or sum(1 for char in text if _is_digit(char)) < MIN_DIGITS:
+    if not text:
+        return text
+    if "://" in text or "bearer" in text.lower():
+        text = hide_credentials(text)
+    if sum(1 for char in text if _is_digit(char)) < MIN_DIGITS:
         return text
     return _PERSONAL_NUMBER.sub(_mask_run, text)
 
@@ -90,27 +111,37 @@ def mask_value(value: Any) -> Any:
     return value if masked == text else masked
 
 
+def _masked_record(record: logging.LogRecord) -> logging.LogRecord:
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the message: logging reports it later
+        return record
+    masked = mask_text(message)
+    if masked != message:
+        record.msg, record.args = masked, None
+    return record
+
+
 class MaskingFilter(logging.Filter):
-    """A logging filter that masks personal numbers in every record it sees, arguments included."""
+    """A logging filter that masks personal numbers and credentials in the records it passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_text(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        _masked_record(record)
         return True
 
 
-def install_log_masking(*loggers: logging.Logger) -> MaskingFilter:
-    """Mask personal numbers in what the given loggers (default: the root's handlers) write."""
-    mask = MaskingFilter()
-    targets = loggers or (logging.getLogger(),)
-    for logger in targets:
-        logger.addFilter(mask)
-        for handler in logger.handlers:
-            if mask not in handler.filters:
-                handler.addFilter(mask)
-    return mask
+def install_log_masking() -> None:
+    """Mask personal numbers and credentials in every log record this process creates, whichever
+    logger or handler (Dagster's included, those created later too) emits it. Idempotent."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "masks_personal_data", False):
+        return
+
+    def masked_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _masked_record(factory(*args, **kwargs))
+
+    masked_factory.masks_personal_data = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked_factory)
 
 
 def sample_markdown(frame: pd.DataFrame, rows: int = 5, max_columns: int = 12) -> dg.MetadataValue:
@@ -126,3 +157,7 @@ def sample_markdown(frame: pd.DataFrame, rows: int = 5, max_columns: int = 12) -
 def frame_metadata(frame: pd.DataFrame, **extra: Any) -> dict[str, Any]:
     """Row count and sample for every asset, plus asset-specific figures."""
     return {"rows": dg.MetadataValue.int(len(frame)), "sample": sample_markdown(frame), **extra}
+
+
+# Every process that loads the hub's assets (a demo, `dagster dev`, a run worker) masks its logs.
+install_log_masking()
