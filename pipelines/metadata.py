@@ -21,7 +21,8 @@ _DATE = rf"(?:19|20)\d{{2}}(?:(?P<sep>[-/.]){_MONTH}(?P=sep){_DAY}|年{_MONTH}�
 # A run of digits (any script's digits, full-width too) with at most three separators between any two
 # of them, an optional leading + and a trailing X (ID numbers); dates are matched first and left alone.
 _RUN = r"[+＋]?\d(?:[\s\-‐‑–—－()（）]{0,3}\d)*[xXｘＸ]?"
-_PERSONAL_NUMBER = re.compile(rf"(?P<date>{_DATE})|(?P<run>{_RUN})")
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # Dagster run ids
+_PERSONAL_NUMBER = re.compile(rf"(?P<date>{_DATE})|(?P<uuid>{_UUID})|(?P<run>{_RUN})")
 _SEPARATOR = re.compile(r"[\s\-‐‑–—－()（）+＋]")
 # The password of a URL (scheme://user:password@host), a secret in its query, a bearer token.
 _URL_PASSWORD = re.compile(r"(?P<keep>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+(?=@)")
@@ -42,17 +43,17 @@ def _is_digit(char: str) -> bool:
 
 def _mask_run(match: re.Match[str]) -> str:
     token = match.group(0)
-    if match.group("date") is not None:
+    if match.group("run") is None:
         return token
     digits = sum(1 for char in token if _is_digit(char))
     has_x = not _is_digit(token[-1])
     id_like = (digits == 18 and not has_x) or (digits == 17 and has_x) or (digits == 15 and not has_x)
     if digits < MIN_DIGITS:
         return token
-    start = match.start()
-    glued = start > 0 and match.string[start - 1].isascii() and match.string[start - 1].isalpha()
-    if glued and not id_like:
-        return token  # a code such as G00000123 or P0000042, not a phone number
+    before = match.string[match.start() - 1 : match.start()]
+    after = match.string[match.end() : match.end() + 1]
+    if not id_like and any(char.isascii() and char.isalpha() for char in before + after):
+        return token  # a code such as G00000123, P0000042 or a hex digest, not a phone number
     keep_leading = ID_KEEP_LEADING if id_like else 0
     keep_trailing = 0 if id_like else KEEP_TRAILING_DIGITS
     out = []
@@ -86,8 +87,8 @@ def mask_text(text: str) -> str:
     +** *** **** 5678. A run shaped like a resident ID number (15 or 18 characters, a final X
     included) keeps only its first six (the issuing county): the rest carries the birth date, sex
     and check digit, which with a birth date shown beside it would rebuild the number. Dates and
-    times stay readable, and so do codes glued to Latin letters (G00000123). Credentials in URLs
-    are hidden too (hide_credentials).
+    times stay readable, and so do run ids and codes glued to Latin letters (G00000123, hex digests).
+    Credentials in URLs are hidden too (hide_credentials).
     """
     if not text:
         return text

@@ -47,6 +47,8 @@ def digits_of(text: str) -> str:
         ("水仙大街190号30栋5单元3101室", "水仙大街190号30栋5单元3101室"),
         ("received 20000 rows in 12.5 s", "received 20000 rows in 12.5 s"),
         ("http://127.0.0.1:5432/x", "http://127.0.0.1:5432/x"),
+        ("run 8f3e6a72-1234-5678-9abc-def012345678 failed", "run 8f3e6a72-1234-5678-9abc-def012345678 failed"),
+        ("key 0123456789abcdef", "key 0123456789abcdef"),
     ],
 )
 def test_mask_text(text: str, masked: str) -> None:
