@@ -35,6 +35,12 @@ def test_value_as_text(value: object, text: str) -> None:
     assert value_as_text(value) == text
 
 
+def test_a_database_integer_column_keeps_its_digits_but_a_float_column_does_not() -> None:
+    assert value_as_text(350604198001010023, exact_integers=True) == "350604198001010023"
+    assert value_as_text(Decimal("350604198001010023"), exact_integers=True) == "350604198001010023"
+    assert value_as_text(3.50604198001010e17, exact_integers=True) == "3.5060419800101E+17"
+
+
 def test_api_numbers_keep_a_numeric_form_when_long() -> None:
     import json
 
