@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import requests
+import urllib3.exceptions
 
 from connectors.text import RawRow, value_as_text
 from hub_errors import HubError, SourceError
@@ -21,6 +22,16 @@ from hub_errors import HubError, SourceError
 AttemptCallback = Callable[[int, "requests.Response | BaseException"], None]
 
 BODY_EXCERPT_CHARS = 300
+READ_CHUNK_BYTES = 64 * 1024
+DEFAULT_PULL_DEADLINE_SECONDS = 900.0
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+BodyReadErrors = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+)
 
 
 def make_session(token: str | None = None) -> requests.Session:
@@ -64,6 +75,54 @@ def body_excerpt(response: requests.Response) -> str:
     return text[:BODY_EXCERPT_CHARS] + ("…" if len(text) > BODY_EXCERPT_CHARS else "")
 
 
+def describe_answer(response: requests.Response) -> str:
+    """Status, content type and size of an answer, without a byte of its body (which may hold records)."""
+    size = response.headers.get("Content-Length")
+    if size is None and response._content not in (None, False):
+        size = str(len(response.content))
+    kind = response.headers.get("Content-Type") or "no content type"
+    return f"HTTP {response.status_code} ({kind}, {size or 'unknown'} bytes)"
+
+
+def read_body(
+    response: requests.Response,
+    *,
+    deadline: float,
+    max_bytes: int,
+    what: str,
+    error_cls: type[HubError] = SourceError,
+) -> bytes:
+    """The whole body of a streamed answer, cut off when ``deadline`` (a ``time.monotonic()`` instant)
+    passes or the body grows past ``max_bytes``.
+
+    A per-read timeout cannot stop a server that trickles a byte every few seconds; this can. Each
+    read returns whatever has arrived (``read1``), so the deadline is checked at least once per
+    socket read timeout.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise error_cls(
+                    f"{what}: the answer was still arriving when the pull's deadline passed "
+                    f"({size} bytes received, {response.headers.get('Content-Length') or 'unknown'} announced). "
+                    "The department system is answering too slowly; ask its operator, then run again."
+                )
+            chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > max_bytes:
+                raise error_cls(
+                    f"{what}: the answer is larger than {max_bytes} bytes; a page should never be. "
+                    "Lower page_size or ask the department system's operator what it is sending."
+                )
+            chunks.append(chunk)
+    finally:
+        response.close()
+
+
 def request_with_retries(
     session: requests.Session,
     method: str,
@@ -76,6 +135,9 @@ def request_with_retries(
     on_attempt: AttemptCallback | None = None,
     error_cls: type[HubError] = SourceError,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    quote_body: bool = True,
     **kwargs: Any,
 ) -> requests.Response:
     """Send one request, retrying connection errors, timeouts, 429 and 5xx with exponential backoff.
@@ -83,16 +145,29 @@ def request_with_retries(
     The wait before attempt n+1 is ``backoff * 2**(n-1)`` capped at ``max_backoff``; a Retry-After
     header overrides it (also capped). ``on_attempt(attempt_no, response_or_exception)`` is called
     after every attempt so callers can log each one. A non-retryable answer (e.g. 401, 404) or the
-    last failed attempt raises ``error_cls`` naming the URL, status and the start of the body.
+    last failed attempt raises ``error_cls`` naming the URL and status.
+
+    With ``deadline`` (a ``time.monotonic()`` instant) the body is streamed and read under it, and
+    no attempt or wait runs past it, so a trickling server cannot hold a pull forever. With
+    ``quote_body=False`` errors give status, content type and size only: the body of a data
+    endpoint may hold the very records the hub must not spill into logs.
     """
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
+    describe = body_excerpt if quote_body else (lambda answer: "")
     last_problem = ""
     for attempt_no in range(1, attempts + 1):
         wait = min(max_backoff, backoff * 2 ** (attempt_no - 1))
         try:
-            response = session.request(method, url, timeout=timeout, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            response = session.request(
+                method, url, timeout=_timeout_within(timeout, deadline), stream=deadline is not None, **kwargs
+            )
+            if deadline is not None and response.ok:
+                response._content = read_body(
+                    response, deadline=deadline, max_bytes=max_body_bytes, what=f"{method.upper()} {url}",
+                    error_cls=error_cls,
+                )
+        except BodyReadErrors as exc:
             if on_attempt is not None:
                 on_attempt(attempt_no, exc)
             last_problem = f"connection failed ({type(exc).__name__}: {exc})"
@@ -101,41 +176,83 @@ def request_with_retries(
                 on_attempt(attempt_no, response)
             if response.ok:
                 return response
-            last_problem = f"HTTP {response.status_code}: {body_excerpt(response)}"
+            excerpt = describe(response)
+            last_problem = describe_answer(response) + (f": {excerpt}" if excerpt else "")
+            response.close()
             if not is_retryable_status(response.status_code):
                 raise error_cls(
-                    f"{method.upper()} {url} was refused with HTTP {response.status_code} (not retried): "
-                    f"{body_excerpt(response)!r}. Check the address, the token and the request parameters."
+                    f"{method.upper()} {url} was refused with HTTP {response.status_code} (not retried)"
+                    + (f": {excerpt!r}" if excerpt else f" [{describe_answer(response)}]")
+                    + f"{_params_note(kwargs)}. Check the address, the token and the request parameters."
                 )
             asked = retry_after_seconds(response)
             if asked is not None:
                 wait = min(max_backoff, asked)
         if attempt_no < attempts:
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise error_cls(
+                    f"{method.upper()} {url}{_params_note(kwargs)} failed ({last_problem}) and the pull's deadline "
+                    f"passes before attempt {attempt_no + 1} could start. Check that the department system is up, "
+                    "then run again."
+                )
             sleep(wait)
     raise error_cls(
-        f"{method.upper()} {url} still failed after {attempts} attempts; last: {last_problem}. "
+        f"{method.upper()} {url}{_params_note(kwargs)} still failed after {attempts} attempts; last: {last_problem}. "
         "Check that the department system is up, then run again."
     )
 
 
+def _timeout_within(timeout: float | tuple[float, float], deadline: float | None) -> float | tuple[float, float]:
+    """The request's (connect, read) timeouts, each no longer than what is left until ``deadline``."""
+    if deadline is None:
+        return timeout
+    left = max(0.001, deadline - time.monotonic())
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return (min(connect, left), min(read, left))
+
+
+def _params_note(kwargs: dict[str, Any]) -> str:
+    """The query parameters we sent (ours, never record content), for the steward to see which page failed."""
+    params = kwargs.get("params")
+    if not params:
+        return ""
+    return " (" + ", ".join(f"{key}={value}" for key, value in params.items()) + ")"
+
+
 def json_object(response: requests.Response, *, source: str, describe: str) -> dict[str, Any]:
-    """The answer's JSON object, or a SourceError saying which call returned something else."""
+    """The answer's JSON object, or a SourceError saying which call returned something else.
+
+    The error never quotes the body: on a data endpoint it is made of residents' records.
+    """
     try:
         body = response.json()
-    except ValueError:
+    except ValueError as exc:
         raise SourceError(
-            f"{source}: {describe} did not return JSON "
-            f"(Content-Type {response.headers.get('Content-Type')!r}): {response.text[:200]!r}"
+            f"{source}: {describe} did not return valid JSON [{describe_answer(response)}]: "
+            f"{_json_problem(exc)}. The department system sent a broken answer; run again, and if it "
+            "persists ask its operator."
         ) from None
     if not isinstance(body, dict):
-        raise SourceError(f"{source}: {describe} returned JSON that is not an object: {body!r:.200}")
+        raise SourceError(
+            f"{source}: {describe} returned a JSON {type(body).__name__}, not an object [{describe_answer(response)}]."
+        )
     return body
 
 
-def as_raw_row(item: Any, *, source: str, url: str) -> RawRow:
+def _json_problem(exc: ValueError) -> str:
+    """Where the JSON broke (line, column), without the text around it."""
+    if isinstance(exc, requests.exceptions.JSONDecodeError | ValueError) and hasattr(exc, "msg"):
+        return f"{exc.msg} at line {getattr(exc, 'lineno', '?')}, column {getattr(exc, 'colno', '?')}"
+    return type(exc).__name__
+
+
+def as_raw_row(item: Any, *, source: str, url: str, position: str = "") -> RawRow:
     """One API item as a raw row: the source's own keys, every value a string, '' for empty."""
     if not isinstance(item, dict):
-        raise SourceError(f"{source}: {url} returned an item that is not a JSON object: {item!r:.200}")
+        where = f" ({position})" if position else ""
+        raise SourceError(
+            f"{source}: {url}{where} returned an item that is a JSON {type(item).__name__}, not an object."
+        )
     return {str(key): value_as_text(value) for key, value in item.items()}
 
 
@@ -147,10 +264,17 @@ class ClientOptions(TypedDict, total=False):
     backoff: float
     on_attempt: AttemptCallback | None
     session: requests.Session | None
+    pull_deadline: float
+    max_pages: int
+    max_page_bytes: int
 
 
 class JsonApiClient:
-    """Shared plumbing of the department API clients: one session, one retry policy, JSON answers."""
+    """Shared plumbing of the department API clients: one session, one retry policy, JSON answers.
+
+    ``pull_deadline`` (seconds) bounds a whole pull, every page, retry and wait included;
+    ``max_pages`` bounds a pull whose server gives no ``total``; ``max_page_bytes`` bounds one answer.
+    """
 
     source = "api"
 
@@ -163,6 +287,9 @@ class JsonApiClient:
         backoff: float = 0.5,
         on_attempt: AttemptCallback | None = None,
         session: requests.Session | None = None,
+        pull_deadline: float = DEFAULT_PULL_DEADLINE_SECONDS,
+        max_pages: int = 100_000,
+        max_page_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -170,9 +297,13 @@ class JsonApiClient:
         self.backoff = backoff
         self.on_attempt = on_attempt
         self.session = session or make_session()
+        self.pull_deadline = pull_deadline
+        self.max_pages = max_pages
+        self.max_page_bytes = max_page_bytes
 
-    def get_json(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
-        """GET ``base_url + path`` with retries; the answer must be a JSON object."""
+    def get_json(self, path: str, params: dict[str, str | int], *, deadline: float | None = None) -> dict[str, Any]:
+        """GET ``base_url + path`` with retries, done by ``deadline`` (monotonic; default: one pull's
+        allowance from now); the answer must be a JSON object. Errors never quote the body."""
         url = self.base_url + path
         response = request_with_retries(
             self.session,
@@ -183,16 +314,21 @@ class JsonApiClient:
             backoff=self.backoff,
             timeout=self.timeout,
             on_attempt=self.on_attempt,
+            deadline=time.monotonic() + self.pull_deadline if deadline is None else deadline,
+            max_body_bytes=self.max_page_bytes,
+            quote_body=False,
         )
-        return json_object(response, source=self.source, describe=f"{url} {params}")
+        return json_object(response, source=self.source, describe=f"{url}{_params_note({'params': params})}")
 
-    def get_page(self, path: str, params: dict[str, str | int], items_key: str) -> tuple[dict[str, Any], list[Any]]:
+    def get_page(
+        self, path: str, params: dict[str, str | int], items_key: str, *, deadline: float | None = None
+    ) -> tuple[dict[str, Any], list[Any]]:
         """GET one page of a listing: the whole answer and its records, which must be a list under ``items_key``."""
-        body = self.get_json(path, params)
+        body = self.get_json(path, params, deadline=deadline)
         items = body.get(items_key)
         if not isinstance(items, list):
             raise SourceError(
-                f"{self.source}: {self.base_url + path} {params} has no {items_key!r} list; "
+                f"{self.source}: {self.base_url + path}{_params_note({'params': params})} has no {items_key!r} list; "
                 f"got keys {sorted(body)}."
             )
         return body, items

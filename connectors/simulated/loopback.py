@@ -1,7 +1,8 @@
 """The server machinery the simulated department systems share.
 
 Every simulated HTTP system is a :class:`LoopbackJsonServer`: a JSON server on 127.0.0.1 (a free
-port) in a background thread, with injectable failures so the connectors' retries meet real HTTP.
+port) in a background thread, with injectable failures so the connectors' retries meet real HTTP,
+and named faults a test or the demo switches on (``faults``) to meet the ways real systems misbehave.
 Subclasses only decide what each request gets in :meth:`LoopbackJsonServer.route`.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
@@ -23,6 +24,12 @@ from urllib.parse import parse_qs, urlsplit
 from hub_errors import SourceError
 
 SHUTDOWN_POLL_SECONDS = 0.05
+
+TRICKLE = "trickle"
+"""Fault: a data answer's body goes out one byte every ``trickle_interval`` seconds."""
+MALFORMED_JSON = "malformed_json"
+"""Fault: a data answer's body is cut off halfway, so it is not valid JSON (records and all)."""
+COMMON_FAULTS = frozenset({TRICKLE, MALFORMED_JSON})
 
 JsonBody = Mapping[str, Any]
 
@@ -61,6 +68,8 @@ class Reply:
     status: int
     body: JsonBody
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float | None = None
+    truncate: bool = False
 
 
 class SimulatedSystem:
@@ -86,12 +95,20 @@ class LoopbackJsonServer(SimulatedSystem):
 
     Usable as a context manager. ``fail_next(n, status)`` makes the next n requests fail, the way a
     department system does during a restart; ``request_count`` lets tests see retries happen.
+    ``faults`` holds named misbehaviours (``known_faults`` lists them; ``inject``/``clear_faults``
+    switch them) that last until cleared.
     """
 
-    def __init__(self) -> None:
+    known_faults: frozenset[str] = COMMON_FAULTS
+
+    def __init__(self, *, faults: Iterable[str] = (), trickle_interval: float = 20.0) -> None:
         self._failure: InjectedFailure | None = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.request_count = 0
+        self.faults: set[str] = set()
+        self.trickle_interval = trickle_interval
+        self.inject(*faults)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -114,6 +131,7 @@ class LoopbackJsonServer(SimulatedSystem):
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -124,6 +142,16 @@ class LoopbackJsonServer(SimulatedSystem):
         """Answer the next ``count`` requests with ``status`` (and Retry-After if given), then recover."""
         with self._lock:
             self._failure = InjectedFailure(count, int(status), retry_after)
+
+    def inject(self, *names: str) -> None:
+        """Switch on named faults; an unknown name is a ValueError listing the known ones."""
+        unknown = set(names) - self.known_faults
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; {type(self).__name__} knows {sorted(self.known_faults)}")
+        self.faults.update(names)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
 
     def dispatch(self, method: str, target: str, headers: Message, body: bytes) -> Reply:
         """Count the request, apply an injected failure if one is pending, else route it."""
@@ -137,9 +165,13 @@ class LoopbackJsonServer(SimulatedSystem):
         parts = urlsplit(target)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         try:
-            return self.route(method, parts.path, query, headers, body)
+            reply = self.route(method, parts.path, query, headers, body)
         except ValueError as exc:
             return Reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        if reply.status == HTTPStatus.OK:
+            reply.trickle = self.trickle_interval if TRICKLE in self.faults else None
+            reply.truncate = MALFORMED_JSON in self.faults
+        return reply
 
     def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
         """Answer one request; subclasses override. Raise ValueError for a bad parameter (400)."""
@@ -161,13 +193,30 @@ def _handler_for(server: LoopbackJsonServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             reply = server.dispatch(method, self.path, self.headers, body)
             payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
+            if reply.truncate:
+                payload = payload[: len(payload) // 2]
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if reply.trickle is None:
+                self.wfile.write(payload)
+            else:
+                self._trickle(payload, reply.trickle)
+
+        def _trickle(self, payload: bytes, interval: float) -> None:
+            """One byte at a time until done, the client hangs up or the server stops."""
+            try:
+                for index in range(len(payload)):
+                    self.wfile.write(payload[index : index + 1])
+                    self.wfile.flush()
+                    if server._stopping.wait(interval):
+                        break
+            except OSError:
+                pass
+            self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests and the demo would otherwise print every request."""
