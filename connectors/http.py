@@ -164,7 +164,10 @@ def request_with_retries(
             )
             if deadline is not None and response.ok:
                 response._content = read_body(
-                    response, deadline=deadline, max_bytes=max_body_bytes, what=f"{method.upper()} {url}",
+                    response,
+                    deadline=deadline,
+                    max_bytes=max_body_bytes,
+                    what=f"{method.upper()} {url}",
                     error_cls=error_cls,
                 )
         except BodyReadErrors as exc:

@@ -31,7 +31,10 @@ NO_MORE_AT_FIRST_PAGE = "no_more_at_first_page"
 EDIT_MID_PULL = "edit_mid_pull"
 """Fault: between the first and the second page a grid worker edits the first page's first record
 (``GridServer.edit_changes``, or a re-save), as happens in a busy office."""
-GRID_FAULTS = COMMON_FAULTS | {IGNORE_PAGE, EMPTY_PAGE_HAS_MORE, NO_MORE_AT_FIRST_PAGE, EDIT_MID_PULL}
+BEYOND_TOTAL = "beyond_total"
+"""Fault: past its last record the server keeps inventing records it never counted in ``total``
+(ids suffixed ``-phantom-N``), always with ``has_more``."""
+GRID_FAULTS = COMMON_FAULTS | {IGNORE_PAGE, EMPTY_PAGE_HAS_MORE, NO_MORE_AT_FIRST_PAGE, EDIT_MID_PULL, BEYOND_TOTAL}
 
 
 def parse_timestamp(raw: str, name: str) -> datetime:
@@ -61,6 +64,9 @@ class GridCollection:
 
     def _key(self, index: int) -> tuple[datetime, str]:
         return (self._updated[index], self._rows[index][self.id_column])
+
+    def newest(self) -> datetime:
+        return max(self._updated, default=FIRST_UPDATE)
 
     def touch(self, record_id: str, **changes: str) -> None:
         """Edit a record as a grid worker would; it becomes the most recently updated one."""
@@ -145,9 +151,24 @@ class GridServer(LoopbackJsonServer):
             answer.update(items=[], has_more=True)
         elif NO_MORE_AT_FIRST_PAGE in self.faults and first_page:
             answer["has_more"] = False
+        elif BEYOND_TOTAL in self.faults and not answer["has_more"]:
+            answer.update(items=answer["items"] or self._phantoms(collection, page_size), has_more=True)
         if EDIT_MID_PULL in self.faults and first_page and answer["items"]:
             self._pending_edit = (collection, answer["items"][0][collection.id_column])
         return Reply(HTTPStatus.OK, answer)
+
+    def _phantoms(self, collection: GridCollection, count: int) -> list[dict[str, str]]:
+        """Records the server never counted: copies of the first ones under new ids, newer than any
+        real record (BEYOND_TOTAL)."""
+        stamp = (collection.newest() + timedelta(seconds=self.request_count)).isoformat()
+        return [
+            {
+                **item,
+                collection.id_column: f"{item[collection.id_column]}-phantom-{self.request_count}",
+                "updated_at": stamp,
+            }
+            for item in collection.page(None, 1, count)["items"]
+        ]
 
     def _edit_between_pages(self, collection: GridCollection, first_page: bool) -> None:
         """The EDIT_MID_PULL fault: the edit lands after page 1 was served, before page 2 is."""

@@ -147,7 +147,9 @@ class LoopbackJsonServer(SimulatedSystem):
         """Switch on named faults; an unknown name is a ValueError listing the known ones."""
         unknown = set(names) - self.known_faults
         if unknown:
-            raise ValueError(f"unknown faults {sorted(unknown)}; {type(self).__name__} knows {sorted(self.known_faults)}")
+            raise ValueError(
+                f"unknown faults {sorted(unknown)}; {type(self).__name__} knows {sorted(self.known_faults)}"
+            )
         self.faults.update(names)
 
     def clear_faults(self) -> None:
