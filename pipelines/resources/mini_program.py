@@ -22,6 +22,7 @@ class MiniProgramResource(dg.ConfigurableResource):
 
     base_url: str
     app_key: str = ""
+    limit: int = 500
     pull_deadline_seconds: float = DEFAULT_PULL_DEADLINE_SECONDS
     max_pages: int = 100_000
 
@@ -34,6 +35,7 @@ class MiniProgramResource(dg.ConfigurableResource):
         client = MiniProgramClient(
             self.base_url,
             app_key=self.app_key or None,
+            limit=self.limit,
             id_field=load_mapping("events", "resident").record_id,
             pull_deadline=self.pull_deadline_seconds,
             max_pages=self.max_pages,
