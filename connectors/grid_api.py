@@ -88,7 +88,7 @@ class GridApiClient(JsonApiClient):
                 params["after_updated_at"], params["after_id"] = after
             if updated_since:
                 params["updated_since"] = updated_since
-            body, items = self.get_page(path, params, "items", deadline=guard.deadline)
+            body, items = self.get_page(path, params, "items", deadline=guard.deadline, page=page)
             rows = [
                 as_raw_row(item, source=self.source, url=url, position=f"page {page}, item {number}")
                 for number, item in enumerate(items, start=1)

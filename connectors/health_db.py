@@ -12,18 +12,22 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
+from connectors.paging import PullTally
 from connectors.text import RawRow, value_as_text
 from hub_errors import SourceError
 
 SNAPSHOT_DIALECTS = frozenset({"postgresql"})
 
 
-def read_health_records(url: str, table: str, *, schema: str | None = None, chunk_size: int = 5000) -> Iterator[RawRow]:
+def read_health_records(
+    url: str, table: str, *, schema: str | None = None, chunk_size: int = 5000, tally: PullTally | None = None
+) -> Iterator[RawRow]:
     """Every row of ``table`` as a raw row (column names as in the database, values as text, '' for NULL).
 
     Rows are streamed in chunks of ``chunk_size`` with a server-side cursor where the driver has one,
     so a large archive never sits in memory whole. A read that fails mid-way, or a row count that
     differs from the rows read, raises SourceError after the rows so far (the caller keeps none).
+    ``tally``, when given, receives the row count and the rows read of a read that succeeded.
     """
     engine = sa.create_engine(url)
     where = f"health: table {table!r} in {engine.url.render_as_string(hide_password=True)}"
@@ -62,6 +66,8 @@ def read_health_records(url: str, table: str, *, schema: str | None = None, chun
                 "the table changed or the read was cut short. Nothing from this pull was kept; run again when the "
                 "health system is not being loaded."
             )
+        if tally is not None:
+            tally.expected_total, tally.received, tally.rows_pulled = before, read, read
     finally:
         engine.dispose()
 

@@ -244,8 +244,8 @@ def json_object(response: requests.Response, *, source: str, describe: str) -> d
 
 def _json_problem(exc: ValueError) -> str:
     """Where the JSON broke (line, column), without the text around it."""
-    if isinstance(exc, requests.exceptions.JSONDecodeError | ValueError) and hasattr(exc, "msg"):
-        return f"{exc.msg} at line {getattr(exc, 'lineno', '?')}, column {getattr(exc, 'colno', '?')}"
+    if hasattr(exc, "msg"):
+        return f"{exc.msg} (line {getattr(exc, 'lineno', '?')}, column {getattr(exc, 'colno', '?')})"
     return type(exc).__name__
 
 
@@ -304,30 +304,44 @@ class JsonApiClient:
         self.max_pages = max_pages
         self.max_page_bytes = max_page_bytes
 
-    def get_json(self, path: str, params: dict[str, str | int], *, deadline: float | None = None) -> dict[str, Any]:
+    def get_json(
+        self, path: str, params: dict[str, str | int], *, deadline: float | None = None, page: int | None = None
+    ) -> dict[str, Any]:
         """GET ``base_url + path`` with retries, done by ``deadline`` (monotonic; default: one pull's
-        allowance from now); the answer must be a JSON object. Errors never quote the body."""
+        allowance from now); the answer must be a JSON object. Errors name the source and ``page``
+        and never quote the body."""
         url = self.base_url + path
-        response = request_with_retries(
-            self.session,
-            "GET",
-            url,
-            params=params,
-            attempts=self.attempts,
-            backoff=self.backoff,
-            timeout=self.timeout,
-            on_attempt=self.on_attempt,
-            deadline=time.monotonic() + self.pull_deadline if deadline is None else deadline,
-            max_body_bytes=self.max_page_bytes,
-            quote_body=False,
-        )
-        return json_object(response, source=self.source, describe=f"{url}{_params_note({'params': params})}")
+        where = f"{url}{_params_note({'params': params})}" + (f" page {page}" if page is not None else "")
+        try:
+            response = request_with_retries(
+                self.session,
+                "GET",
+                url,
+                params=params,
+                attempts=self.attempts,
+                backoff=self.backoff,
+                timeout=self.timeout,
+                on_attempt=self.on_attempt,
+                deadline=time.monotonic() + self.pull_deadline if deadline is None else deadline,
+                max_body_bytes=self.max_page_bytes,
+                quote_body=False,
+            )
+        except SourceError as exc:
+            prefix = f"{self.source}: " + (f"page {page}: " if page is not None else "")
+            raise SourceError(prefix + str(exc)) from None
+        return json_object(response, source=self.source, describe=where)
 
     def get_page(
-        self, path: str, params: dict[str, str | int], items_key: str, *, deadline: float | None = None
+        self,
+        path: str,
+        params: dict[str, str | int],
+        items_key: str,
+        *,
+        deadline: float | None = None,
+        page: int | None = None,
     ) -> tuple[dict[str, Any], list[Any]]:
         """GET one page of a listing: the whole answer and its records, which must be a list under ``items_key``."""
-        body = self.get_json(path, params, deadline=deadline)
+        body = self.get_json(path, params, deadline=deadline, page=page)
         items = body.get(items_key)
         if not isinstance(items, list):
             raise SourceError(

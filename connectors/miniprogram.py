@@ -56,7 +56,7 @@ class MiniProgramClient(JsonApiClient):
             params: dict[str, str | int] = {"limit": self.limit}
             if cursor:
                 params["cursor"] = cursor
-            body, data = self.get_page(EVENTS_PATH, params, "data", deadline=guard.deadline)
+            body, data = self.get_page(EVENTS_PATH, params, "data", deadline=guard.deadline, page=page)
             rows = [
                 as_raw_row(item, source=self.source, url=url, position=f"page {page}, item {number}")
                 for number, item in enumerate(data, start=1)

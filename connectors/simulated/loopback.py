@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class LoopbackJsonServer(SimulatedSystem):
         self.faults: set[str] = set()
         self.trickle_interval = trickle_interval
         self.inject(*faults)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -178,6 +179,14 @@ class LoopbackJsonServer(SimulatedSystem):
     def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
         """Answer one request; subclasses override. Raise ValueError for a bad parameter (400)."""
         return Reply(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {path}"})
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client hanging up mid-answer (as the hub does on a trickling or failed answer) is normal here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(server: LoopbackJsonServer) -> type[BaseHTTPRequestHandler]:

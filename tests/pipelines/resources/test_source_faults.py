@@ -10,6 +10,7 @@ import pytest
 from connectors.simulated.systems import SimulatedSystems, faults_from_env, start_simulated_systems
 from hub_errors import SourceError
 from pipelines.resources.grid_system import GridSystemResource
+from pipelines.resources.health_system import HealthSystemResource
 from pipelines.resources.mini_program import MiniProgramResource
 
 
@@ -29,6 +30,10 @@ def test_resources_expose_what_each_pull_received_against_the_total(systems: Sim
     assert pulled is not None and pulled.expected_total == pulled.received == len(residents)
     mini_pulled = mini.last_pull("events")
     assert mini_pulled is not None and mini_pulled.expected_total == mini_pulled.received == len(events)
+    health = HealthSystemResource(url=systems.health_db_url, table=systems.health_table)
+    records = list(health.rows("residents"))
+    health_pulled = health.last_pull("residents")
+    assert health_pulled is not None and health_pulled.expected_total == health_pulled.received == len(records) > 0
 
 
 def test_faults_switched_on_at_start_fail_the_resources_clearly(bench_small: Path, tmp_path: Path) -> None:
