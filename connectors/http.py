@@ -276,7 +276,8 @@ class JsonApiClient:
     """Shared plumbing of the department API clients: one session, one retry policy, JSON answers.
 
     ``pull_deadline`` (seconds) bounds a whole pull, every page, retry and wait included;
-    ``max_pages`` bounds a pull whose server gives no ``total``; ``max_page_bytes`` bounds one answer.
+    ``max_pages`` bounds any pull (the server's ``total`` usually bounds it tighter, see
+    connectors.paging); ``max_page_bytes`` bounds one answer.
     """
 
     source = "api"

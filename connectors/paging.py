@@ -64,7 +64,8 @@ class PullGuard:
         if derived is not None and page > derived:
             raise self.fail(
                 f"the server said it holds {self.tally.expected_total} records, which fit in "
-                f"{derived - SLACK_PAGES} pages, yet it keeps saying there is more",
+                f"{derived - SLACK_PAGES} pages, yet it keeps saying there is more (if a batch job is re-saving "
+                "records right now, run again when it is done)",
                 page,
             )
         if page > self._max_pages:
