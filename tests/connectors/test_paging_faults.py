@@ -269,3 +269,21 @@ def test_json_api_client_single_calls_are_bounded_too(mini: MiniProgramServer) -
     with pytest.raises(SourceError, match="deadline passed"):
         JsonApiClient(mini.url, pull_deadline=0.5).get_json("/api/events", {"limit": 5})
     assert time.monotonic() - started < BOUND_SECONDS
+
+
+def test_an_oversized_answer_is_cut_at_max_page_bytes(grid: GridServer) -> None:
+    client = GridApiClient(grid.url, TOKEN, page_size=40, max_page_bytes=2000)
+    message, _ = pull_failure(client.iter_residents())
+    assert "grid: page 1" in message and "larger than 2000 bytes" in message
+
+
+def test_keyset_paging_with_updated_since_counts_only_the_changes(grid: GridServer) -> None:
+    client = grid_client(grid)
+    everything = list(client.iter_residents())
+    cursor = client.latest_updated_at
+    changed_ids = [everything[5]["记录编号"], everything[90]["记录编号"]]
+    for record_id in changed_ids:
+        grid.residents.touch(record_id, 联系电话="13900000001")
+    changed = list(client.iter_residents(updated_since=cursor))
+    assert [row["记录编号"] for row in changed] == changed_ids
+    assert client.last_pull is not None and client.last_pull.expected_total == client.last_pull.received == 2
