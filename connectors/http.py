@@ -8,13 +8,21 @@ the steward-facing error on giving up are the same for pulling data and for deli
 from __future__ import annotations
 
 import email.utils
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
+import urllib3.response
+from requests.adapters import HTTPAdapter
 
 from connectors.text import RawRow, value_as_text
 from hub_errors import HubError, SourceError
@@ -32,6 +40,68 @@ BodyReadErrors = (
     requests.exceptions.ChunkedEncodingError,
     urllib3.exceptions.HTTPError,
 )
+
+
+_WATCHED_SOCKETS: ContextVar[list[socket.socket] | None] = ContextVar("hub_watched_sockets", default=None)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """Lends its socket to the running request's deadline watchdog before waiting for the answer."""
+
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        _watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        _watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """A transport whose connections a request's deadline can cut, even while the server trickles
+    the status line and headers a byte at a time (which per-read timeouts never stop)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def _watch(sock: socket.socket | None) -> None:
+    watched = _WATCHED_SOCKETS.get()
+    if watched is not None and sock is not None:
+        watched.append(sock)
+
+
+def _shut_down(sockets: list[socket.socket]) -> None:
+    for sock in list(sockets):
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def deadline_watchdog(deadline: float) -> Iterator[None]:
+    """Until the block ends, shut down the sockets of requests sent through a DeadlineAdapter once
+    ``deadline`` (a ``time.monotonic()`` instant) passes; the blocked read then fails at once."""
+    watched: list[socket.socket] = []
+    token = _WATCHED_SOCKETS.set(watched)
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), _shut_down, (watched,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _WATCHED_SOCKETS.reset(token)
 
 
 def make_session(token: str | None = None) -> requests.Session:
@@ -96,21 +166,30 @@ def read_body(
     passes or the body grows past ``max_bytes``.
 
     A per-read timeout cannot stop a server that trickles a byte every few seconds; this can. Each
-    read returns whatever has arrived (``read1``), so the deadline is checked at least once per
-    socket read timeout.
+    read returns whatever has arrived (``read1``) and the deadline is checked between reads; a read
+    blocked at the deadline is cut by :func:`deadline_watchdog` (DeadlineAdapter connections).
     """
     chunks: list[bytes] = []
     size = 0
+
+    def too_late() -> HubError:
+        return error_cls(
+            f"{what}: the answer was still arriving when the pull's deadline passed "
+            f"({size} bytes received, {response.headers.get('Content-Length') or 'unknown'} announced). "
+            "The department system is answering too slowly; ask its operator, then run again."
+        )
+
     try:
         while True:
             if time.monotonic() > deadline:
-                raise error_cls(
-                    f"{what}: the answer was still arriving when the pull's deadline passed "
-                    f"({size} bytes received, {response.headers.get('Content-Length') or 'unknown'} announced). "
-                    "The department system is answering too slowly; ask its operator, then run again."
-                )
-            chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
-            if not chunk:
+                raise too_late()
+            try:
+                chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            except BodyReadErrors:
+                if time.monotonic() > deadline:  # the watchdog cut the connection
+                    raise too_late() from None
+                raise
+            if not chunk and time.monotonic() <= deadline:
                 return b"".join(chunks)
             size += len(chunk)
             if size > max_bytes:
@@ -159,20 +238,30 @@ def request_with_retries(
     for attempt_no in range(1, attempts + 1):
         wait = min(max_backoff, backoff * 2 ** (attempt_no - 1))
         try:
-            response = session.request(
-                method, url, timeout=_timeout_within(timeout, deadline), stream=deadline is not None, **kwargs
-            )
-            if deadline is not None and response.ok:
-                response._content = read_body(
-                    response,
-                    deadline=deadline,
-                    max_bytes=max_body_bytes,
-                    what=f"{method.upper()} {url}",
-                    error_cls=error_cls,
-                )
+            if deadline is None:
+                response = session.request(method, url, timeout=timeout, **kwargs)
+            else:
+                with deadline_watchdog(deadline):
+                    response = session.request(
+                        method, url, timeout=_timeout_within(timeout, deadline), stream=True, **kwargs
+                    )
+                    if response.ok:
+                        response._content = read_body(
+                            response,
+                            deadline=deadline,
+                            max_bytes=max_body_bytes,
+                            what=f"{method.upper()} {url}",
+                            error_cls=error_cls,
+                        )
         except BodyReadErrors as exc:
             if on_attempt is not None:
                 on_attempt(attempt_no, exc)
+            if deadline is not None and time.monotonic() > deadline:
+                raise error_cls(
+                    f"{method.upper()} {url}{_params_note(kwargs)}: no complete answer when the pull's deadline "
+                    f"passed ({type(exc).__name__}). The department system is answering too slowly; ask its "
+                    "operator, then run again."
+                ) from None
             last_problem = f"connection failed ({type(exc).__name__}: {exc})"
         else:
             if on_attempt is not None:
@@ -301,6 +390,8 @@ class JsonApiClient:
         self.backoff = backoff
         self.on_attempt = on_attempt
         self.session = session or make_session()
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, DeadlineAdapter())
         self.pull_deadline = pull_deadline
         self.max_pages = max_pages
         self.max_page_bytes = max_page_bytes

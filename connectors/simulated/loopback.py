@@ -28,9 +28,11 @@ SHUTDOWN_POLL_SECONDS = 0.05
 
 TRICKLE = "trickle"
 """Fault: a data answer's body goes out one byte every ``trickle_interval`` seconds."""
+TRICKLE_HEAD = "trickle_head"
+"""Fault: a data answer's status line and headers go out one byte every ``trickle_interval`` seconds."""
 MALFORMED_JSON = "malformed_json"
 """Fault: a data answer's body is cut off halfway, so it is not valid JSON (records and all)."""
-COMMON_FAULTS = frozenset({TRICKLE, MALFORMED_JSON})
+COMMON_FAULTS = frozenset({TRICKLE, TRICKLE_HEAD, MALFORMED_JSON})
 
 JsonBody = Mapping[str, Any]
 
@@ -70,6 +72,7 @@ class Reply:
     body: JsonBody
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float | None = None
+    trickle_head: float | None = None
     truncate: bool = False
 
 
@@ -173,6 +176,7 @@ class LoopbackJsonServer(SimulatedSystem):
             return Reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
         if reply.status == HTTPStatus.OK:
             reply.trickle = self.trickle_interval if TRICKLE in self.faults else None
+            reply.trickle_head = self.trickle_interval if TRICKLE_HEAD in self.faults else None
             reply.truncate = MALFORMED_JSON in self.faults
         return reply
 
@@ -192,6 +196,8 @@ class _QuietHTTPServer(ThreadingHTTPServer):
 def _handler_for(server: LoopbackJsonServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        trickle_head: float | None = None
+        head_sent = True
 
         def do_GET(self) -> None:
             self._answer("GET")
@@ -206,28 +212,42 @@ def _handler_for(server: LoopbackJsonServer) -> type[BaseHTTPRequestHandler]:
             payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
             if reply.truncate:
                 payload = payload[: len(payload) // 2]
+            self.trickle_head = reply.trickle_head
+            self.head_sent = True
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if not self.head_sent:
+                return
             if reply.trickle is None:
                 self.wfile.write(payload)
             else:
                 self._trickle(payload, reply.trickle)
 
-        def _trickle(self, payload: bytes, interval: float) -> None:
-            """One byte at a time until done, the client hangs up or the server stops."""
+        def flush_headers(self) -> None:
+            if self.trickle_head is None:
+                super().flush_headers()
+                return
+            head = b"".join(getattr(self, "_headers_buffer", []))
+            self._headers_buffer: list[bytes] = []
+            self.head_sent = self._trickle(head, self.trickle_head)
+
+        def _trickle(self, payload: bytes, interval: float) -> bool:
+            """One byte at a time until done (True), the client hangs up or the server stops (False)."""
             try:
                 for index in range(len(payload)):
                     self.wfile.write(payload[index : index + 1])
                     self.wfile.flush()
                     if server._stopping.wait(interval):
-                        break
+                        self.close_connection = True
+                        return False
             except OSError:
-                pass
-            self.close_connection = True
+                self.close_connection = True
+                return False
+            return True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests and the demo would otherwise print every request."""

@@ -18,7 +18,7 @@ from connectors.paging import LatestById, PullGuard
 from connectors.simulated import grid_server as grid_faults
 from connectors.simulated import miniprogram_server as mini_faults
 from connectors.simulated.grid_server import GridServer
-from connectors.simulated.loopback import MALFORMED_JSON, TRICKLE
+from connectors.simulated.loopback import MALFORMED_JSON, TRICKLE, TRICKLE_HEAD
 from connectors.simulated.miniprogram_server import MiniProgramServer
 from hub_errors import SourceError
 
@@ -144,12 +144,12 @@ def test_a_complete_pull_exposes_expected_and_received_counts(grid: GridServer, 
     assert client.last_pull.pages == grid.request_count == -(-total // 40)
 
 
-@pytest.mark.parametrize("server_kind", ["grid", "mini"])
+@pytest.mark.parametrize(("server_kind", "interval"), [("grid", 0.1), ("mini", 0.1), ("grid", 20.0)])
 def test_a_trickling_body_is_cut_by_the_pull_deadline(
-    grid: GridServer, mini: MiniProgramServer, server_kind: str
+    grid: GridServer, mini: MiniProgramServer, server_kind: str, interval: float
 ) -> None:
     server = grid if server_kind == "grid" else mini
-    server.trickle_interval = 0.1
+    server.trickle_interval = interval
     server.inject(TRICKLE)
     pull = (
         grid_client(grid, pull_deadline=1.0).iter_residents()
@@ -287,3 +287,11 @@ def test_keyset_paging_with_updated_since_counts_only_the_changes(grid: GridServ
     changed = list(client.iter_residents(updated_since=cursor))
     assert [row["记录编号"] for row in changed] == changed_ids
     assert client.last_pull is not None and client.last_pull.expected_total == client.last_pull.received == 2
+
+
+def test_a_trickling_status_line_and_headers_are_cut_by_the_pull_deadline(grid: GridServer) -> None:
+    grid.trickle_interval = 0.1
+    grid.inject(TRICKLE_HEAD)
+    message, seconds = pull_failure(grid_client(grid, pull_deadline=1.0, timeout=(5, 60)).iter_residents())
+    assert "grid: page 1" in message and "no complete answer when the pull's deadline passed" in message
+    assert seconds < BOUND_SECONDS
