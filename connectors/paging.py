@@ -121,8 +121,10 @@ class PullGuard:
 
 
 class LatestById:
-    """One row per record id, the newest by ``version_field``, in order of first arrival; rows
-    without an id are all kept (the schema quarantines them)."""
+    """One row per record id, in order of first arrival: of a record pulled twice (edited between two
+    pages) the newest ``version_field`` is kept, an exact repeat is dropped. Two rows with the same id
+    and version but different content are two records sharing an id, not one pulled twice: both are
+    kept, for the schema to quarantine as duplicates. Rows without an id are all kept."""
 
     def __init__(self, id_field: str | None, version_field: str = "updated_at") -> None:
         self.id_field = id_field
@@ -133,16 +135,19 @@ class LatestById:
 
     def add(self, row: RawRow) -> None:
         key = row.get(self.id_field, "") if self.id_field else ""
-        if not key:
+        where = self._index.get(key) if key else None
+        if where is None:
+            if key:
+                self._index[key] = len(self._rows)
             self._rows.append(row)
             return
-        where = self._index.get(key)
-        if where is None:
-            self._index[key] = len(self._rows)
+        kept = self._rows[where]
+        version, kept_version = row.get(self.version_field, ""), kept.get(self.version_field, "")
+        if version == kept_version and row != kept:
             self._rows.append(row)
             return
         self.superseded += 1
-        if _is_newer(row.get(self.version_field, ""), self._rows[where].get(self.version_field, "")):
+        if version != kept_version and _is_newer(version, kept_version):
             self._rows[where] = row
 
     def __len__(self) -> int:

@@ -246,8 +246,16 @@ def test_a_record_pulled_twice_keeps_its_newest_version() -> None:
     kept.add({"id": "A", "v": "old", "updated_at": "2026-01-05T00:30:00+00:00"})
     kept.add({"id": "B", "v": "b2", "updated_at": "2026-01-05T08:00:01+08:00"})
     kept.add({"id": "", "v": "no id"})
+    kept.add({"id": "B", "v": "b2", "updated_at": "2026-01-05T08:00:01+08:00"})
     assert [row["v"] for row in kept] == ["new", "b2", "no id"]
-    assert (len(kept), kept.superseded) == (3, 2)
+    assert (len(kept), kept.superseded) == (3, 3)
+
+
+def test_two_records_sharing_an_id_are_both_kept_for_the_schema_to_quarantine() -> None:
+    kept = LatestById("id")
+    kept.add({"id": "A", "name": "one", "updated_at": "2026-01-05T09:00:00+08:00"})
+    kept.add({"id": "A", "name": "other", "updated_at": "2026-01-05T09:00:00+08:00"})
+    assert [row["name"] for row in kept] == ["one", "other"] and kept.superseded == 0
 
 
 def test_the_guard_refuses_to_go_past_its_deadline() -> None:
