@@ -9,6 +9,7 @@ HTTP without a real department, and meet its misbehaviour on purpose.
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from email.message import Message
@@ -126,6 +127,7 @@ class GridServer(LoopbackJsonServer):
         self.edit_changes: dict[str, str] = {}
         self.edited: list[str] = []
         self._pending_edit: tuple[GridCollection, str] | None = None
+        self._data_lock = threading.Lock()
         super().__init__(faults=faults, trickle_interval=trickle_interval)
 
     def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
@@ -143,6 +145,19 @@ class GridServer(LoopbackJsonServer):
         first_page = page == 1 and after is None
         if IGNORE_PAGE in self.faults:
             page, after, first_page = 1, None, True
+        with self._data_lock:
+            return Reply(HTTPStatus.OK, self._answer(collection, since, page, page_size, after, first_page))
+
+    def _answer(
+        self,
+        collection: GridCollection,
+        since: datetime | None,
+        page: int,
+        page_size: int,
+        after: tuple[datetime, str] | None,
+        first_page: bool,
+    ) -> dict[str, Any]:
+        """One listing answer, with the switched-on faults applied."""
         self._edit_between_pages(collection, first_page)
         answer = collection.page(since, page, page_size, after)
         if IGNORE_PAGE in self.faults:
@@ -155,7 +170,7 @@ class GridServer(LoopbackJsonServer):
             answer.update(items=answer["items"] or self._phantoms(collection, page_size), has_more=True)
         if EDIT_MID_PULL in self.faults and first_page and answer["items"]:
             self._pending_edit = (collection, answer["items"][0][collection.id_column])
-        return Reply(HTTPStatus.OK, answer)
+        return answer
 
     def _phantoms(self, collection: GridCollection, count: int) -> list[dict[str, str]]:
         """Records the server never counted: copies of the first ones under new ids, newer than any
