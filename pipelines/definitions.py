@@ -19,7 +19,7 @@ from pipelines.resources.delivery import DeliveryResource
 from pipelines.resources.grid_system import GridSystemResource
 from pipelines.resources.health_system import HealthSystemResource
 from pipelines.resources.mini_program import MiniProgramResource
-from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource
+from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource, WrittenTableIOManager
 from pipelines.schedules import department_schedules, main_job
 from pipelines.sensors import community_inbox_sensor
 from pipelines.settings import default_database_url
@@ -34,6 +34,7 @@ def build_definitions() -> dg.Definitions:
         sensors=[community_inbox_sensor],
         resources={
             "io_manager": WarehouseIOManager(url=database_url),
+            "lineage_io_manager": WrittenTableIOManager(url=database_url),
             "warehouse": WarehouseResource(url=database_url),
             "grid_system": GridSystemResource(
                 base_url=dg.EnvVar("HUB_GRID_URL"), token=dg.EnvVar("HUB_GRID_TOKEN")

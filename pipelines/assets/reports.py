@@ -43,13 +43,14 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         delivery: DeliveryResource,
     ) -> pd.DataFrame:
         report = build_department_report(spec, golden_persons, incidents)
-        outcome = deliver_report(
-            report,
-            out_dir=delivery.out_path(),
-            run_id=context.run_id,
-            engine=delivery.log_engine(),
-            env=delivery.environment(),
-        )
+        with delivery.run_lock(context.run_id):
+            outcome = deliver_report(
+                report,
+                out_dir=delivery.out_path(),
+                run_id=context.run_id,
+                engine=delivery.log(),
+                env=delivery.environment(),
+            )
         delivered = pd.concat(
             [table.frame.astype(str).assign(工作表=table.sheet) for table in report.tables], ignore_index=True
         )
