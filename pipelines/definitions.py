@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.reports import report_assets
@@ -28,7 +29,14 @@ from pipelines.settings import default_database_url
 def build_definitions() -> dg.Definitions:
     database_url = default_database_url()
     return dg.Definitions(
-        assets=[*raw_assets, *standardize_assets, *resolved_assets, *report_assets, intake_rejections],
+        assets=[
+            *raw_assets,
+            source_guard_asset,
+            *standardize_assets,
+            *resolved_assets,
+            *report_assets,
+            intake_rejections,
+        ],
         jobs=[main_job],
         schedules=department_schedules(),
         sensors=[community_inbox_sensor],

@@ -121,6 +121,7 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
         summary = export_outputs(warehouse, out, pushed)
         summary["department_state"] = {dept: path.name for dept, path in held.items()}
+        summary["held_back"] = held_back(warehouse, run_id)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["dagster_run_id"] = result.run_id
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -239,6 +240,24 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
     }
 
 
+def held_back(warehouse: Warehouse, run_id: str) -> list[dict]:
+    """The sources the shrink guard stopped in this run, with the reports they held back."""
+    written = warehouse.table_run("source_guard")
+    if written is None or written["run_id"] != run_id:
+        return []
+    guard = warehouse.read_table("source_guard")
+    failed = guard[~guard["passed"].astype(bool)]
+    return [
+        {
+            "source": f"{row['dataset']}/{row['source']}",
+            "previous": int(row["previous"]),
+            "now": int(row["now"]),
+            "reports": [name for name in str(row["held_reports"]).split(",") if name],
+        }
+        for row in failed.to_dict("records")
+    ]
+
+
 def summary_key(dataset: str, source: str) -> str:
     """Resident sources by name (grid, health, civil); event sources suffixed, since grid has both."""
     return source if dataset == "residents" else f"{source}_events"
@@ -252,6 +271,11 @@ def print_summary(summary: dict, out: Path) -> None:
         f"{summary['persons']} persons, {summary['incidents']} incidents, "
         f"{len(summary['reports'])} reports written, {summary['seconds']} s"
     )
+    for stop in summary.get("held_back", []):
+        print(
+            f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "
+            f"to {stop['now']}; see the source_guard checks)"
+        )
     print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, summary.json)")
     print(f"  warehouse: {os.environ['HUB_DATABASE_URL']}")
     print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")
