@@ -34,8 +34,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     url: str
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        """Replace the table; under the run lock, so two runs never replace one table at once."""
         table = "_".join(context.asset_key.path)
-        warehouse_for(self.url).write_table(table, obj, context.run_id)
+        warehouse = warehouse_for(self.url)
+        with warehouse.run_lock(context.run_id):
+            warehouse.write_table(table, obj, context.run_id)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table = "_".join(context.asset_key.path)
