@@ -122,11 +122,25 @@ class DepartmentInbox(LoopbackJsonServer):
                 if len(complete) < len(text):
                     with journal.open("r+b") as handle:
                         handle.truncate(len(complete))
-                for line in complete.decode("utf-8").splitlines():
+                entries = complete.decode("utf-8").splitlines()
+                for line in entries:
                     entry = json.loads(line)
                     self._hold(ReceivedBatch(entry["department"], entry["idempotency_key"], entry["payload"]))
+                held = [batch for positions in self._current.values() for batch in positions.values()]
+                if len(entries) > 2 * len(held):
+                    self._compact(journal, held)
             self._journal = journal
         return self
+
+    @staticmethod
+    def _compact(journal: Path, held: list[ReceivedBatch]) -> None:
+        """Keep only the batches the departments hold now (replaced ones are history)."""
+        temporary = journal.with_name(f".{journal.name}.{os.getpid()}.tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            for batch in held:
+                entry = {"department": batch.department, "idempotency_key": batch.idempotency_key}
+                handle.write(json.dumps({**entry, "payload": batch.payload}, ensure_ascii=False) + "\n")
+        os.replace(temporary, journal)
 
     def fail_next(
         self, count: int, status: int = HTTPStatus.SERVICE_UNAVAILABLE, *, retry_after: str | None = None

@@ -119,3 +119,16 @@ def test_write_received_saves_each_department(inbox: DepartmentInbox, tmp_path: 
     paths = inbox.write_received(tmp_path)
     saved = json.loads(paths["grid"].read_text(encoding="utf-8"))
     assert saved == [{"idempotency_key": "a", "rows": [{"x": "1"}]}]
+
+
+def test_journal_keeps_only_what_departments_hold_after_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "inbox-state"
+    with DepartmentInbox() as inbox:
+        inbox.keep_state_in(state)
+        for n in range(5):
+            body = batch_body("civil/r", 1, 1, [{"phone": str(n)}])
+            requests.post(inbox.url_for("civil"), json=body, headers={"Idempotency-Key": f"k{n}"}, timeout=5)
+    with DepartmentInbox() as restarted:
+        restarted.keep_state_in(state)
+        assert restarted.current_rows("civil") == [{"phone": "4"}]
+    assert len((state / "received.jsonl").read_text(encoding="utf-8").splitlines()) == 1

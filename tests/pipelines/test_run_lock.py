@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from pipelines.cli import main
 from pipelines.run_lock import RunInProgress, run_lock
 from pipelines.warehouse import create_warehouse_engine
 
@@ -50,3 +51,22 @@ def test_postgres_run_lock(pg_schema: tuple[str, str]) -> None:
         check_second_run_waits_then_goes(engine)
     finally:
         engine.dispose()
+
+
+def test_hub_demo_says_a_run_is_in_progress(
+    tmp_path: Path, bench_small: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / '.hub' / 'warehouse.sqlite'}"
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / ".hub"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    monkeypatch.setenv("HUB_RUN_LOCK_WAIT", "0.3")
+    release = threading.Event()
+    hold_in_thread(create_warehouse_engine(url), "the-other-run", release)
+    try:
+        assert main(["demo", "--data", str(bench_small), "--out", str(tmp_path / "out")]) == 2
+    finally:
+        release.set()
+    error = capsys.readouterr().err
+    assert "hub run the-other-run" in error and "is using this warehouse" in error and "Traceback" not in error
+    assert not (tmp_path / "out" / "summary.json").exists()
