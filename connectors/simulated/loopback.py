@@ -66,7 +66,11 @@ class InjectedFailure:
 
 @dataclass
 class Reply:
-    """What a simulated endpoint answers: status, JSON body and extra headers."""
+    """What a simulated endpoint answers: status, JSON body and extra headers.
+
+    ``raw`` (with its ``content_type``) replaces the JSON body, for systems that answer with
+    something else, as a login page in front of a department's inbox does.
+    """
 
     status: int
     body: JsonBody
@@ -74,6 +78,8 @@ class Reply:
     trickle: float | None = None
     trickle_head: float | None = None
     truncate: bool = False
+    raw: bytes | None = None
+    content_type: str = "application/json; charset=utf-8"
 
 
 class SimulatedSystem:
@@ -209,13 +215,13 @@ def _handler_for(server: LoopbackJsonServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             reply = server.dispatch(method, self.path, self.headers, body)
-            payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
+            payload = reply.raw if reply.raw is not None else json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
             if reply.truncate:
                 payload = payload[: len(payload) // 2]
             self.trickle_head = reply.trickle_head
             self.head_sent = True
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
