@@ -7,8 +7,9 @@ value as the text a person saw (an ID number never becomes a float) and says whe
 It reads what the sheet holds, not what the file declares: every row whatever the sheet's stated
 size (`<dimension>`, often wrong in files other tools wrote), a header merged over two columns as one
 column whose value joins the cells under it (a name split into surname and given name), a cell
-merged down several rows as that value on each of them, and Excel's fake 1900-02-29 (serial 60,
-which openpyxl turns into 1900-02-28) as the impossible date it is, so the schema rejects it.
+merged down several rows as that value on each of them, a character XML cannot hold as the
+character Excel escaped (`_x000B_`, for the schema to remove and flag), and Excel's fake 1900-02-29
+(serial 60, which openpyxl turns into 1900-02-28) as the impossible date it is, so the schema rejects it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import openpyxl
 from openpyxl.utils.datetime import WINDOWS_EPOCH
+from openpyxl.utils.escape import unescape
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -91,15 +93,17 @@ def sheet_values(path: Path, workbook: Workbook, sheet: Worksheet) -> list[list[
         top = rows[merged.min_row - 1][column] if merged.min_row <= len(rows) else None
         for row_number in range(merged.min_row + 1, min(merged.max_row, len(rows)) + 1):
             rows[row_number - 1][column] = top
-    if workbook.epoch == WINDOWS_EPOCH:
-        ambiguous = [
-            (r, c)
-            for r, row in enumerate(rows)
-            for c, value in enumerate(row)
-            if isinstance(value, dt.datetime) and value.date() == _AMBIGUOUS_1900_DAY
-        ]
-        if ambiguous:
-            _mark_fake_leap_days(path, workbook.worksheets.index(sheet), rows, ambiguous)
+    dates_1900 = workbook.epoch == WINDOWS_EPOCH
+    ambiguous = []
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, str):
+                if "_x" in value:
+                    row[c] = unescape(value)  # Excel's _x000B_ for a character XML cannot hold
+            elif dates_1900 and isinstance(value, dt.datetime) and value.date() == _AMBIGUOUS_1900_DAY:
+                ambiguous.append((r, c))
+    if ambiguous:
+        _mark_fake_leap_days(path, workbook.worksheets.index(sheet), rows, ambiguous)
     return rows
 
 
