@@ -33,7 +33,8 @@ class CommunityInboxResource(dg.ConfigurableResource):
         return scan_inbox(Path(self.path), max_file_mb=self.max_file_mb)
 
     def workbooks(self) -> list[Path]:
-        """The workbooks that will be read (copies and rejected entries left out)."""
+        """The workbooks to read: copies and entries rejected by name or kind left out (a damaged
+        file is only found when read, see read_all)."""
         return self.scan().workbooks
 
     def rejected_dir(self) -> Path:
