@@ -54,9 +54,7 @@ class SheetRow:
     values: dict[str, str]
 
 
-def find_header(
-    rows: Sequence[Sequence[object]], required_columns: Sequence[str]
-) -> tuple[int, list[str]] | None:
+def find_header(rows: Sequence[Sequence[object]], required_columns: Sequence[str]) -> tuple[int, list[str]] | None:
     """Index and cells of the header row: the first row holding all required columns, or, with none
     required, the first row with several non-empty cells (a merged title row has only one)."""
     for index, row in enumerate(rows):

@@ -63,8 +63,7 @@ def numeric_columns(rows: Sequence[dict[str, str]]) -> set[str]:
     return {
         column
         for column in rows[0]
-        if any(row[column] for row in rows)
-        and all(PLAIN_NUMBER.fullmatch(row[column]) for row in rows if row[column])
+        if any(row[column] for row in rows) and all(PLAIN_NUMBER.fullmatch(row[column]) for row in rows if row[column])
     }
 
 

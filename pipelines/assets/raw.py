@@ -85,9 +85,11 @@ def file_metadata(context: dg.AssetExecutionContext, pulled: SourcePull) -> dict
         context.log.warning(f"文件未能读取，已放入 rejected/：{rejected.path.name}：{rejected.reason}")
     for duplicate in pulled.duplicates:
         context.log.warning(f"文件与 {duplicate.same_as.name} 内容完全相同，只读取一次：{duplicate.path.name}")
-    table = ["| 文件 | 原因 |", "|---|---|"] + [
-        f"| {r.path.name.replace('|', '/')} | {r.reason} |" for r in pulled.rejected
-    ] + [f"| {d.path.name.replace('|', '/')} | 与 {d.same_as.name} 内容相同，未重复读取 |" for d in pulled.duplicates]
+    table = (
+        ["| 文件 | 原因 |", "|---|---|"]
+        + [f"| {r.path.name.replace('|', '/')} | {r.reason} |" for r in pulled.rejected]
+        + [f"| {d.path.name.replace('|', '/')} | 与 {d.same_as.name} 内容相同，未重复读取 |" for d in pulled.duplicates]
+    )
     return {
         "rejected_files": dg.MetadataValue.int(len(pulled.rejected)),
         "duplicate_files": dg.MetadataValue.int(len(pulled.duplicates)),

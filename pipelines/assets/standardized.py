@@ -100,7 +100,9 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             output_name=f"quarantine_{dataset}",
             metadata={
                 "rows": dg.MetadataValue.int(len(quarantine)),
-                "records": dg.MetadataValue.int(quarantine[["source", "record_id", "row_ref"]].drop_duplicates().shape[0]),
+                "records": dg.MetadataValue.int(
+                    quarantine[["source", "record_id", "row_ref"]].drop_duplicates().shape[0]
+                ),
                 "per_reason": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()}),
                 "sample": sample_markdown(quarantine),
             },

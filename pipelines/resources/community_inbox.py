@@ -54,11 +54,7 @@ class CommunityInboxResource(dg.ConfigurableResource):
     def pull(self, dataset: str) -> SourcePull:
         """(file:sheet:row, row) for every filled row of the dataset's sheet, and what was set aside."""
         read, scan = self.read_all()
-        rows = [
-            (row[RECORD_ID], row)
-            for datasets in read.values()
-            for row in datasets[dataset]
-        ]
+        rows = [(row[RECORD_ID], row) for datasets in read.values() for row in datasets[dataset]]
         return SourcePull(rows=rows, rejected=scan.rejected, duplicates=scan.duplicates)
 
     def rows(self, dataset: str) -> Iterator[tuple[str, dict[str, str]]]:

@@ -84,9 +84,7 @@ def test_missing_column_names_file_and_column_before_any_row(tmp_path: Path) -> 
 def test_header_found_without_required_columns(tmp_path: Path) -> None:
     layout = [["标题"], ["编号", "姓名", "身份证号"], ["C1", " 王五 ", "x"]]
     path = write_workbook(tmp_path / "a.xlsx", layout)
-    assert list(read_civil_workbook(path)) == [
-        SheetRow("a.xlsx", 3, {"编号": "C1", "姓名": " 王五 ", "身份证号": "x"})
-    ]
+    assert list(read_civil_workbook(path)) == [SheetRow("a.xlsx", 3, {"编号": "C1", "姓名": " 王五 ", "身份证号": "x"})]
 
 
 def test_processed_files_move_out_of_the_inbox(tmp_path: Path) -> None:
@@ -111,7 +109,9 @@ def test_a_damaged_file_is_rejected_and_the_others_are_read(tmp_path: Path) -> N
 
 
 def test_every_file_in_an_unagreed_layout_stops_the_source_with_the_missing_column(tmp_path: Path) -> None:
-    write_workbook(tmp_path / "old_layout.xlsx", [["名册"], ["编号", "姓名", "证件号码", "电话"], ["C1", "王五", "1", "2"]])
+    write_workbook(
+        tmp_path / "old_layout.xlsx", [["名册"], ["编号", "姓名", "证件号码", "电话"], ["C1", "王五", "1", "2"]]
+    )
     with pytest.raises(SourceError, match=r"old_layout\.xlsx.*身份证号"):
         read_civil_inbox(tmp_path, REQUIRED)
     write_workbook(tmp_path / "b.xlsx", [["标题"], ["编号", "姓名", "身份证号"], ["C2", "赵六", "y"]])

@@ -65,14 +65,17 @@ def intake_workbook(path: Path, row: list[str]) -> Path:
 def messy_community_inbox(inbox: Path) -> None:
     inbox.mkdir(parents=True)
     good = intake_workbook(
-        inbox / "幸福社区_1101.xlsx", ["陈丽婷", "350603199001011236", "女", "1990-01-01", "", "幸福路12号3栋2单元501室"]
+        inbox / "幸福社区_1101.xlsx",
+        ["陈丽婷", "350603199001011236", "女", "1990-01-01", "", "幸福路12号3栋2单元501室"],
     )
     shutil.copy2(good, inbox / "幸福社区_1101 - 副本.xlsx")
     (inbox / "损坏.xlsx").write_bytes(good.read_bytes()[:1500])
     (inbox / "旧版.xls").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1"))
     (inbox / "文件夹.xlsx").mkdir()
     (inbox / "链接.xlsx").symlink_to(good)
-    intake_workbook(inbox / ("社区" + "长" * 77 + ".xlsx"), ["王五", "", "男", "1950-03-01", "", "新华路3号1栋2单元301室"])
+    intake_workbook(
+        inbox / ("社区" + "长" * 77 + ".xlsx"), ["王五", "", "男", "1950-03-01", "", "新华路3号1栋2单元301室"]
+    )
 
 
 def test_faulty_sources_and_files_do_not_stop_the_run_and_every_row_is_accounted_for(
@@ -95,7 +98,9 @@ def test_faulty_sources_and_files_do_not_stop_the_run_and_every_row_is_accounted
         assert run_demo(data=tmp_path / "data", people=0, seed=0, out=out) == 0
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         with pg_engine.connect() as conn:
-            std = pd.read_sql(sa.text(f'select source, record_id, name, quality_flags from "{schema}".std_residents'), conn)
+            std = pd.read_sql(
+                sa.text(f'select source, record_id, name, quality_flags from "{schema}".std_residents'), conn
+            )
             landed = conn.execute(sa.text(f'select count(*) from "{schema}".raw_records')).scalar_one()
     finally:
         csv.field_size_limit(field_limit)
@@ -117,7 +122,10 @@ def test_faulty_sources_and_files_do_not_stop_the_run_and_every_row_is_accounted
     checks = quarantine.groupby(["source", "record_id"])["check"].apply(set).to_dict()
     civil_ids = [row["编号"] for row in data["civil"]]
     assert "birth_impossible" in checks[("civil", civil_ids[5])], "Excel's 1900-02-29"
-    assert "too_long" in checks[("civil", civil_ids[7])] and "too_long" in checks[("health", data["health"][0]["record_id"])]
+    assert (
+        "too_long" in checks[("civil", civil_ids[7])]
+        and "too_long" in checks[("health", data["health"][0]["record_id"])]
+    )
     assert all(quarantine["reason"] != ""), "every quarantined row says why"
 
     flagged = std.set_index(["source", "record_id"])

@@ -252,13 +252,26 @@ def test_a_value_over_its_length_limit_is_quarantined_with_an_excerpt() -> None:
 
 def test_a_mapping_can_tighten_a_limit(tmp_path: Path) -> None:
     mapping = parse_mapping(
-        {"dataset": "residents", "source": "grid", "record_id": "ID", "columns": {"NAME": "name"},
-         "limits": {"name": 3}},
+        {
+            "dataset": "residents",
+            "source": "grid",
+            "record_id": "ID",
+            "columns": {"NAME": "name"},
+            "limits": {"name": 3},
+        },
         tmp_path / "residents_grid.yaml",
     )
     rows = pd.DataFrame({"ID": ["A", "B"], "NAME": ["王五", "阿卜杜热合曼"], "BIRTH": ["", ""]})
     result = standardize("residents", "grid", rows.drop(columns=["BIRTH"]), mapping=mapping)
     assert set(result.quarantine.loc[result.quarantine["check"] == "too_long", "record_id"]) == {"B"}
     with pytest.raises(ConfigError, match="limits"):
-        parse_mapping({"dataset": "residents", "source": "x", "record_id": "i", "columns": {"a": "name"},
-                       "limits": {"name": "long"}}, tmp_path / "m.yaml")
+        parse_mapping(
+            {
+                "dataset": "residents",
+                "source": "x",
+                "record_id": "i",
+                "columns": {"a": "name"},
+                "limits": {"name": "long"},
+            },
+            tmp_path / "m.yaml",
+        )
