@@ -162,21 +162,25 @@ def _field_text(rows: pd.DataFrame, column: str | None, limit: int) -> FieldText
     codes, uniques = pd.factorize(rows[column], use_na_sentinel=True)
     # An object array iterates in C; pandas' Arrow-backed strings would box each value in Python.
     distinct = np.asarray(uniques, dtype=object)
-    texts = [str(value).strip() for value in distinct]
+    raw = [value if isinstance(value, str) else str(value) for value in distinct]
+    texts = [value.strip() for value in raw]
     control = np.zeros(len(texts) + 1, dtype=bool)
-    for index, value in enumerate(distinct):
-        if not str(value).isprintable():
-            texts[index], control[index] = _clean(value)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    long_codes = np.flatnonzero(lengths > limit)
-    excerpts: list[object] = [""] * (len(texts) + 1)
-    for index in long_codes.tolist():
-        excerpts[index] = excerpt(texts[index])
-        texts[index] = texts[index][:limit]
+    if not "".join(raw).isprintable():  # one C call for the usual column without odd characters
+        for index, value in enumerate(raw):
+            if not value.isprintable():
+                texts[index], control[index] = _clean(value)
     too_long = np.zeros(len(texts) + 1, dtype=bool)
-    too_long[long_codes] = True
+    excerpts: list[object] = []
+    if texts and max(map(len, texts)) > limit:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        long_codes = np.flatnonzero(lengths > limit)
+        too_long[long_codes] = True
+        excerpts = [""] * (len(texts) + 1)
+        for index in long_codes.tolist():
+            excerpts[index] = excerpt(texts[index])
+            texts[index] = texts[index][:limit]
     text = pd.Series(_take(codes, [*texts, ""]), index=rows.index, dtype=object)
-    shown = pd.Series(_take(codes, excerpts), index=rows.index, dtype=object) if len(long_codes) else text
+    shown = pd.Series(_take(codes, excerpts), index=rows.index, dtype=object) if excerpts else text
     return FieldText(text, control[codes], too_long[codes], shown)
 
 

@@ -53,9 +53,8 @@ def rows_to_frame(rows: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
     """
     frame = pd.DataFrame([row for _, row in rows], dtype=object).fillna("")
     for column in frame.columns:
-        values = frame[column].astype(str)
-        if values.str.contains(NUL, regex=False).any():
-            frame[column] = values.str.replace(NUL, SUB, regex=False)
+        if NUL in "".join(map(str, frame[column].tolist())):
+            frame[column] = frame[column].astype(str).str.replace(NUL, SUB, regex=False)
     frame[ROW_REF] = [landing_text(ref, ROW_REF_MAX) for ref, _ in rows]
     return frame
 
