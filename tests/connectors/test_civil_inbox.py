@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from connectors.civil_inbox import (
@@ -18,6 +22,7 @@ from connectors.civil_inbox import (
 from connectors.inbox import move_rejected
 from connectors.simulated.civil_system import CivilAffairsSystem
 from hub_errors import SourceError
+from schemas.standardize import accounting, standardize
 
 REQUIRED = ["编号", "姓名", "身份证号"]
 
@@ -187,3 +192,43 @@ def test_a_rejected_file_with_a_240_byte_name_still_gets_its_note(tmp_path: Path
     moved = move_rejected(read.rejected, tmp_path / "rejected")
     assert len(moved) == 1 and moved[0].exists()
     assert len(list((tmp_path / "rejected").glob("*.退回原因.txt"))) == 1
+
+
+def test_a_cell_merged_down_a_household_gives_each_row_its_value(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path / "household.xlsx",
+        [
+            ["名册"],
+            ["编号", "姓名", "身份证号", "户籍地址"],
+            ["C1", "王五", "x", "幸福路12号3栋501室"],
+            ["C2", "王六", "y", None],
+            ["C3", "赵七", "z", "新华路3号"],
+        ],
+    )
+    book = openpyxl.load_workbook(path)
+    book.active.merge_cells("D3:D4")  # type: ignore[union-attr]
+    book.save(path)
+    rows = list(read_civil_workbook(path, REQUIRED))
+    assert [row.values["户籍地址"] for row in rows] == ["幸福路12号3栋501室", "幸福路12号3栋501室", "新华路3号"]
+
+
+def test_the_whole_export_dropped_again_later_quarantines_nothing(bench_small: Path, tmp_path: Path) -> None:
+    """A second export of the same roster (another export time, so other bytes) replaces the first
+    record by record: every record once, its earlier copy superseded, none quarantined for it."""
+    inbox, first = tmp_path / "inbox", tmp_path / "first"
+    csv_path = bench_small / "civil_affairs.csv"
+    with CivilAffairsSystem(csv_path, inbox, rows_per_workbook=25, exported_at=datetime(2026, 3, 1, 8)) as once:
+        alone = standardize("residents", "civil", rows_frame(read_civil_inbox(inbox, REQUIRED).rows))
+        shutil.copytree(inbox, first)
+    with CivilAffairsSystem(csv_path, inbox, rows_per_workbook=25, exported_at=datetime(2026, 3, 2, 8)):
+        for path in first.iterdir():
+            shutil.copy(path, inbox / path.name)
+            os.utime(inbox / path.name, (1, 1))  # the older export is older on disk too
+        read = read_civil_inbox(inbox, REQUIRED)
+    assert len(read.files) == 2 * len(once.workbooks) and not read.duplicates
+    twice = standardize("residents", "civil", rows_frame(read.rows))
+    assert accounting(twice) == {**accounting(alone), "superseded": accounting(alone)["received"]}
+
+
+def rows_frame(rows: Sequence[SheetRow]) -> pd.DataFrame:
+    return pd.DataFrame([row.values for row in rows], dtype=object).fillna("")
