@@ -37,6 +37,9 @@ def read_health_records(
             )
             for partition in result.partitions():
                 for record in partition:
-                    yield {name: value_as_text(value) for name, value in zip(names, record, strict=True)}
+                    yield {
+                        name: value_as_text(value, exact_integers=True)  # SQL integers hold every digit
+                        for name, value in zip(names, record, strict=True)
+                    }
     finally:
         engine.dispose()

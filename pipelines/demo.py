@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +23,10 @@ import pandas as pd
 from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.seed import write_synthetic
 from connectors.simulated.systems import start_simulated_systems
+from connectors.workbook import neutralise_formula
 from hub_errors import HubError
 from pipelines.assets.raw import RAW_SOURCES
+from pipelines.metadata import hide_credentials, mask_text
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
 from pipelines.warehouse import Warehouse
 
@@ -101,23 +104,48 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     return 0
 
 
+class StopRequested(Exception):
+    """SIGTERM or SIGHUP asked `hub systems` to stop (Ctrl-C raises KeyboardInterrupt)."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``path`` readable and writable by its owner only (0600): it holds a bearer token."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an older file keeps its mode through O_CREAT
+        handle.write(text)
+
+
 def serve_systems(*, data: Path | None, people: int, seed: int, out: Path, env_file: Path) -> int:
-    """Keep the simulated systems running for `make ui`, their addresses in `env_file`, until Ctrl-C."""
-    with simulated_department_systems(demo_data(data, people, seed)) as (addresses, _):
-        lines = [f"{var}={getattr(addresses, attr)}" for attr, var in SystemAddresses.ENV.items()]
-        lines += [f"HUB_OUT={out.resolve()}", f"HUB_DATABASE_URL={default_database_url()}"]
-        env_file.parent.mkdir(parents=True, exist_ok=True)
-        env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print(f"simulated department systems running; addresses in {env_file}:")
-        print("\n".join(f"  {line}" for line in lines if "TOKEN" not in line))
-        print("run `make ui` in another terminal to materialize from the Dagster UI; Ctrl-C stops them")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            env_file.unlink(missing_ok=True)
+    """Keep the simulated systems running for `make ui`, their addresses in `env_file`, until stopped.
+
+    The file holds the grid system's bearer token: it is written for the owner only and removed
+    however the command ends (Ctrl-C, SIGTERM, SIGHUP, an error).
+    """
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with simulated_department_systems(demo_data(data, people, seed)) as (addresses, _):
+            lines = [f"{var}={getattr(addresses, attr)}" for attr, var in SystemAddresses.ENV.items()]
+            lines += [f"HUB_OUT={out.resolve()}", f"HUB_DATABASE_URL={default_database_url()}"]
+            try:
+                write_private_file(env_file, "\n".join(lines) + "\n")
+                print(f"simulated department systems running; addresses in {env_file} (owner only):")
+                print("\n".join(f"  {hide_credentials(line)}" for line in lines if "TOKEN" not in line), flush=True)
+                print("run `make ui` in another terminal to materialize from the Dagster UI; Ctrl-C stops them")
+                while True:
+                    time.sleep(3600)
+            finally:
+                env_file.unlink(missing_ok=True)
+    except (KeyboardInterrupt, StopRequested):
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
@@ -137,7 +165,7 @@ def describe_failure(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             message = error.message.strip() if error else "unknown error"
             cause = error.cause.message.strip() if error and error.cause else ""
-            lines.append(f"  step {event.step_key}: {cause or message}")
+            lines.append(f"  step {event.step_key}: {mask_text(cause or message)}")
     lines.append("Open the run in the Dagster UI (make ui) for the full log.")
     return "\n".join(lines)
 
@@ -177,9 +205,8 @@ def export_outputs(
         [warehouse.read_table("quarantine_residents"), warehouse.read_table("quarantine_events")],
         ignore_index=True,
     )
-    quarantine[["source", "record_id", "field", "check", "value", "reason"]].to_csv(
-        out / "quarantine.csv", index=False
-    )
+    columns = ["source", "record_id", "field", "check", "value", "reason"]
+    quarantine[columns].map(csv_safe).to_csv(out / "quarantine.csv", index=False)
     reports = out / "reports"
     received: dict[str, int] = {}
     accepted: dict[str, int] = {}
@@ -218,6 +245,11 @@ def export_outputs(
     }
 
 
+def csv_safe(value: object) -> object:
+    """A CSV value a spreadsheet opens as text: one starting with = + - @ (or tab, CR) gets a '."""
+    return neutralise_formula(value) if isinstance(value, str) else value
+
+
 def summary_key(dataset: str, source: str) -> str:
     """Resident sources by name (grid, health, civil); event sources suffixed, since grid has both."""
     return source if dataset == "residents" else f"{source}_events"
@@ -232,5 +264,5 @@ def print_summary(summary: dict, out: Path) -> None:
         f"{len(summary['reports'])} reports written, {summary['seconds']} s"
     )
     print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, summary.json)")
-    print(f"  warehouse: {os.environ['HUB_DATABASE_URL']}")
+    print(f"  warehouse: {hide_credentials(os.environ['HUB_DATABASE_URL'])}")
     print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")

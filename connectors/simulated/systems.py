@@ -43,7 +43,7 @@ class SimulatedSystems:
     health_db_url: str
     health_table: str
     civil_inbox_dir: Path
-    token: str
+    token: str = field(repr=False)  # a bearer token never shows in a log or a traceback
     running: list[Stoppable] = field(default_factory=list, repr=False)
     department_inbox_url: str | None = None
     department_inbox: DepartmentInbox | None = None
