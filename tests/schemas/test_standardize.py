@@ -308,7 +308,7 @@ def test_ids_stored_as_numbers_in_a_workbook_are_never_identities(tmp_path: Path
     path.parent.mkdir()
     book.save(path)
 
-    rows = pd.DataFrame([row.values for row in read_civil_inbox(path.parent)])
+    rows = pd.DataFrame([row.values for row in read_civil_inbox(path.parent).rows])
     result = standardize("residents", "civil", rows)
     accepted = result.accepted.set_index("record_id")
     assert set(accepted.index) | set(result.quarantine["record_id"]) == {"C1", "C2", "C3", "C4"}
