@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pandas as pd
 import yaml
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
@@ -25,6 +25,8 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from connectors.inbox import rejection_reason, short_label
+from connectors.spreadsheet import WorkbookRejected, open_workbook, sheet_values
 from connectors.text import value_as_text
 from connectors.workbook import (
     FORMULA_TRIGGERS,
@@ -42,6 +44,7 @@ ROW_NUMBER = "行号"
 REASON_HEADER = "退回原因（修改标红单元格后可直接重新提交）"
 TEXT_FORMAT = "@"
 TEMPLATE_ROWS = 1000
+EXCEL_CELL_MAX = 32767
 LISTS_SHEET = "选项"
 GUIDE_SHEET = "填写说明"
 BAD_CELL_FILL = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
@@ -262,26 +265,32 @@ def raw_text(value: Any, *, date_only: bool = False) -> str:
     return str(value)
 
 
-def read_sheet(ws: Any, sheet: IntakeSheet, file_name: str, stem: str) -> list[dict[str, str]]:
-    ws.reset_dimensions()  # other tools write wrong or no dimensions; read every row there is
-    rows = ws.iter_rows(values_only=True)
-    header_row = next(rows, None)
-    if header_row is None:
+def file_key(path: Path) -> str:
+    """The workbook's part of its record ids (``<key>:<sheet>:<row>``): its name without suffix,
+    shortened with a hash when long, so ids stay within the warehouse's id length."""
+    return short_label(Path(path).stem)
+
+
+def read_sheet(rows: Sequence[Sequence[Any]], sheet: IntakeSheet, file_name: str, key: str) -> list[dict[str, str]]:
+    """Filled rows of one template sheet (its rows as values, the header first)."""
+    if not rows:
         return []
-    headers = [raw_text(value).strip() for value in header_row]
+    headers = [raw_text(value).strip() for value in rows[0]]
     if not any(header in {column.header for column in sheet.columns} for header in headers):
-        raise SourceError(
+        raise WorkbookRejected(
             f"intake workbook {file_name}, sheet {sheet.title}: row 1 holds no template headers "
-            f"({', '.join(c.header for c in sheet.columns)}). Copy the data into a fresh template."
+            f"({', '.join(c.header for c in sheet.columns)}). Copy the data into a fresh template.",
+            check="layout",
+            reason=rejection_reason("layout", detail=f"“{sheet.title}”表第1行不是模板表头"),
         )
     skipped = {RECORD_ID, ROW_NUMBER, REASON_HEADER}
     keep = [(index, header) for index, header in enumerate(headers) if header and header not in skipped]
     records = []
-    for row_number, values in enumerate(rows, start=2):
+    for row_number, values in enumerate(rows[1:], start=2):
         texts = {header: raw_text(values[index]) if index < len(values) else "" for index, header in keep}
         if not any(text.strip() for text in texts.values()):
             continue
-        records.append({RECORD_ID: f"{stem}:{sheet.title}:{row_number}", ROW_NUMBER: str(row_number), **texts})
+        records.append({RECORD_ID: f"{key}:{sheet.title}:{row_number}", ROW_NUMBER: str(row_number), **texts})
     return records
 
 
@@ -289,24 +298,26 @@ def read_intake_workbook(path: Path) -> IntakeRows:
     """Raw rows per dataset (``residents``, ``events``) of a dropped intake workbook.
 
     Each row maps the template's column names to strings as entered, plus ``记录编号``
-    (``<file>:<sheet>:<row>``, the record id quarantine refers to) and ``行号`` (the Excel row).
-    Empty rows are skipped; a sheet that is absent gives no rows.
+    (``<file key>:<sheet>:<row>``, the record id quarantine refers to) and ``行号`` (the Excel row).
+    Empty rows are skipped; a sheet that is absent gives no rows. A file that cannot be opened or
+    holds no template sheet raises WorkbookRejected (a SourceError) with the sender's reason.
     """
     path = Path(path)
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged or non-xlsx file
-        raise SourceError(f"intake workbook {path} cannot be opened as .xlsx ({type(exc).__name__}: {exc}).") from None
+    wb = open_workbook(path, source="intake")
     try:
         found = [sheet for sheet in INTAKE_SHEETS if sheet.title in wb.sheetnames]
         if not found:
-            raise SourceError(
-                f"intake workbook {path} has none of the sheets {', '.join(s.title for s in INTAKE_SHEETS)}; "
-                "use the template from `hub template`."
+            titles = "、".join(s.title for s in INTAKE_SHEETS)
+            raise WorkbookRejected(
+                f"intake workbook {path.name} has none of the sheets {', '.join(s.title for s in INTAKE_SHEETS)}; "
+                "use the template from `hub template`.",
+                check="no_sheet",
+                reason=rejection_reason("no_sheet", detail=titles),
             )
         result: IntakeRows = {sheet.dataset: [] for sheet in INTAKE_SHEETS}
         for sheet in found:
-            result[sheet.dataset] = read_sheet(wb[sheet.title], sheet, path.name, path.stem)
+            values = sheet_values(path, wb, wb[sheet.title])
+            result[sheet.dataset] = read_sheet(values, sheet, path.name, file_key(path))
         return result
     finally:
         wb.close()
@@ -329,6 +340,16 @@ def put_text(cell: Any, value: str) -> None:
     if value.startswith(FORMULA_TRIGGERS):
         cell.data_type = "s"
         cell.quotePrefix = True
+
+
+def cell_safe(value: str) -> str:
+    """Text a cell can hold: control characters (which .xlsx cannot store) dropped, and no more than
+    Excel's 32,767 characters (a longer value is cut, its excess named)."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if len(text) <= EXCEL_CELL_MAX:
+        return text
+    tail = f"……（共{len(text)}字，超出部分未显示）"
+    return text[: EXCEL_CELL_MAX - len(tail)] + tail
 
 
 def mark_cell(cell: Any, reasons: Iterable[str]) -> None:
@@ -356,7 +377,7 @@ def write_rejected_sheet(
         written += 1
         excel_row = written + 1
         for index, header in enumerate(headers, start=1):
-            put_text(ws.cell(row=excel_row, column=index), row.get(header, ""))
+            put_text(ws.cell(row=excel_row, column=index), cell_safe(row.get(header, "")))
         put_text(ws.cell(row=excel_row, column=len(headers) + 1), row.get(ROW_NUMBER, ""))
         by_column: dict[int, list[str]] = defaultdict(list)
         summary = []
@@ -376,12 +397,15 @@ def write_rejected_sheet(
     return written
 
 
-def write_rejection_workbook(path: Path, rows: IntakeRows, quarantine: pd.DataFrame) -> Path:
+def write_rejection_workbook(
+    path: Path, rows: IntakeRows, quarantine: pd.DataFrame, *, file_reason: str | None = None
+) -> Path:
     """Return rejected rows to the sender: template layout, each bad cell red with its reason.
 
     ``rows`` is what :func:`read_intake_workbook` gave; ``quarantine`` has ``record_id, field,
     reason`` (field is a template header or the shared field it feeds; other fields are listed in
     the reason column only). Dropdowns and text formats are kept, so staff fix and resubmit.
+    ``file_reason`` is for a file that could not be read at all: the guide sheet then says why.
     """
     wb = build_template(rows=TEMPLATE_ROWS)
     reasons = reasons_by_record(quarantine)
@@ -393,6 +417,9 @@ def write_rejection_workbook(path: Path, rows: IntakeRows, quarantine: pd.DataFr
     guide["A1"] = "退回记录：请按标红单元格的批注修改后重新提交"
     guide.insert_rows(2)
     guide["A2"] = "；".join(f"{title} 退回 {count} 行" for title, count in counts.items())
+    if file_reason is not None:
+        guide["A1"] = "退回文件：整个文件未能读取，请按下述原因处理后重新提交"
+        guide["A2"] = cell_safe(file_reason)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

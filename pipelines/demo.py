@@ -31,6 +31,7 @@ from connectors.simulated.seed import write_synthetic
 from connectors.simulated.systems import start_simulated_systems
 from connectors.workbook import neutralise_formula
 from hub_errors import HubError
+from pipelines.assets.raw import RAW_SOURCES
 from pipelines.metadata import hide_credentials, mask_text
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
 from pipelines.warehouse import Warehouse
@@ -122,7 +123,7 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
                 raise DemoFailed(describe_failure(result))
             held = inbox.write_received(out / "reports")
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
-        summary = export_outputs(warehouse, out, pushed)
+        summary = export_outputs(warehouse, out, pushed, run_books(result))
         summary["department_state"] = {dept: path.name for dept, path in held.items()}
         summary["held_back"] = held_back(warehouse, run_id)
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -228,8 +229,31 @@ def describe_failure(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(lines)
 
 
-def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> dict:
-    """Write the demo contract's files from the warehouse tables the run produced."""
+def run_books(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, dict]]:
+    """Per dataset and source, the accounting the run's blocking check verified (received = accepted
+    + quarantined, superseded copies beside), and per source the files its inbox did not read."""
+    books: dict[str, dict[str, dict]] = {}
+    for dataset in ("residents", "events"):
+        for materialization in result.asset_materializations_for_node(f"standardize_{dataset}"):
+            per_source = materialization.metadata.get("per_source")
+            if materialization.asset_key.path[-1] == f"std_{dataset}" and per_source is not None:
+                books[dataset] = dict(per_source.value)  # type: ignore[arg-type]
+    files: dict[str, dict] = {}
+    for spec in RAW_SOURCES:
+        for materialization in result.asset_materializations_for_node(spec.asset):
+            rejected = materialization.metadata.get("rejected_files")
+            if rejected is not None:
+                files[summary_key(spec.dataset, spec.source)] = {"rejected_files": rejected.value}
+    books["files"] = files
+    return books
+
+
+def export_outputs(
+    warehouse: Warehouse, out: Path, pushed: dict[str, Path], books: dict[str, dict[str, dict]] | None = None
+) -> dict:
+    """Write the demo contract's files from the warehouse tables the run produced; the counts of
+    summary.json come from the run's checked accounting (``books``) where given."""
+    books = books or {}
     persons = warehouse.read_table("person_lineage")
     persons[["source", "record_id", "person_id"]].to_csv(out / "lineage_residents.csv", index=False)
     incidents = warehouse.read_table("incident_lineage")
@@ -246,7 +270,17 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
     received: dict[str, int] = {}
     accepted: dict[str, int] = {}
     quarantined: dict[str, int] = {}
+    superseded: dict[str, int] = {}
     for dataset in ("residents", "events"):
+        if dataset in books:
+            for source, figures in books[dataset].items():
+                if figures["received"] or figures.get("superseded"):
+                    key = summary_key(dataset, source)
+                    received[key] = int(figures["received"])
+                    accepted[key] = int(figures["accepted"])
+                    quarantined[key] = int(figures["quarantined"])
+                    superseded[key] = int(figures.get("superseded", 0))
+            continue
         run = warehouse.table_run(f"std_{dataset}")
         landed = warehouse.raw_counts(run["run_id"] if run else "", dataset)
         std_sources = warehouse.read_table(f"std_{dataset}")["source"]
@@ -256,10 +290,13 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
             received[key] = count
             accepted[key] = int((std_sources == source).sum())
             quarantined[key] = int((quarantine_records["source"] == source).sum())
+    files = books.get("files", {})
     return {
         "received": received,
         "accepted": accepted,
         "quarantined": quarantined,
+        "superseded": superseded,
+        "rejected_files": {key: int(figures["rejected_files"]) for key, figures in files.items()},
         "persons": int(persons["person_id"].nunique()),
         "incidents": int(incidents["incident_id"].nunique()),
         "reports": sorted(p.name for p in reports.glob("*.xlsx")),

@@ -145,10 +145,14 @@ def install_log_masking() -> None:
     logging.setLogRecordFactory(masked_factory)
 
 
+SAMPLE_CELL_CHARS = 40
+
+
 def sample_markdown(frame: pd.DataFrame, rows: int = 5, max_columns: int = 12) -> dg.MetadataValue:
-    """The first rows of a frame as a Markdown table, with personal numbers masked."""
+    """The first rows of a frame as a Markdown table, with personal numbers masked and each cell cut
+    to SAMPLE_CELL_CHARS characters (a pasted 5 MB value must not land in the run database)."""
     head = frame.head(rows).iloc[:, :max_columns].astype(object).map(mask_value)
-    head = head.fillna("").astype(str)
+    head = head.fillna("").astype(str).map(lambda text: text[:SAMPLE_CELL_CHARS])
     header = "| " + " | ".join(mask_text(str(name)) for name in head.columns) + " |"
     rule = "|" + "---|" * len(head.columns)
     lines = ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in head.to_numpy()]

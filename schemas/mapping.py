@@ -12,9 +12,11 @@ import yaml
 from hub_errors import ConfigError
 
 MAPPINGS_DIR = Path(__file__).with_name("mappings")
+LIMITS_FILE = MAPPINGS_DIR / "limits.yaml"
 DATASETS = ("residents", "events")
 RESIDENT_FIELDS = frozenset({"name", "id_no", "gender", "birth", "phone", "address", "grid"})
 EVENT_FIELDS = frozenset({"category", "reported_at", "location", "grid", "description", "status", "contact"})
+DEFAULT_LIMIT = 500
 DATE_FORMATS = frozenset({"iso", "compact", "slash", "cjk", "day_first", "month_first", "excel_serial"})
 
 
@@ -32,6 +34,12 @@ class SourceMapping:
     channel: str | None = None
     description: str = ""
     path: Path | None = None
+    limits: dict[str, int] = field(default_factory=dict)
+    updated_at: str | None = None
+
+    def limit(self, name: str) -> int:
+        """The longest value (characters) a field or attribute key may hold (limits.yaml, `limits:`)."""
+        return self.limits.get(name, self.limits.get("default", DEFAULT_LIMIT))
 
     def column_for(self, shared_field: str) -> str | None:
         """The source column mapped to a shared field, None when this source does not carry it."""
@@ -43,7 +51,7 @@ class SourceMapping:
     @property
     def required_columns(self) -> list[str]:
         """Every source column the mapping names; each must be present in the data."""
-        return [self.record_id, *self.columns, *self.attributes]
+        return [self.record_id, *self.columns, *self.attributes, *([self.updated_at] if self.updated_at else [])]
 
 
 def _text_table(raw: Any, path: Path, key: str) -> dict[str, str]:
@@ -52,6 +60,27 @@ def _text_table(raw: Any, path: Path, key: str) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise ConfigError(f"映射文件 {path}：{key} 应为“源列名: 字段名”的表")
     return {str(k): str(v) for k, v in raw.items()}
+
+
+def _limit_table(raw: Any, path: Path, key: str) -> dict[str, int]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, int) and v > 0 for v in raw.values()):
+        raise ConfigError(f"{path}：{key} 应为“字段名: 最大字符数（正整数）”的表")
+    return {str(k): int(v) for k, v in raw.items()}
+
+
+@lru_cache(maxsize=4)
+def default_limits(dataset: str, path: Path = LIMITS_FILE) -> dict[str, int]:
+    """The shared length limits of a dataset's fields (limits.yaml): default, record_id and fields."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"无法读取长度上限文件 {path}：{exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"长度上限文件 {path} 不是 YAML 映射表")
+    shared = _limit_table({k: v for k, v in data.items() if k in ("default", "record_id")}, path, "default")
+    return {**shared, **_limit_table(data.get(dataset), path, dataset)}
 
 
 def parse_mapping(data: Any, path: Path) -> SourceMapping:
@@ -89,6 +118,8 @@ def parse_mapping(data: Any, path: Path) -> SourceMapping:
         channel=None if data.get("channel") is None else str(data["channel"]),
         description=str(data.get("description") or ""),
         path=path,
+        limits={**default_limits(dataset), **_limit_table(data.get("limits"), path, "limits")},
+        updated_at=None if not data.get("updated_at") else str(data["updated_at"]),
     )
 
 

@@ -9,7 +9,7 @@ QUARANTINE_COLUMNS = ["source", "record_id", "field", "check", "value", "reason"
 # check code -> reason shown to the steward (Chinese: stewards and department staff read it).
 REASONS: dict[str, str] = {
     "record_id_empty": "记录编号为空：请在源系统补录记录编号后重新推送",
-    "record_id_duplicate": "记录编号重复：同一编号出现多条记录，请在源系统核对、只保留一条后重新推送",
+    "too_long": "内容超长：{field}最多 {limit} 个字符，请核对是否误粘贴了其他内容，删减后重新提交",
     "name_empty": "姓名为空：请补录姓名后重新提交",
     "identity_insufficient": (
         "身份信息不足：身份证号、出生日期、联系电话、详细地址（门牌号/楼栋/房号）均为空或无法识别，"
@@ -25,13 +25,31 @@ REASONS: dict[str, str] = {
 }
 
 
-def reason_for(check: str) -> str:
+EXCERPT_CHARS = 60
+
+
+def reason_for(check: str, **detail: object) -> str:
     """The steward's reason for a check code (schema checks share one generic reason)."""
-    return REASONS.get(check, REASONS["schema"])
+    return REASONS.get(check, REASONS["schema"]).format(**detail)
+
+
+def excerpt(value: object) -> object:
+    """A quarantined value as the steward sees it: long text cut to its start and its length, at most
+    EXCERPT_CHARS characters in all (so an excerpt is its own excerpt)."""
+    if isinstance(value, str) and len(value) > EXCERPT_CHARS:
+        tail = f"……（共{len(value)}字）"
+        return value[: EXCERPT_CHARS - len(tail)] + tail
+    return value
 
 
 def quarantine_rows(
-    source: str, record_ids: pd.Series, mask: pd.Series, field: str, check: str, values: pd.Series
+    source: str,
+    record_ids: pd.Series,
+    mask: pd.Series,
+    field: str,
+    check: str,
+    values: pd.Series,
+    reason: str | None = None,
 ) -> pd.DataFrame:
     """One quarantine row per record where `mask` holds, keeping the input row index."""
     hit = mask[mask].index
@@ -41,8 +59,8 @@ def quarantine_rows(
             "record_id": record_ids.loc[hit],
             "field": field,
             "check": check,
-            "value": values.loc[hit].astype(object),
-            "reason": reason_for(check),
+            "value": values.loc[hit].astype(object).map(excerpt),
+            "reason": reason or reason_for(check),
         },
         index=hit,
         columns=QUARANTINE_COLUMNS,

@@ -4,11 +4,17 @@ Hard checks send a record to quarantine (one reason row per failed check, Chines
 can act on); soft problems keep the record and add a code to `quality_flags`. Every normalizer runs
 once per distinct raw value (pandas.factorize), which keeps 500k rows well under a minute.
 
-Hard checks, residents: record id empty or repeated; name empty; birth date that cannot exist,
+Before any check, a record id that arrives more than once keeps its latest copy (the one updated last
+when the mapping names an `updated_at` column, else the one received last); the earlier copies are
+counted as superseded, so `received` counts distinct records and received = accepted + quarantined.
+Every value has control characters removed (soft flag `<field>_control_chars`) and a length limit
+(limits.yaml, a mapping's `limits:`); a longer value quarantines the record (check `too_long`).
+
+Hard checks, residents: record id empty; any value too long; name empty; birth date that cannot exist,
 cannot be read, lies in the future or before 1880; and no usable identity — the row must carry, besides
 the name, at least one of an ID number (18 characters after cleaning, even with a bad check digit), a
 birth date, a phone number, or an address down to a door number, building or room.
-Hard checks, events: record id empty or repeated; reported time empty or unreadable; location and
+Hard checks, events: record id empty; any value too long; reported time empty or unreadable; location and
 description both empty.
 """
 
@@ -16,8 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,25 +40,70 @@ from schemas.normalize.dates import normalize_date, normalize_datetime
 from schemas.normalize.id_number import normalize_cn_id
 from schemas.normalize.names import name_key
 from schemas.normalize.phone import normalize_phone
-from schemas.quarantine import QUARANTINE_COLUMNS, empty_quarantine, quarantine_rows
+from schemas.quarantine import QUARANTINE_COLUMNS, empty_quarantine, excerpt, quarantine_rows, reason_for
 
 EARLIEST_BIRTH = "1880-01-01"
 # AddressParts' fields up to (not including) `rest`, in the order of the standardized columns.
 _ADDRESS_PARTS = AddressParts._fields[: AddressParts._fields.index("rest")]
 _NO_ADDRESS: tuple[None, ...] = (None,) * (len(_ADDRESS_PARTS) + 1)
 _SILENT_FLAGS = frozenset({"id_empty", "date_empty"})
+FIELD_LABELS = {
+    "record_id": "记录编号",
+    "name": "姓名",
+    "id_no": "身份证号",
+    "gender": "性别",
+    "birth": "出生日期",
+    "phone": "联系电话",
+    "address": "住址",
+    "grid": "所属网格",
+    "category": "事件类型",
+    "reported_at": "上报时间",
+    "location": "事发地点",
+    "description": "事件描述",
+    "status": "处置状态",
+    "contact": "联系方式",
+}
 _HARD_DATE_FLAGS = {"date_impossible": "birth_impossible", "date_unparsed": "birth_unparsed"}
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, LF and CR are text
 
 
 @dataclass
 class StandardizeResult:
-    """Accepted rows in the shared schema, and one quarantine row per (record, failed check)."""
+    """Accepted rows in the shared schema, and one quarantine row per (record, failed check).
+
+    ``received`` counts distinct records; ``superseded`` the earlier copies of repeated record ids.
+    ``quarantine_positions`` gives, per quarantine row, the position of its row in the input.
+    """
 
     accepted: pd.DataFrame
     quarantine: pd.DataFrame
     received: int
     quarantined_records: int
     records_per_check: dict[str, int]
+    superseded: int = 0
+    quarantine_positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class FieldText:
+    """One field's text as received: stripped, control characters removed, cut to its limit; which
+    rows had control characters; which were too long, with an excerpt of their value."""
+
+    text: pd.Series
+    control: np.ndarray
+    too_long: np.ndarray
+    excerpt: pd.Series
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """The record ids and every mapped field's and attribute's text of one source's rows."""
+
+    record_id: FieldText
+    fields: dict[str, FieldText]
+    attributes: dict[str, FieldText]
 
 
 class _Flags:
@@ -93,15 +145,48 @@ def _take(codes: np.ndarray, per_unique: Sequence[Any]) -> np.ndarray:
     return table[codes] if len(codes) else np.empty(0, dtype=object)
 
 
-def _text(rows: pd.DataFrame, column: str | None) -> pd.Series:
-    """Stripped text of a source column ("" when the source lacks the field or the cell is empty)."""
+def _clean(value: object) -> tuple[str, bool]:
+    text = str(value)
+    if text.isprintable() or not _CONTROL.search(text):
+        return text.strip(), False
+    return _CONTROL.sub("", text).strip(), True
+
+
+def _field_text(rows: pd.DataFrame, column: str | None, limit: int) -> FieldText:
+    """A source column's text per row, cleaned once per distinct value ("" where the source lacks it)."""
+    n = len(rows)
     if column is None:
-        return pd.Series(np.full(len(rows), "", dtype=object), index=rows.index, dtype=object)
+        empty = pd.Series(np.full(n, "", dtype=object), index=rows.index, dtype=object)
+        no = np.zeros(n, dtype=bool)
+        return FieldText(empty, no, no, empty)
     codes, uniques = pd.factorize(rows[column], use_na_sentinel=True)
     # An object array iterates in C; pandas' Arrow-backed strings would box each value in Python.
     distinct = np.asarray(uniques, dtype=object)
-    stripped = _take(codes, [str(value).strip() for value in distinct] + [""])
-    return pd.Series(stripped, index=rows.index, dtype=object)
+    raw = [value if isinstance(value, str) else str(value) for value in distinct]
+    texts = [value.strip() for value in raw]
+    control = np.zeros(len(texts) + 1, dtype=bool)
+    if not "".join(raw).isprintable():  # one C call for the usual column without odd characters
+        for index, value in enumerate(raw):
+            if not value.isprintable():
+                texts[index], control[index] = _clean(value)
+    too_long = np.zeros(len(texts) + 1, dtype=bool)
+    excerpts: list[object] = []
+    if texts and max(map(len, texts)) > limit:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        long_codes = np.flatnonzero(lengths > limit)
+        too_long[long_codes] = True
+        excerpts = [""] * (len(texts) + 1)
+        for index in long_codes.tolist():
+            excerpts[index] = excerpt(texts[index])
+            texts[index] = texts[index][:limit]
+    text = pd.Series(_take(codes, [*texts, ""]), index=rows.index, dtype=object)
+    shown = pd.Series(_take(codes, excerpts), index=rows.index, dtype=object) if excerpts else text
+    return FieldText(text, control[codes], too_long[codes], shown)
+
+
+def _text(rows: pd.DataFrame, column: str | None) -> pd.Series:
+    """Stripped, cleaned text of a source column ("" when the source lacks the field or the cell is empty)."""
+    return _field_text(rows, column, np.iinfo(np.int64).max).text
 
 
 def _none_if_empty(values: pd.Series) -> np.ndarray:
@@ -124,10 +209,26 @@ def _check_columns(mapping: SourceMapping, rows: pd.DataFrame) -> None:
 
 def _record_id_checks(source: str, record_id: pd.Series, hard: list[pd.DataFrame]) -> pd.Series:
     empty = record_id == ""
-    duplicate = record_id.duplicated(keep=False) & ~empty
     hard.append(quarantine_rows(source, record_id, empty, "record_id", "record_id_empty", record_id))
-    hard.append(quarantine_rows(source, record_id, duplicate, "record_id", "record_id_duplicate", record_id))
-    return empty | duplicate
+    return empty
+
+
+def _input_checks(
+    mapping: SourceMapping, texts: SourceText, hard: list[pd.DataFrame], flags: _Flags
+) -> pd.Series:
+    """Too-long values quarantine their record; removed control characters flag it."""
+    record_id = texts.record_id.text
+    hard_mask: pd.Series = pd.Series(False, index=record_id.index, dtype=bool)
+    named = [("record_id", texts.record_id), *sorted(texts.fields.items()), *texts.attributes.items()]
+    for name, text in named:
+        if text.too_long.any():
+            mask = pd.Series(text.too_long, index=record_id.index)
+            reason = reason_for("too_long", field=FIELD_LABELS.get(name, name), limit=mapping.limit(name))
+            hard.append(quarantine_rows(mapping.source, record_id, mask, name, "too_long", text.excerpt, reason))
+            hard_mask |= mask
+        if text.control.any():
+            flags.add(text.control, f"{name}_control_chars")
+    return hard_mask
 
 
 def _address_parts(text: str) -> tuple[str | None, ...]:
@@ -149,11 +250,11 @@ def _address_columns(raw: pd.Series, prefix: str) -> dict[str, np.ndarray]:
     return columns
 
 
-def _attributes(rows: pd.DataFrame, mapping: SourceMapping) -> list[str]:
-    if not mapping.attributes:
-        return ["{}"] * len(rows)
-    keys = list(mapping.attributes.values())
-    values = [_text(rows, column).tolist() for column in mapping.attributes]
+def _attributes(attributes: dict[str, FieldText], n: int) -> list[str]:
+    if not attributes:
+        return ["{}"] * n
+    keys = list(attributes)
+    values = [text.text.tolist() for text in attributes.values()]
     encoded: dict[tuple[str, ...], str] = {}
     out: list[str] = []
     for row in zip(*values, strict=True):
@@ -203,7 +304,7 @@ def _finish(
                     "record_id": record_id.loc[cases["index"].astype(int)].to_numpy(),
                     "field": cases["column"].to_numpy(),
                     "check": "schema:" + cases["check"].astype(str).to_numpy(),
-                    "value": cases["failure_case"].astype(object).to_numpy(),
+                    "value": cases["failure_case"].astype(object).map(excerpt).to_numpy(),
                     "reason": "不符合共享数据标准：请核对该字段的取值后重新提交",
                 },
                 index=cases["index"].astype(int).to_numpy(),
@@ -215,29 +316,34 @@ def _finish(
     quarantine = pd.concat(pieces) if pieces else empty_quarantine()
     quarantined_records = int(quarantine.index.nunique())
     per_check = quarantine.reset_index().drop_duplicates(["index", "check"]).groupby("check").size()
-    quarantine = quarantine.sort_index(kind="stable").reset_index(drop=True)
+    quarantine = quarantine.sort_index(kind="stable")
+    positions = quarantine.index.to_numpy(dtype=np.int64)
     return StandardizeResult(
         accepted=accepted.reset_index(drop=True),
-        quarantine=quarantine,
+        quarantine=quarantine.reset_index(drop=True),
         received=len(frame),
         quarantined_records=quarantined_records,
         records_per_check={str(check): int(count) for check, count in sorted(per_check.items())},
+        quarantine_positions=positions,
     )
 
 
-def _source_text(
-    mapping: SourceMapping, rows: pd.DataFrame, fields: Iterable[str]
-) -> tuple[pd.Series, dict[str, pd.Series]]:
-    """Record ids and each shared field's text as received ('' where this source lacks the field)."""
-    return _text(rows, mapping.record_id), {field: _text(rows, mapping.column_for(field)) for field in fields}
+def _source_text(mapping: SourceMapping, rows: pd.DataFrame, fields: Iterable[str], record_id: FieldText) -> SourceText:
+    """Each shared field's and attribute's text as received ('' where this source lacks the field)."""
+    return SourceText(
+        record_id=record_id,
+        fields={field: _field_text(rows, mapping.column_for(field), mapping.limit(field)) for field in fields},
+        attributes={key: _field_text(rows, column, mapping.limit(key)) for column, key in mapping.attributes.items()},
+    )
 
 
-def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> StandardizeResult:
+def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame, record_ids: FieldText) -> StandardizeResult:
     source, n = mapping.source, len(rows)
-    record_id, raw = _source_text(mapping, rows, RESIDENT_FIELDS)
+    texts = _source_text(mapping, rows, RESIDENT_FIELDS, record_ids)
+    record_id, raw = record_ids.text, {field: text.text for field, text in texts.fields.items()}
     hard: list[pd.DataFrame] = []
     flags = _Flags(n)
-    hard_mask = _record_id_checks(source, record_id, hard)
+    hard_mask = _record_id_checks(source, record_id, hard) | _input_checks(mapping, texts, hard, flags)
 
     name_empty = raw["name"] == ""
     hard.append(quarantine_rows(source, record_id, name_empty, "name", "name_empty", raw["name"]))
@@ -329,7 +435,7 @@ def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> Standa
             **address,
             "grid": _none_if_empty(raw["grid"]),
             "quality_flags": flags.joined(),
-            "attributes": _attributes(rows, mapping),
+            "attributes": _attributes(texts.attributes, n),
         },
         index=rows.index,
         columns=RESIDENT_COLUMNS,
@@ -338,12 +444,13 @@ def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame) -> Standa
     return _finish("residents", source, frame, record_id, hard, hard_mask)
 
 
-def _standardize_events(mapping: SourceMapping, rows: pd.DataFrame) -> StandardizeResult:
+def _standardize_events(mapping: SourceMapping, rows: pd.DataFrame, record_ids: FieldText) -> StandardizeResult:
     source, n = mapping.source, len(rows)
-    record_id, raw = _source_text(mapping, rows, EVENT_FIELDS)
+    texts = _source_text(mapping, rows, EVENT_FIELDS, record_ids)
+    record_id, raw = record_ids.text, {field: text.text for field, text in texts.fields.items()}
     hard: list[pd.DataFrame] = []
     flags = _Flags(n)
-    hard_mask = _record_id_checks(source, record_id, hard)
+    hard_mask = _record_id_checks(source, record_id, hard) | _input_checks(mapping, texts, hard, flags)
 
     category_codes, categories = _per_unique(raw["category"], map_category)
     known = _take(category_codes, [c[1] for c in categories]).astype(bool)
@@ -397,6 +504,21 @@ def _standardize_events(mapping: SourceMapping, rows: pd.DataFrame) -> Standardi
     return _finish("events", source, frame, record_id, hard, hard_mask)
 
 
+def latest_copies(record_id: pd.Series, updated_at: pd.Series | None = None) -> np.ndarray:
+    """Which rows to keep when a record id repeats: the copy updated last (ties and unreadable update
+    times: the copy received last); rows without a record id are all kept for their own check."""
+    if updated_at is None:
+        superseded = record_id.duplicated(keep="last").to_numpy()
+    else:
+        codes, stamps = _per_unique(updated_at, lambda text: normalize_datetime(text).value or "")
+        order = pd.DataFrame(
+            {"id": record_id.to_numpy(), "stamp": _take(codes, stamps), "position": np.arange(len(record_id))}
+        ).sort_values(["stamp", "position"], kind="stable")
+        superseded = np.zeros(len(record_id), dtype=bool)
+        superseded[order["position"].to_numpy()[order["id"].duplicated(keep="last").to_numpy()]] = True
+    return ~(superseded & (record_id != "").to_numpy())
+
+
 def standardize(
     dataset: str, source: str, rows: pd.DataFrame, mapping: SourceMapping | None = None
 ) -> StandardizeResult:
@@ -407,16 +529,30 @@ def standardize(
     mapping = mapping or load_mapping(dataset, source)
     _check_columns(mapping, rows)
     rows = rows.reset_index(drop=True)
+    ids = _field_text(rows, mapping.record_id, mapping.limit("record_id"))
+    updated = _text(rows, mapping.updated_at) if mapping.updated_at else None
+    keep = latest_copies(ids.text, updated)
+    positions = np.arange(len(rows))
+    if not keep.all():
+        positions = positions[keep]
+        rows = rows.loc[keep].reset_index(drop=True)
+        ids = _field_text(rows, mapping.record_id, mapping.limit("record_id"))
     if mapping.dataset == "residents":
-        return _standardize_residents(mapping, rows)
-    return _standardize_events(mapping, rows)
+        result = _standardize_residents(mapping, rows, ids)
+    else:
+        result = _standardize_events(mapping, rows, ids)
+    result.superseded = int((~keep).sum())
+    result.quarantine_positions = positions[result.quarantine_positions]
+    return result
 
 
 def accounting(result: StandardizeResult) -> dict[str, Any]:
-    """Received, accepted and quarantined record counts, and quarantined records per check."""
+    """Received (distinct records), accepted and quarantined record counts, superseded copies, and
+    quarantined records per check: received = accepted + quarantined."""
     return {
         "received": result.received,
         "accepted": len(result.accepted),
         "quarantined": result.quarantined_records,
+        "superseded": result.superseded,
         "reasons": dict(result.records_per_check),
     }

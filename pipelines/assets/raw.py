@@ -6,16 +6,22 @@ rows on unchanged as a DataFrame of the source's own columns plus `_row_ref` (wh
 from: page, file and row number), so a quarantine reason can point back to it.
 """
 
+import re
 from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
+from connectors.inbox import SourcePull
 from pipelines.metadata import frame_metadata
 from pipelines.resources.warehouse import WarehouseResource
 from schemas.mapping import load_mapping
 
 ROW_REF = "_row_ref"
+RECORD_ID_MAX = 128  # raw_records.record_id
+ROW_REF_MAX = 256  # raw_records.row_ref
+NUL, SUB = "\x00", "\x1a"
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,54 @@ RAW_SOURCES: tuple[RawSource, ...] = (
 
 
 def rows_to_frame(rows: list[tuple[str, dict[str, str]]]) -> pd.DataFrame:
-    """(row_ref, row) pairs as one DataFrame of strings; a key a row lacks becomes ''."""
+    """(row_ref, row) pairs as one DataFrame of strings; a key a row lacks becomes ''.
+
+    A NUL character, which no PostgreSQL text column can hold, becomes SUB (U+001A, the control
+    character meant for a character that could not be kept); standardizing removes and flags both.
+    """
     frame = pd.DataFrame([row for _, row in rows], dtype=object).fillna("")
-    frame[ROW_REF] = [ref for ref, _ in rows]
+    for column in frame.columns:
+        if NUL in "".join(map(str, frame[column].tolist())):
+            frame[column] = frame[column].astype(str).str.replace(NUL, SUB, regex=False)
+    frame[ROW_REF] = [landing_text(ref, ROW_REF_MAX) for ref, _ in rows]
     return frame
+
+
+def landing_text(text: str, limit: int) -> str:
+    """A record id or row reference as the warehouse's key columns can hold it: no control
+    characters, at most ``limit`` characters (the full value stays in the landed payload)."""
+    if not text.isprintable():
+        text = CONTROL.sub("", text)
+    return text.strip()[:limit]
+
+
+def pull(source_system: object, dataset: str) -> SourcePull:
+    """A source's rows for one run; file sources also say which entries they set aside."""
+    pull_method = getattr(source_system, "pull", None)
+    if pull_method is not None:
+        pulled: SourcePull = pull_method(dataset)
+        return pulled
+    return SourcePull(rows=list(source_system.rows(dataset)))  # type: ignore[attr-defined]
+
+
+def file_metadata(context: dg.AssetExecutionContext, pulled: SourcePull) -> dict[str, object]:
+    """Rejected and duplicate files as metadata, and a warning in the run's log for each rejection."""
+    if not pulled.rejected and not pulled.duplicates:
+        return {}
+    for rejected in pulled.rejected:
+        context.log.warning(f"文件未能读取，已放入 rejected/：{rejected.path.name}：{rejected.reason}")
+    for duplicate in pulled.duplicates:
+        context.log.warning(f"文件与 {duplicate.same_as.name} 内容完全相同，只读取一次：{duplicate.path.name}")
+    table = (
+        ["| 文件 | 原因 |", "|---|---|"]
+        + [f"| {r.path.name.replace('|', '/')} | {r.reason} |" for r in pulled.rejected]
+        + [f"| {d.path.name.replace('|', '/')} | 与 {d.same_as.name} 内容相同，未重复读取 |" for d in pulled.duplicates]
+    )
+    return {
+        "rejected_files": dg.MetadataValue.int(len(pulled.rejected)),
+        "duplicate_files": dg.MetadataValue.int(len(pulled.duplicates)),
+        "files_not_read": dg.MetadataValue.md("\n".join(table)),
+    }
 
 
 def build_raw_asset(spec: RawSource) -> dg.AssetsDefinition:
@@ -57,7 +107,8 @@ def build_raw_asset(spec: RawSource) -> dg.AssetsDefinition:
     )
     def raw_asset(context: dg.AssetExecutionContext) -> pd.DataFrame:
         source_system = getattr(context.resources, spec.resource_key)
-        rows = list(source_system.rows(spec.dataset))
+        pulled = pull(source_system, spec.dataset)
+        rows = pulled.rows
         frame = rows_to_frame(rows)
         id_column = load_mapping(spec.dataset, spec.source).record_id if rows else ""
         warehouse: WarehouseResource = context.resources.warehouse
@@ -65,9 +116,14 @@ def build_raw_asset(spec: RawSource) -> dg.AssetsDefinition:
             batch_id=context.run_id,
             dataset=spec.dataset,
             source=spec.source,
-            rows=((row.get(id_column, ""), ref, row) for ref, row in rows),
+            rows=(
+                (landing_text(row.get(id_column, ""), RECORD_ID_MAX), landing_text(ref, ROW_REF_MAX), row)
+                for ref, row in rows
+            ),
         )
-        context.add_output_metadata(frame_metadata(frame, landed=landed, batch_id=context.run_id))
+        context.add_output_metadata(
+            frame_metadata(frame, landed=landed, batch_id=context.run_id, **file_metadata(context, pulled))
+        )
         return frame
 
     return raw_asset

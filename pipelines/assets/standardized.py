@@ -12,7 +12,6 @@ import pandas as pd
 
 from pipelines.assets.raw import RAW_SOURCES, ROW_REF
 from pipelines.metadata import frame_metadata, sample_markdown
-from schemas.mapping import load_mapping
 from schemas.standardize import StandardizeResult, accounting, standardize
 
 QUARANTINE_COLUMNS = ["source", "record_id", "field", "check", "value", "reason", "row_ref"]
@@ -27,13 +26,12 @@ def standardize_sources(
     books: dict[str, dict[str, object]] = {}
     for source, raw in raw_by_source.items():
         if raw.empty:
-            books[source] = {"received": 0, "accepted": 0, "quarantined": 0, "reasons": {}}
+            books[source] = {"received": 0, "accepted": 0, "quarantined": 0, "superseded": 0, "reasons": {}}
             continue
         result: StandardizeResult = standardize(dataset, source, raw.drop(columns=[ROW_REF]))
         accepted.append(result.accepted)
         quarantine = result.quarantine.copy()
-        refs = dict(zip(raw_record_ids(dataset, source, raw), raw[ROW_REF], strict=True))
-        quarantine["row_ref"] = quarantine["record_id"].map(refs).fillna("")
+        quarantine["row_ref"] = raw[ROW_REF].to_numpy(dtype=object)[result.quarantine_positions]
         quarantined.append(quarantine)
         books[source] = accounting(result)
     accepted_frame = pd.concat(accepted, ignore_index=True) if accepted else pd.DataFrame()
@@ -43,12 +41,6 @@ def standardize_sources(
         else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
     return accepted_frame, quarantine_frame, books
-
-
-def raw_record_ids(dataset: str, source: str, raw: pd.DataFrame) -> pd.Series:
-    """Each raw row's own record id, to point a quarantine reason back at where the row came from."""
-    column = load_mapping(dataset, source).record_id
-    return raw[column].astype(str).str.strip() if column in raw.columns else pd.Series([""] * len(raw))
 
 
 def accounting_check(dataset: str, books: dict[str, dict[str, object]]) -> dg.AssetCheckResult:
@@ -66,7 +58,11 @@ def accounting_check(dataset: str, books: dict[str, dict[str, object]]) -> dg.As
             "per_source": dg.MetadataValue.json(books),
             "unbalanced_sources": dg.MetadataValue.json(sorted(broken)),
         },
-        description="每个来源：接收 = 通过 + 隔离" if not broken else f"来源 {sorted(broken)} 行数不平衡",
+        description=(
+            "每个来源：接收（不同记录数）= 通过 + 隔离；同一记录编号的旧副本计入“被替代”"
+            if not broken
+            else f"来源 {sorted(broken)} 行数不平衡"
+        ),
     )
 
 
@@ -104,7 +100,9 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             output_name=f"quarantine_{dataset}",
             metadata={
                 "rows": dg.MetadataValue.int(len(quarantine)),
-                "records": dg.MetadataValue.int(quarantine[["source", "record_id"]].drop_duplicates().shape[0]),
+                "records": dg.MetadataValue.int(
+                    quarantine[["source", "record_id", "row_ref"]].drop_duplicates().shape[0]
+                ),
                 "per_reason": dg.MetadataValue.json({str(k): int(v) for k, v in reasons.items()}),
                 "sample": sample_markdown(quarantine),
             },

@@ -7,29 +7,56 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.intake_workbook import RECORD_ID, read_intake_workbook
-
-WORKBOOK_SUFFIXES = (".xlsx",)
+from connectors.inbox import (
+    DEFAULT_MAX_FILE_MB,
+    REJECTED_DIR_NAME,
+    InboxScan,
+    RejectedFile,
+    SourcePull,
+    scan_inbox,
+)
+from connectors.intake_workbook import RECORD_ID, IntakeRows, read_intake_workbook
+from connectors.spreadsheet import WorkbookRejected
 
 
 class CommunityInboxResource(dg.ConfigurableResource):
-    """Folder of filled-in intake workbooks; rejection workbooks go to its `rejected/` subfolder."""
+    """Folder of filled-in intake workbooks; rejection workbooks go to its `rejected/` subfolder.
+
+    A copy of a workbook already in the folder is read once; an entry that cannot be read is left
+    out of the rows (the `intake_rejections` asset returns it to its sender) and the rest are read.
+    """
 
     path: str
+    max_file_mb: int = DEFAULT_MAX_FILE_MB
+
+    def scan(self) -> InboxScan:
+        return scan_inbox(Path(self.path), max_file_mb=self.max_file_mb)
 
     def workbooks(self) -> list[Path]:
-        folder = Path(self.path)
-        if not folder.is_dir():
-            return []
-        return sorted(
-            p for p in folder.iterdir() if p.suffix in WORKBOOK_SUFFIXES and not p.name.startswith("~$")
-        )
+        """The workbooks to read: copies and entries rejected by name or kind left out (a damaged
+        file is only found when read, see read_all)."""
+        return self.scan().workbooks
 
     def rejected_dir(self) -> Path:
-        return Path(self.path) / "rejected"
+        return Path(self.path) / REJECTED_DIR_NAME
+
+    def read_all(self) -> tuple[dict[Path, IntakeRows], InboxScan]:
+        """Rows of every readable workbook, and the scan with the unreadable ones added to its rejects."""
+        scan = self.scan()
+        read: dict[Path, IntakeRows] = {}
+        for workbook in scan.workbooks:
+            try:
+                read[workbook] = read_intake_workbook(workbook)
+            except WorkbookRejected as rejected:
+                scan.rejected.append(RejectedFile(workbook, rejected.check, rejected.reason))
+        return read, scan
+
+    def pull(self, dataset: str) -> SourcePull:
+        """(file:sheet:row, row) for every filled row of the dataset's sheet, and what was set aside."""
+        read, scan = self.read_all()
+        rows = [(row[RECORD_ID], row) for datasets in read.values() for row in datasets[dataset]]
+        return SourcePull(rows=rows, rejected=scan.rejected, duplicates=scan.duplicates)
 
     def rows(self, dataset: str) -> Iterator[tuple[str, dict[str, str]]]:
         """(file:sheet:row, row) for every filled row of the dataset's sheet in every workbook."""
-        for workbook in self.workbooks():
-            for row in read_intake_workbook(workbook)[dataset]:
-                yield f"{workbook.name}:{row[RECORD_ID]}", row
+        yield from self.pull(dataset).rows

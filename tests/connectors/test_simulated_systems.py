@@ -33,7 +33,7 @@ def test_every_row_of_every_file_is_served(bench_small: Path, tmp_path: Path) ->
             "health_records.csv": sorted(
                 row["record_id"] for row in read_health_records(systems.health_db_url, systems.health_table)
             ),
-            "civil_affairs.csv": [row.values["编号"] for row in read_civil_inbox(systems.civil_inbox_dir)],
+            "civil_affairs.csv": [row.values["编号"] for row in read_civil_inbox(systems.civil_inbox_dir).rows],
         }
         grid_url = systems.grid_url
     for name, ids in served.items():

@@ -72,3 +72,12 @@ def test_valid_dates_stay_valid(day: datetime.date) -> None:
         assert normalize_date(iso).value == iso
         assert normalize_date(f"{day.year}年{day.month}月{day.day}日").value == iso
         assert normalize_date(day.strftime("%Y%m%d")).value == iso
+
+
+def test_excel_fake_leap_day_is_never_a_date() -> None:
+    """Serial 60 is Excel's 1900-02-29, a day that never was: neither the serial nor the date the
+    workbook reader gives for it (connectors.spreadsheet) is accepted."""
+    for raw in ("60", "60.0", "1900-02-29", "1900年2月29日"):
+        assert normalize_date(raw).value is None, raw
+        assert normalize_datetime(raw).value is None, raw
+    assert "date_impossible" in normalize_date("1900-02-29").flags

@@ -53,7 +53,7 @@ def test_clean_row_accepted_in_shared_schema() -> None:
     assert row["addr_district"] == "芗城区" and row["addr_street"] is None
     assert json.loads(row["attributes"]) == {"residence_status": "人户一致"}
     assert row["quality_flags"] == ""
-    assert accounting(result) == {"received": 1, "accepted": 1, "quarantined": 0, "reasons": {}}
+    assert accounting(result) == {"received": 1, "accepted": 1, "quarantined": 0, "superseded": 0, "reasons": {}}
 
 
 def test_soft_problems_keep_the_row_with_flags() -> None:
@@ -71,9 +71,9 @@ def test_hard_failures_quarantined_with_chinese_reasons() -> None:
         ["G1", "", "11010519491231002X", "女", "1949-12-31", "", "", "", ""],
         ["G2", "王五", "", "男", "1990-02-30", "", "", "", ""],
         ["G3", "赵六", "", "男", "", "", "漳州市", "", ""],
-        ["G4", "钱七", "", "男", "", "13912345678", "", "", ""],
-        ["G4", "钱七", "", "男", "", "13912345678", "", "", ""],
+        ["G4", "钱七", "", "男", "", "", "", "", ""],
         ["", "孙八", "", "男", "1990-01-01", "", "", "", ""],
+        ["", "孙九", "", "男", "1990-01-01", "", "", "", ""],
         ["G5", "", "", "", "3000-01-01", "", "", "", ""],
     )
     result = standardize("residents", "grid", rows)
@@ -84,14 +84,15 @@ def test_hard_failures_quarantined_with_chinese_reasons() -> None:
     assert by_record["G1"] == {"name_empty"}
     assert by_record["G2"] == {"birth_impossible", "identity_insufficient"}
     assert by_record["G3"] == {"identity_insufficient"}
-    assert by_record["G4"] == {"record_id_duplicate"}
+    assert by_record["G4"] == {"identity_insufficient"}
     assert by_record[""] == {"record_id_empty"}
     assert {"name_empty", "birth_out_of_range", "identity_insufficient"} <= by_record["G5"]
     assert quarantine.loc[quarantine["check"] == "name_empty", "reason"].iloc[0] == "姓名为空：请补录姓名后重新提交"
     counts = accounting(result)
     assert counts["received"] == 7 and counts["accepted"] == 0 and counts["quarantined"] == 7
-    assert counts["reasons"]["record_id_duplicate"] == 2
-    assert counts["reasons"]["identity_insufficient"] == 3
+    assert counts["reasons"]["record_id_empty"] == 2, "rows without an id are each their own record"
+    assert counts["reasons"]["identity_insufficient"] == 4
+    assert list(result.quarantine_positions[result.quarantine["check"] == "record_id_empty"]) == [4, 5]
 
 
 def test_missing_mapped_column_raises_naming_source_and_column() -> None:
@@ -170,6 +171,115 @@ def test_bench_sources_every_row_accounted_for(bench_small: Path) -> None:
         assert counts["accepted"] > 0.9 * len(big)
 
 
+def test_a_record_pulled_twice_keeps_its_latest_copy_and_counts_the_other_as_superseded() -> None:
+    rows = grid_rows(
+        ["G1", "王五", "", "男", "1950-01-01", "", "老地址1号", "", ""],
+        ["G2", "赵六", "", "男", "1960-01-01", "", "", "", ""],
+        [" G1", "王五", "", "男", "1950-01-01", "", "新地址2号", "", ""],
+        ["G3", "", "", "男", "1970-01-01", "", "", "", ""],
+        ["G3", "钱七", "", "男", "1970-01-01", "", "", "", ""],
+    )
+    result = standardize("residents", "grid", rows)
+    counts = accounting(result)
+    assert counts == {
+        "received": 3,
+        "accepted": 3,
+        "quarantined": 0,
+        "superseded": 2,
+        "reasons": {},
+    }, "each id's last copy is kept, even where an earlier copy was bad"
+    accepted = result.accepted.set_index("record_id")
+    assert accepted.loc["G1", "address"] == "新地址2号" and accepted.loc["G3", "name"] == "钱七"
+
+
+def test_with_an_update_time_column_the_copy_updated_last_wins(tmp_path: Path) -> None:
+    mapping = parse_mapping(
+        {
+            "dataset": "residents",
+            "source": "grid",
+            "record_id": "ID",
+            "columns": {"NAME": "name", "BIRTH": "birth"},
+            "updated_at": "UPDATED",
+        },
+        tmp_path / "residents_grid.yaml",
+    )
+    rows = pd.DataFrame(
+        {
+            "ID": ["A", "A", "A", "B"],
+            "NAME": ["新", "旧", "最旧", "乙"],
+            "BIRTH": ["1950-01-01"] * 4,
+            "UPDATED": ["2026-03-02 08:00", "2026-03-01 09:00", "", "2026-01-01"],
+        }
+    )
+    result = standardize("residents", "grid", rows, mapping=mapping)
+    assert accounting(result)["superseded"] == 2 and accounting(result)["received"] == 2
+    assert result.accepted.set_index("record_id").loc["A", "name"] == "新"
+
+
+def test_control_characters_are_removed_and_flagged_never_quoted() -> None:
+    rows = grid_rows(
+        ["G1\x00", "王\x0b五", "", "男", "1950-01-01", "", "幸福路12号\n3栋", "", "人户\x1a一致"],
+        ["G2", "赵六", "", "男", "1960-01-01", "", "", "", ""],
+    )
+    result = standardize("residents", "grid", rows)
+    first = result.accepted.iloc[0]
+    assert (first["record_id"], first["name"], first["address"]) == ("G1", "王五", "幸福路12号\n3栋")
+    assert json.loads(first["attributes"]) == {"residence_status": "人户一致"}
+    assert set(first["quality_flags"].split(";")) >= {
+        "record_id_control_chars",
+        "name_control_chars",
+        "residence_status_control_chars",
+    }
+    assert "address_control_chars" not in first["quality_flags"], "a line break in an address is text"
+    assert result.accepted.iloc[1]["quality_flags"] == ""
+
+
+def test_a_value_over_its_length_limit_is_quarantined_with_an_excerpt() -> None:
+    huge = "王" * 5_000_000
+    rows = grid_rows(
+        ["G1", huge, "", "男", "1950-01-01", "", "", "", ""],
+        ["G2", "赵六", "", "男", "1960-01-01", "", "", "", "状" * 501],
+        ["G3", "钱七", "", "男", "1970-01-01", "", "幸福路" * 100, "", ""],
+    )
+    result = standardize("residents", "grid", rows)
+    assert accounting(result)["quarantined"] == 2 and accounting(result)["received"] == 3
+    quarantine = result.quarantine.set_index("record_id")
+    assert quarantine.loc["G1", "check"] == "too_long" and quarantine.loc["G1", "field"] == "name"
+    assert quarantine.loc["G1", "reason"] == (
+        "内容超长：姓名最多 100 个字符，请核对是否误粘贴了其他内容，删减后重新提交"
+    )
+    assert len(quarantine.loc["G1", "value"]) < 100 and "共5000000字" in quarantine.loc["G1", "value"]
+    assert quarantine.loc["G2", "field"] == "residence_status" and "500 个字符" in quarantine.loc["G2", "reason"]
+    assert result.accepted["record_id"].tolist() == ["G3"], "300 characters of address are within its limit"
+
+
+def test_a_mapping_can_tighten_a_limit(tmp_path: Path) -> None:
+    mapping = parse_mapping(
+        {
+            "dataset": "residents",
+            "source": "grid",
+            "record_id": "ID",
+            "columns": {"NAME": "name"},
+            "limits": {"name": 3},
+        },
+        tmp_path / "residents_grid.yaml",
+    )
+    rows = pd.DataFrame({"ID": ["A", "B"], "NAME": ["王五", "阿卜杜热合曼"], "BIRTH": ["", ""]})
+    result = standardize("residents", "grid", rows.drop(columns=["BIRTH"]), mapping=mapping)
+    assert set(result.quarantine.loc[result.quarantine["check"] == "too_long", "record_id"]) == {"B"}
+    with pytest.raises(ConfigError, match="limits"):
+        parse_mapping(
+            {
+                "dataset": "residents",
+                "source": "x",
+                "record_id": "i",
+                "columns": {"a": "name"},
+                "limits": {"name": "long"},
+            },
+            tmp_path / "m.yaml",
+        )
+
+
 def damaged_pair() -> tuple[str, str, str]:
     """Two people's ID numbers that Excel turns into one number (last three digits 000) which
     still passes the check character: the fault that merged two people."""
@@ -198,7 +308,7 @@ def test_ids_stored_as_numbers_in_a_workbook_are_never_identities(tmp_path: Path
     path.parent.mkdir()
     book.save(path)
 
-    rows = pd.DataFrame([row.values for row in read_civil_inbox(path.parent)])
+    rows = pd.DataFrame([row.values for row in read_civil_inbox(path.parent).rows])
     result = standardize("residents", "civil", rows)
     accepted = result.accepted.set_index("record_id")
     assert set(accepted.index) | set(result.quarantine["record_id"]) == {"C1", "C2", "C3", "C4"}
