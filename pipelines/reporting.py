@@ -368,7 +368,17 @@ def require_columns(frame: pd.DataFrame, covers: str, spec: ReportSpec) -> None:
         )
 
 
+AS_OF_VARIABLE = "HUB_AS_OF"
+
+
 def today_in_china() -> date:
+    """The report date: today in China, or ``HUB_AS_OF`` (YYYY-MM-DD) to produce a given day's reports."""
+    pinned = os.environ.get(AS_OF_VARIABLE, "").strip()
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            raise ConfigError(f"{AS_OF_VARIABLE}={pinned!r} is not a date (YYYY-MM-DD).") from None
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
