@@ -140,8 +140,13 @@ class SnapshotStore:
         """Replace the department's snapshot with ``report``'s rows, in one transaction."""
         name = report.spec.name
         records = [
-            {"report": name, "sheet": table.sheet, "row_key": key, "position": position, "row": json.dumps(
-                row, ensure_ascii=False)}
+            {
+                "report": name,
+                "sheet": table.sheet,
+                "row_key": key,
+                "position": position,
+                "row": json.dumps(row, ensure_ascii=False),
+            }
             for table in report.tables
             for position, (key, row) in enumerate(table_rows(table).items())
         ]
@@ -161,6 +166,46 @@ class SnapshotStore:
                 )
             )
         return len(records)
+
+    def save_changes(self, changes: ChangeSet, run_id: str) -> int:
+        """Bring the snapshot up to date with ``changes`` alone (rows removed, modified or added), in one
+        transaction: a day with a few changes does not rewrite every row."""
+        report = changes.report
+        name, rows = report.spec.name, self.rows.c
+        positions = {(t.sheet, key): i for t in report.tables for i, key in enumerate(t.keys)}
+        stale = [change for change in changes.rows if change.change in (MODIFIED, REMOVED)]
+        fresh = [
+            {
+                "report": name,
+                "sheet": change.sheet,
+                "row_key": change.key,
+                "position": positions.get((change.sheet, change.key), 0),
+                "row": json.dumps(change.after, ensure_ascii=False),
+            }
+            for change in changes.rows
+            if change.after is not None
+        ]
+        with self.engine.begin() as conn:
+            for change in stale:
+                conn.execute(
+                    self.rows.delete().where(
+                        rows.report == name, rows.sheet == change.sheet, rows.row_key == change.key
+                    )
+                )
+            if fresh:
+                conn.execute(self.rows.insert(), fresh)
+            conn.execute(
+                self.runs.update()
+                .where(self.runs.c.report == name)
+                .values(
+                    run_id=run_id,
+                    as_of=report.as_of.isoformat(),
+                    full_pending=False,
+                    row_count=len(positions),
+                    written_at=datetime.now(UTC),
+                )
+            )
+        return len(stale) + len(fresh)
 
 
 @dataclass(frozen=True)
@@ -333,8 +378,10 @@ def change_cover(changes: ChangeSet, *, run_id: str, generated_at: datetime) -> 
         ("统计日期", report.as_of.isoformat()),
         ("对比基准", f"上次交付（统计日期 {changes.baseline.as_of}，运行编号 {changes.baseline.run_id}）"),
     ]
-    facts += [(f"{change}（{'人员编号' if change in (MERGED, SPLIT) else '行'}数）", str(counts[change]))
-              for change in CHANGE_TYPES]
+    facts += [
+        (f"{change}（{'人员编号' if change in (MERGED, SPLIT) else '行'}数）", str(counts[change]))
+        for change in CHANGE_TYPES
+    ]
     masked = [s.header for table in report.tables for s in table.column_sources if "脱敏" in s.treatment]
     facts.append(("脱敏列", "、".join(masked) if masked else "无"))
     rows = []
@@ -343,8 +390,9 @@ def change_cover(changes: ChangeSet, *, run_id: str, generated_at: datetime) -> 
         for row in changes.for_sheet(table.sheet):
             per_type[row.change] += 1
         rows += [[table.sheet, change, str(count)] for change, count in per_type.items()]
-    return CoverSheet(title=f"{spec.title}（变更）", facts=facts, table_headers=("工作表", "变更类型", "行数"),
-                      table_rows=rows)
+    return CoverSheet(
+        title=f"{spec.title}（变更）", facts=facts, table_headers=("工作表", "变更类型", "行数"), table_rows=rows
+    )
 
 
 def change_workbook_path(spec: ReportSpec, out_dir: Path, as_of_text: str) -> Path:
@@ -468,7 +516,9 @@ def deliver_daily(
             sleep=sleep,
         )
         outcome.workbooks, outcome.pushes, outcome.not_attempted = (
-            delivered.workbooks, delivered.pushes, delivered.not_attempted
+            delivered.workbooks,
+            delivered.pushes,
+            delivered.not_attempted,
         )
     elif changes is not None and not changes.empty:
         push_changes(
@@ -482,8 +532,13 @@ def deliver_daily(
             backoff=backoff,
             sleep=sleep,
         )
-    if not outcome.not_attempted and (full or (changes is not None and not changes.empty)):
+    if outcome.not_attempted:
+        return outcome
+    if full or changes is None:
         store.save(report, run_id)
+        outcome.snapshot_saved = True
+    elif not changes.empty:
+        store.save_changes(changes, run_id)
         outcome.snapshot_saved = True
     return outcome
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from connectors.simulated.department_inbox import DepartmentInbox
 from hub_errors import ConfigError, DeliveryError
-from pipelines.changes import DailyOutcome, SnapshotStore, deliver_daily, id_changes
+from pipelines.changes import DailyOutcome, SnapshotStore, deliver_daily, id_changes, table_rows
 from pipelines.departments import load_report_spec, load_report_specs
 from pipelines.reporting import DepartmentReport, build_department_report
 from pipelines.warehouse import Warehouse, create_warehouse_engine
@@ -49,8 +49,9 @@ def day_one() -> pd.DataFrame:
     return pd.DataFrame(
         [
             person("P1", "张三", "350603195001011234", "1", "1950-01-01", "grid;civil", "13900000001", aid_type="低保"),
-            person("P2", "李秀英", "35060319900215002X", "2", "1990-02-15", "grid;health", "13900000002",
-                   chronic="高血压"),
+            person(
+                "P2", "李秀英", "35060319900215002X", "2", "1990-02-15", "grid;health", "13900000002", chronic="高血压"
+            ),
             person("P3", "王五", "350603195906300017", "1", "1959-06-30", "health", "13900000003"),
             person("P4", "赵六", "350603196603010011", "1", "1966-03-01", "grid", "13900000004"),
         ]
@@ -62,8 +63,7 @@ def day_two() -> pd.DataFrame:
     frame = day_one()
     frame.loc[frame["person_id"] == "P2", "phone"] = "13811112222"
     frame = frame[frame["person_id"] != "P4"]
-    added = person("P5", "孙七", "350603194005050026", "2", "1940-05-05", "grid;health", "13900000005",
-                   aid_type="特困")
+    added = person("P5", "孙七", "350603194005050026", "2", "1940-05-05", "grid;health", "13900000005", aid_type="特困")
     return pd.concat([frame, pd.DataFrame([added])], ignore_index=True)
 
 
@@ -97,13 +97,29 @@ def reports(persons: pd.DataFrame, as_of: date) -> dict[str, DepartmentReport]:
 
 
 def deliver_all(
-    persons: pd.DataFrame, as_of: date, *, engine: sa.Engine, inbox: DepartmentInbox, out: Path, run_id: str,
-    mode: str = "incremental", **options: Any,
+    persons: pd.DataFrame,
+    as_of: date,
+    *,
+    engine: sa.Engine,
+    inbox: DepartmentInbox,
+    out: Path,
+    run_id: str,
+    mode: str = "incremental",
+    **options: Any,
 ) -> dict[str, DailyOutcome]:
     env = {"HUB_DEPARTMENT_INBOX_URL": inbox.url}
     return {
-        name: deliver_daily(report, out_dir=out, run_id=run_id, engine=engine, mode=mode, env=env,
-                            generated_at=GENERATED, backoff=0, **options)
+        name: deliver_daily(
+            report,
+            out_dir=out,
+            run_id=run_id,
+            engine=engine,
+            mode=mode,
+            env=env,
+            generated_at=GENERATED,
+            backoff=0,
+            **options,
+        )
         for name, report in reports(persons, as_of).items()
     }
 
@@ -141,7 +157,9 @@ def test_second_run_delivers_only_the_changes_and_the_inbox_holds_the_whole_repo
         first = deliver_all(day_one(), FIRST_DAY, engine=engine, inbox=inbox, out=out, run_id="run-1")
         assert all(o.full and o.snapshot_saved and not o.change_workbooks for o in first.values())
         assert {p.name for o in first.values() for p in o.workbooks} == {
-            "civil_民政_2026-03-10.xlsx", "grid_网格_2026-03-10.xlsx", "health_卫健_2026-03-10.xlsx"
+            "civil_民政_2026-03-10.xlsx",
+            "grid_网格_2026-03-10.xlsx",
+            "health_卫健_2026-03-10.xlsx",
         }
         pushed_before = len(inbox.batches)
 
@@ -175,7 +193,9 @@ def test_second_run_delivers_only_the_changes_and_the_inbox_holds_the_whole_repo
         change_batches = inbox.batches[pushed_before:]
         assert {batch.payload["kind"] for batch in change_batches} == {"changes"}
         assert {(b.department, b.payload["applies_to"]) for b in change_batches} == {
-            ("grid", "grid/实有人口"), ("health", "health/居民名单"), ("civil", "civil/核对名单")
+            ("grid", "grid/实有人口"),
+            ("health", "health/居民名单"),
+            ("civil", "civil/核对名单"),
         }, "the unchanged incidents sheet is not pushed"
         sent = {b.department: {(r["变更类型"], r[b.payload["key_column"]]) for r in b.rows} for b in change_batches}
         assert sent == {
@@ -186,6 +206,9 @@ def test_second_run_delivers_only_the_changes_and_the_inbox_holds_the_whole_repo
         assert second["grid"].change_rows_pushed == 3
         for report in reports(day_two(), NEXT_DAY).values():
             assert_inbox_holds(inbox, report)
+            snapshot = SnapshotStore(engine).load(report.spec.name)
+            assert snapshot is not None and snapshot.run_id == "run-2"
+            assert snapshot.sheets == {table.sheet: table_rows(table) for table in report.tables}
 
         pushed_before = len(inbox.batches)
         third = deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-3")
@@ -248,10 +271,20 @@ def test_merges_and_splits_of_this_run_are_listed(engine: sa.Engine, tmp_path: P
     merged = day_one()
     merged = merged[merged["person_id"] != "P4"]
     history = [
-        {"run_id": "run-2", "person_id": "P4", "change": "merged", "detail": json.dumps({"into_id": "P1"}),
-         "recorded_at": GENERATED},
-        {"run_id": "run-2", "person_id": "P9", "change": "split", "detail": json.dumps({"from_ids": "P7"}),
-         "recorded_at": GENERATED},
+        {
+            "run_id": "run-2",
+            "person_id": "P4",
+            "change": "merged",
+            "detail": json.dumps({"into_id": "P1"}),
+            "recorded_at": GENERATED,
+        },
+        {
+            "run_id": "run-2",
+            "person_id": "P9",
+            "change": "split",
+            "detail": json.dumps({"from_ids": "P7"}),
+            "recorded_at": GENERATED,
+        },
     ]
     with engine.begin() as conn:
         conn.execute(sa.table("person_id_history", *(sa.column(c) for c in history[0])).insert(), history)

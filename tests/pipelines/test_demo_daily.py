@@ -86,8 +86,13 @@ def test_second_demo_delivers_each_department_exactly_the_edits(daily_env: Path,
     newcomer = dict(edited)
     stem = "35060319450505301"
     newcomer.update(
-        记录编号="G09999999", 姓名="欧阳新来", 公民身份号码=stem + ric.calc_check_digit(stem), 出生日期="1945-05-05",
-        性别="女", 联系电话="13655554444", 现住址=edited["现住址"].split("社区")[0] + "社区新华路999号",
+        记录编号="G09999999",
+        姓名="欧阳新来",
+        公民身份号码=stem + ric.calc_check_digit(stem),
+        出生日期="1945-05-05",
+        性别="女",
+        联系电话="13655554444",
+        现住址=edited["现住址"].split("社区")[0] + "社区新华路999号",
     )
     for row in grid_rows:
         if row["记录编号"] == edited["记录编号"]:
@@ -103,9 +108,11 @@ def test_second_demo_delivers_each_department_exactly_the_edits(daily_env: Path,
     assert not any(r["person_id"] == new_id for r in read_csv(first / "lineage_residents.csv"))
 
     reports = sorted(p.name for p in (second / "reports").glob("*.xlsx"))
-    assert reports == sorted(after["change_workbooks"]) == [
-        f"civil_民政_变更_{AS_OF}.xlsx", f"grid_网格_变更_{AS_OF}.xlsx", f"health_卫健_变更_{AS_OF}.xlsx"
-    ], "an incremental day brings change workbooks only"
+    assert (
+        reports
+        == sorted(after["change_workbooks"])
+        == [f"civil_民政_变更_{AS_OF}.xlsx", f"grid_网格_变更_{AS_OF}.xlsx", f"health_卫健_变更_{AS_OF}.xlsx"]
+    ), "an incremental day brings change workbooks only"
     for name in ("civil", "grid", "health"):
         lines = change_lines(second / "reports" / f"{BOOKS[name]}_变更_{AS_OF}.xlsx")
         assert {line[:2] for line in lines} == {(edited_id, "修改"), (removed_id, "删除"), (new_id, "新增")}, name
@@ -124,4 +131,3 @@ def test_second_demo_delivers_each_department_exactly_the_edits(daily_env: Path,
             rows = [row for batch in held if batch["report"] == f"{name}/{table.sheet}" for row in batch["rows"]]
             key = KEY_HEADERS[name] if table.covers == "persons" else "事件编号"
             assert {str(row[key]): normalise(row) for row in rows} == table_rows(table), (name, table.sheet)
-
