@@ -18,12 +18,23 @@ from dedup.prepare import PreparedField
 
 MISSING = -1
 EXACT = 0
+CN_ID_EXACT_CONTRADICTED, CN_ID_NEAR, CN_ID_DIFFERENT_WEAK, CN_ID_DIFFERENT = 1, 2, 4, 5
 
+# Levels per kind, best agreement first: a level never weighs more than the one before it (the model
+# keeps learned weights monotone in this order). A new kind adds its labels here, its levels function
+# to _LEVELS_OF_DIFFERENT, its normalizer to dedup.prepare and its prior to dedup.model.PRIOR_M.
 LEVEL_LABELS: dict[str, tuple[str, ...]] = {
-    "name": ("exact", "one edit or reordered", "similar", "different"),
+    "name": ("exact", "one edit or reordered", "same characters in another order", "similar", "different"),
     "date": ("exact", "one digit or day/month swapped", "same year", "different"),
     "identifier": ("exact", "one edit", "two edits", "different"),
-    "cn_id": ("exact", "one edit or old/new form", "two edits", "different, one not valid", "different"),
+    "cn_id": (
+        "exact",
+        "exact, contradicts its record",
+        "one edit or old/new form",
+        "two edits",
+        "different, one not valid or contradicts its record",
+        "different",
+    ),
     "phone": ("exact", "one edit", "different"),
     "address": ("exact", "near or contained", "similar", "different"),
     "exact": ("exact", "different"),
@@ -35,12 +46,24 @@ def _distance(scorer: Callable[..., float], a: list[str], b: list[str]) -> np.nd
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=-1))
 
 
+def _same_characters(a: list[str], b: list[str]) -> np.ndarray:
+    """The same characters in another order (曾梓轩 / 曾轩梓, Jonh / John)."""
+    return np.fromiter(
+        (len(x) == len(y) and sorted(x) == sorted(y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a)
+    )
+
+
 def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
     edits = _distance(Levenshtein.distance, a, b)
     reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
     jaro = _distance(JaroWinkler.normalized_similarity, a, b)
     share_kept = _distance(Levenshtein.normalized_similarity, a, b)
-    return np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 2], 3)
+    levels = np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 3], 4)
+    candidates = np.flatnonzero(levels > 1)
+    if len(candidates):
+        shuffled = _same_characters([a[i] for i in candidates], [b[i] for i in candidates])
+        levels[candidates[shuffled]] = 2
+    return levels
 
 
 def _characters(values: list[str], width: int) -> np.ndarray:
@@ -59,6 +82,13 @@ def _date_levels(a: list[str], b: list[str]) -> np.ndarray:
         & (first[:, 8:10] == second[:, 5:7]).all(axis=1)
     )
     return np.select([(edits <= 1) | swapped, same_year], [1, 2], 3)
+
+
+def date_contradicts(a: list[str], b: list[str]) -> np.ndarray:
+    """Dates further apart than a slip of the pen (one digit, day and month swapped)."""
+    if not a:
+        return np.zeros(0, dtype=bool)
+    return _date_levels(a, b) >= 2
 
 
 def _identifier_levels(a: list[str], b: list[str]) -> np.ndarray:
@@ -105,6 +135,8 @@ def cn_id_cores(values: np.ndarray) -> np.ndarray:
     both forms certainly share, so the two forms of one person's number compare equal on it.
     """
     text = np.asarray(values, dtype="U18")
+    if len(text) == 0:
+        return text
     return np.char.add(
         np.char.ljust(text, 6).astype("U6"), _characters(list(text), 18)[:, 8:17].view("U9")[:, 0]
     )
@@ -113,13 +145,26 @@ def cn_id_cores(values: np.ndarray) -> np.ndarray:
 def _cn_id_levels(
     field: PreparedField, first: np.ndarray, second: np.ndarray, levels: np.ndarray
 ) -> np.ndarray:
-    """Same core -> old/new form; a difference where one number fails its check counts less."""
+    """Same core -> old/new form; a difference where one number fails its check counts less.
+
+    levels are those of _identifier_levels (1 one edit, 2 two edits, 3 different) for distinct values.
+    """
     cores = cn_id_cores(field.values)
     valid = field.valid if field.valid is not None else np.zeros(len(field.values), dtype=bool)
     same_core = cores[first] == cores[second]
     both_valid = valid[first] & valid[second]
-    levels = np.where(levels >= 3, np.where(both_valid, 4, 3), levels)
-    return np.where(same_core, 1, levels).astype(np.int8)
+    levels = np.where(levels >= 3, np.where(both_valid, CN_ID_DIFFERENT, CN_ID_DIFFERENT_WEAK), levels + 1)
+    return np.where(same_core, CN_ID_NEAR, levels).astype(np.int8)
+
+
+def _contradicted_ids(field: PreparedField, left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
+    """An ID that contradicts its own record (birth date or sex) may be a relative's: agreement on it
+    counts less, and so does disagreement (it is no identity)."""
+    if field.suspect is None:
+        return
+    either = field.suspect[left] | field.suspect[right]
+    levels[either & (levels == EXACT)] = CN_ID_EXACT_CONTRADICTED
+    levels[either & (levels == CN_ID_DIFFERENT)] = CN_ID_DIFFERENT_WEAK
 
 
 def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -141,6 +186,8 @@ def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> 
                 field, distinct // len(field.values), distinct % len(field.values), distinct_levels
             )
         levels[differ] = distinct_levels[inverse]
+    if field.kind == "cn_id":
+        _contradicted_ids(field, left, right, levels)
     return levels
 
 

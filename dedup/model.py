@@ -1,10 +1,25 @@
-"""Fellegi-Sunter weights learned without labels: m, u and the match share by EM.
+"""Fellegi-Sunter weights learned without labels, estimated so that they cannot learn households.
 
-EM runs on the distinct comparison patterns (a few hundred) weighted by their counts, so it costs
-nothing next to comparing. Both m and u are learned on the candidate pairs: the non-matches the
-blocking lets through (relatives sharing an address and phone, namesakes) are the ones the weights
-must tell apart, so u is measured on them rather than on random pairs. Agreement on a value is
-adjusted by how common the value is (term frequency), so 张伟 counts for less than a rare name.
+EM over the candidate pairs alone finds the strongest structure in them, and where families share a
+surname, an address and a phone that structure is "same household", not "same person". So:
+
+- u (how often two different records agree at each level) comes from random record pairs, where
+  relatives are as rare as anywhere else; the exact level from the value frequencies themselves.
+- m (how often two records of one person agree) comes from EM with u held fixed, on training
+  blockings that each leave the fields being learned free: pairs with the same name teach the
+  dates, identifiers, phones and addresses; pairs with the same birth date or identifier teach the
+  names. Blockings on a household's shared fields (phone, address) are used only for a field that
+  no other blocking can teach. The m of a field is the average over the blockings that taught it,
+  weighted by how many matches each saw.
+- Weights are monotone: a better agreement level never weighs less than a worse one.
+- Each kind has prior m (PRIOR_M), counted as PRIOR_STRENGTH pseudo-matches, so a field that the
+  data cannot tell about keeps sensible weights.
+- The prior match share is the one at which the expected number of matches among all record pairs
+  equals the sum of the match probabilities over the candidate pairs.
+
+Agreement on a value is adjusted by how common the value is (term frequency), so 张伟 counts for
+less than a rare name. Sampling is seeded and done in an order fixed by the records' identities,
+so the same records give the same model whatever their row order.
 """
 
 from __future__ import annotations
@@ -14,22 +29,54 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dedup.arrays import factorize
-from dedup.compare import LEVEL_LABELS, MISSING
+from dedup.blocking import pairs_within_blocks
+from dedup.compare import LEVEL_LABELS, MISSING, compare, compare_field
 from dedup.prepare import PreparedField
 
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-7
+SEED = 20240607
+U_PAIRS = 100_000
+SESSION_PAIRS = 100_000
+TRAINING_MAX_BLOCK = 100
+MIN_SESSION_PAIRS = 10
+PRIOR_STRENGTH = 20.0
+U_PSEUDO_COUNT = 0.5
+
+# Prior m per kind and level (LEVEL_LABELS order): what a record of the same person typically shows.
+PRIOR_M: dict[str, tuple[float, ...]] = {
+    "name": (0.82, 0.08, 0.02, 0.05, 0.03),
+    "date": (0.90, 0.05, 0.02, 0.03),
+    "identifier": (0.93, 0.04, 0.01, 0.02),
+    "cn_id": (0.88, 0.02, 0.05, 0.01, 0.02, 0.02),
+    "phone": (0.75, 0.03, 0.22),
+    "address": (0.60, 0.20, 0.10, 0.10),
+    "exact": (0.95, 0.05),
+    "text": (0.75, 0.12, 0.06, 0.07),
+}
+
+# Kinds that tell one person from another in the same household: training blockings on them leave
+# non-matches that are as good as random for the other fields. Name fields block together (a full
+# name), each date and identifier field alone.
+PERSON_KINDS = ("name", "date", "identifier", "cn_id")
+# A blocking on the first kind says something about the second beyond identity (a resident ID
+# embeds the birth date: people born the same day have IDs a few digits apart), so a blocking on
+# the first does not teach the second.
+EMBEDDED_IN = {"date": frozenset({"cn_id"})}
+FALLBACK_KINDS = ("phone", "address", "text")
 
 
 @dataclass
 class FieldWeights:
-    """Learned probabilities of one field, per level (index 0 = exact)."""
+    """Learned probabilities of one field, per level (index 0 = exact); learned_from names the
+    training blockings that taught its m (empty: the kind's prior)."""
 
     name: str
     kind: str
     m: np.ndarray
     u: np.ndarray
     tf_adjustment: np.ndarray = field(repr=False)
+    learned_from: tuple[str, ...] = ()
 
     @property
     def weights(self) -> np.ndarray:
@@ -43,11 +90,12 @@ class FieldWeights:
 
 @dataclass
 class Model:
-    """The trained model: per-field weights and the prior match share among candidate pairs."""
+    """The trained model: per-field weights and the prior match share among all record pairs."""
 
     fields: list[FieldWeights]
     match_share: float
     iterations: int
+    sessions: dict[str, int] = field(default_factory=dict)
 
     @property
     def prior_weight(self) -> float:
@@ -82,55 +130,249 @@ def _tf_adjustment(data: PreparedField) -> np.ndarray:
     return np.log2(expected / np.maximum(share, 1.0 / total))
 
 
-def _initial_probabilities(levels_count: int, agree_first: bool) -> np.ndarray:
-    """Starting point only: matches mostly agree, non-matches mostly disagree."""
-    steps = np.arange(1, levels_count + 1) if agree_first else np.arange(levels_count, 0, -1)
-    probs = 0.5**steps
-    return probs / probs.sum()
+def monotone(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """m adjusted so that m/u never rises from one level to the next (pool adjacent violators,
+    weighted by u, which keeps the total of m)."""
+    blocks: list[list[float]] = []  # [sum m, sum u, levels]
+    for mk, uk in zip(m.tolist(), u.tolist(), strict=True):
+        blocks.append([mk, uk, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] < blocks[-1][0] / blocks[-1][1]:
+            last = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + last[0], blocks[-1][1] + last[1], blocks[-1][2] + last[2]]
+    ratios = np.repeat([b[0] / b[1] for b in blocks], [int(b[2]) for b in blocks])
+    adjusted = ratios * u
+    return adjusted / adjusted.sum()
 
 
-def train(prepared: list[PreparedField], levels: np.ndarray) -> Model:
-    """EM over the distinct level patterns of the candidate pairs."""
-    level_counts = [len(LEVEL_LABELS[f.kind]) for f in prepared]
-    base = max(level_counts) + 1
+def _prior_m(kind: str) -> np.ndarray:
+    prior = np.asarray(PRIOR_M[kind], dtype=np.float64)
+    return prior / prior.sum()
+
+
+def _sample_pairs(count: int, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i != j among `count` items: all of them when there are few, else a random sample."""
+    if count * (count - 1) // 2 <= samples:
+        i, j = np.triu_indices(count, k=1)
+        return i.astype(np.int64), j.astype(np.int64)
+    i = rng.integers(0, count, samples)
+    j = rng.integers(0, count - 1, samples)
+    return i, j + (j >= i)
+
+
+def random_u(
+    data: PreparedField, order: np.ndarray, rng: np.random.Generator, samples: int = U_PAIRS
+) -> np.ndarray:
+    """u per level from random pairs of records that both hold a value; the share of equal values
+    exactly from the value counts."""
+    size = len(LEVEL_LABELS[data.kind])
+    present = order[data.codes[order] >= 0]
+    n = len(present)
+    counts = np.full(size, U_PSEUDO_COUNT)
+    if n >= 2:
+        i, j = _sample_pairs(n, samples, rng)
+        levels = compare_field(data, present[i], present[j])
+        counts += np.bincount(levels[levels >= 0], minlength=size)
+    equal_share = float(((data.counts.astype(np.float64) ** 2).sum() - n) / max(n * (n - 1), 1))
+    equal_share = min(max(equal_share, 1.0 / max(n * (n - 1), 2)), 1 - 1e-6)
+    u = np.empty(size)
+    if data.kind == "cn_id" and data.suspect is not None and n:
+        contradicted = float(data.suspect.sum()) / n
+        either = 1 - (1 - contradicted) ** 2
+        u[0], u[1] = equal_share * (1 - either) + 1e-12, equal_share * either + 1e-12
+        rest = counts[2:]
+        u[2:] = (1 - equal_share) * rest / rest.sum()
+    else:
+        u[0] = equal_share
+        u[1:] = (1 - equal_share) * counts[1:] / counts[1:].sum()
+    return u / u.sum()
+
+
+@dataclass(frozen=True)
+class _Session:
+    """A training blocking: pairs that agree exactly on `blocked`, teaching the other fields."""
+
+    label: str
+    blocked: tuple[int, ...]
+
+
+def training_sessions(prepared: list[PreparedField]) -> tuple[list[_Session], list[_Session]]:
+    """(person blockings, fallback blockings) derived from the kinds."""
+    names = tuple(c for c, f in enumerate(prepared) if f.kind == "name")
+    person = [_Session("+".join(prepared[c].name for c in names), names)] if names else []
+    person += [_Session(f.name, (c,)) for c, f in enumerate(prepared) if f.kind in PERSON_KINDS and f.kind != "name"]
+    fallback = [_Session(f.name, (c,)) for c, f in enumerate(prepared) if f.kind in FALLBACK_KINDS]
+    return person, fallback
+
+
+def _block_key(prepared: list[PreparedField], columns: tuple[int, ...]) -> np.ndarray:
+    """One code per distinct combination of the fields (a missing part is a value of its own), -1
+    when all are missing."""
+    n = len(prepared[0].codes)
+    key = np.zeros(n, dtype=np.int64)
+    any_present = np.zeros(n, dtype=bool)
+    for column in columns:
+        codes = prepared[column].codes.astype(np.int64)
+        any_present |= codes >= 0
+        key = factorize(key * (len(prepared[column].values) + 1) + codes + 1)[0]
+    return np.where(any_present, key, -1)
+
+
+def _session_pairs(
+    key: np.ndarray, order: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random sample of the pairs sharing a key, drawn in the records' fixed order."""
+    n = len(key)
+    encoded = np.sort(pairs_within_blocks(key[order], TRAINING_MAX_BLOCK))
+    if len(encoded) > SESSION_PAIRS:
+        encoded = encoded[np.sort(rng.choice(len(encoded), SESSION_PAIRS, replace=False))]
+    return order[encoded // n], order[encoded % n]
+
+
+def _distinct_patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of the level matrix and how many pairs show each."""
+    if len(levels) == 0:
+        return levels, np.empty(0)
+    base = int(levels.max()) + 2
     codes = np.zeros(len(levels), dtype=np.int64)
     for column in range(levels.shape[1]):
         codes = codes * base + (levels[:, column].astype(np.int64) + 1)
     inverse, distinct_codes = factorize(codes)
-    counts = np.bincount(inverse, minlength=len(distinct_codes))
     first_index = np.zeros(len(distinct_codes), dtype=np.int64)
     first_index[inverse[::-1]] = np.arange(len(inverse))[::-1]
-    patterns = levels[first_index]
-    weights = counts.astype(np.float64)
-    m = [_initial_probabilities(k, True) for k in level_counts]
-    u = [_initial_probabilities(k, False) for k in level_counts]
-    share = 0.1
-    iterations = 0
-    while iterations < MAX_ITERATIONS and weights.sum() > 0:
+    return levels[first_index], np.bincount(inverse, minlength=len(distinct_codes)).astype(np.float64)
+
+
+@dataclass
+class _Learned:
+    m: dict[int, np.ndarray]
+    evidence: dict[int, float]
+    iterations: int
+
+
+def teaching_columns(kinds: list[str]) -> list[int]:
+    """The fields whose agreement decides, in a training blocking, which pairs are matches.
+
+    Fields a household or twins share (phone, address, text) would make relatives look like
+    matches there, so they are learned but do not teach; exact fields (sex, state) teach only when
+    fewer than two person fields are left; with none at all, every field teaches.
+    """
+    person = [c for c, kind in enumerate(kinds) if kind in PERSON_KINDS]
+    if len(person) < 2:
+        person += [c for c, kind in enumerate(kinds) if kind == "exact"]
+    return sorted(person) or list(range(len(kinds)))
+
+
+def _session_em(
+    patterns: np.ndarray, counts: np.ndarray, kinds: list[str], u: list[np.ndarray]
+) -> _Learned:
+    """EM for m of each column (u fixed) and the session's own match share; the match
+    probabilities come from the teaching columns only."""
+    columns = range(patterns.shape[1])
+    teachers = teaching_columns(kinds)
+    m = [_prior_m(kind) for kind in kinds]
+    log_u = [np.log(x) for x in u]
+    share, iterations = 0.3, 0
+    matched = np.zeros(len(patterns))
+    while iterations < MAX_ITERATIONS:
         iterations += 1
-        log_m = np.zeros(len(patterns))
-        log_u = np.zeros(len(patterns))
-        for column in range(len(prepared)):
+        log_ratio = np.zeros(len(patterns))
+        for column in teachers:
             level = patterns[:, column]
             present = level != MISSING
-            log_m[present] += np.log(m[column][level[present]])
-            log_u[present] += np.log(u[column][level[present]])
-        log_odds = np.log(share) - np.log1p(-share) + log_m - log_u
+            log_ratio[present] += np.log(m[column][level[present]]) - log_u[column][level[present]]
+        log_odds = np.log(share) - np.log1p(-share) + log_ratio
         posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
-        matched, unmatched = weights * posterior, weights * (1.0 - posterior)
-        new_share = float(np.clip(matched.sum() / weights.sum(), 1e-9, 1 - 1e-9))
+        matched = counts * posterior
+        new_share = float(np.clip(matched.sum() / counts.sum(), 1e-9, 1 - 1e-9))
         change = abs(new_share - share)
-        for column, k in enumerate(level_counts):
+        for column, kind in zip(columns, kinds, strict=True):
             level = patterns[:, column]
-            # one pseudo-pair per level keeps a level never seen in one class from weighing infinitely
-            new_m = np.bincount(level[level != MISSING], matched[level != MISSING], minlength=k) + 1.0
-            new_u = np.bincount(level[level != MISSING], unmatched[level != MISSING], minlength=k) + 1.0
-            new_m, new_u = new_m / new_m.sum(), new_u / new_u.sum()
-            moved = max(float(np.abs(new_m - m[column]).max()), float(np.abs(new_u - u[column]).max()))
-            change = max(change, moved)
-            m[column], u[column] = new_m, new_u
+            present = level != MISSING
+            seen = np.bincount(level[present], matched[present], minlength=len(m[column]))
+            new_m = monotone((seen + PRIOR_STRENGTH * _prior_m(kind)) / (seen.sum() + PRIOR_STRENGTH), u[column])
+            change = max(change, float(np.abs(new_m - m[column]).max()))
+            m[column] = new_m
         share = new_share
         if change < TOLERANCE:
             break
-    fields = [FieldWeights(f.name, f.kind, m[c], u[c], _tf_adjustment(f)) for c, f in enumerate(prepared)]
-    return Model(fields, share, iterations)
+    evidence = {c: float(matched[patterns[:, c] != MISSING].sum()) for c in columns}
+    return _Learned(dict(enumerate(m)), evidence, iterations)
+
+
+def _match_share(base: np.ndarray, total_pairs: float) -> float:
+    """The prior at which the expected matches among all pairs equal the summed match probabilities
+    of the candidate pairs (the other pairs count as non-matches); solved by bisection in log-odds."""
+    floor = 1.0 / max(total_pairs, 2.0)
+    if len(base) == 0:
+        return floor
+    bins, counts = np.unique(np.round(base, 2), return_counts=True)
+
+    def excess(t: float) -> float:
+        probability = 1.0 / (1.0 + np.exp2(-np.clip(bins + t, -60, 60)))
+        return float((counts * probability).sum() - total_pairs / (1.0 + 2.0 ** (-t)))
+
+    low, high = float(np.log2(floor)), 0.0
+    if excess(low) <= 0:
+        return floor
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if excess(middle) > 0 else (low, middle)
+    return float(1.0 / (1.0 + 2.0 ** (-low)))
+
+
+def train(
+    prepared: list[PreparedField],
+    left: np.ndarray,
+    right: np.ndarray,
+    levels: np.ndarray,
+    order: np.ndarray | None = None,
+) -> Model:
+    """u from random pairs, m by EM on the training blockings, then the prior from the candidates
+    (left, right with their comparison levels)."""
+    n = len(prepared[0].codes) if prepared else 0
+    order = np.arange(n) if order is None else order
+    rng = np.random.default_rng(SEED)
+    kinds = [f.kind for f in prepared]
+    u = [random_u(f, order, rng) for f in prepared]
+    person, fallback = training_sessions(prepared)
+    learned: dict[int, list[tuple[np.ndarray, float, str]]] = {c: [] for c in range(len(prepared))}
+    sessions: dict[str, int] = {}
+    iterations = 0
+    for session in person + fallback:
+        embedded = frozenset().union(*(EMBEDDED_IN.get(kinds[c], frozenset()) for c in session.blocked))
+        teaches = [c for c in range(len(prepared)) if c not in session.blocked and kinds[c] not in embedded]
+        if session in fallback and all(learned[c] for c in teaches):
+            continue
+        pair_left, pair_right = _session_pairs(_block_key(prepared, session.blocked), order, rng)
+        if len(pair_left) < MIN_SESSION_PAIRS or not teaches:
+            continue
+        sessions[session.label] = len(pair_left)
+        taught = [prepared[c] for c in teaches]
+        patterns, counts = _distinct_patterns(compare(taught, pair_left, pair_right))
+        result = _session_em(patterns, counts, [f.kind for f in taught], [u[c] for c in teaches])
+        iterations += result.iterations
+        for position, column in enumerate(teaches):
+            if session in fallback and learned[column]:
+                continue
+            learned[column].append((result.m[position], result.evidence[position], session.label))
+    fields = []
+    for column, data in enumerate(prepared):
+        taught_by = [entry for entry in learned[column] if entry[1] > 0]
+        if taught_by:
+            evidence = np.array([entry[1] for entry in taught_by])
+            m = np.average(np.vstack([entry[0] for entry in taught_by]), axis=0, weights=evidence)
+            m = monotone(m, u[column])
+        else:
+            m = monotone(_prior_m(kinds[column]), u[column])
+        labels = tuple(entry[2] for entry in taught_by)
+        fields.append(FieldWeights(data.name, data.kind, m, u[column], _tf_adjustment(data), labels))
+    model = Model(fields, 0.5, iterations, sessions)
+    base = model.contributions(prepared, levels, left).sum(axis=1) if len(left) else np.empty(0)
+    model.match_share = _match_share(base, n * (n - 1) / 2)
+    return model
+
+
+def record_order(keys: np.ndarray) -> np.ndarray:
+    """Positions of the records sorted by a stable key of their identity (for order-free sampling)."""
+    return np.argsort(keys, kind="stable")
+
