@@ -8,6 +8,7 @@ disagreement. Fuzzy scores are computed once per distinct pair of differing valu
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -46,10 +47,17 @@ def _distance(scorer: Callable[..., float], a: list[str], b: list[str]) -> np.nd
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=-1))
 
 
+@lru_cache(maxsize=200_000)
+def _sorted_characters(text: str) -> str:
+    return "".join(sorted(text))
+
+
 def _same_characters(a: list[str], b: list[str]) -> np.ndarray:
     """The same characters in another order (曾梓轩 / 曾轩梓, Jonh / John)."""
     return np.fromiter(
-        (len(x) == len(y) and sorted(x) == sorted(y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a)
+        (len(x) == len(y) and _sorted_characters(x) == _sorted_characters(y) for x, y in zip(a, b, strict=True)),
+        dtype=bool,
+        count=len(a),
     )
 
 

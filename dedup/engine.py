@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from dedup.blocking import candidate_pairs
+from dedup.check import ModelWarning, check_model, weight_table
 from dedup.cluster import Constraints, cluster
 from dedup.compare import LEVEL_LABELS, MISSING, compare
 from dedup.decisions import UNHONOURED_COLUMNS, resolve_decisions
 from dedup.identity import identity_codes, mark_contradicting_ids
 from dedup.ids import stable_ids
-from dedup.model import Model, record_order, train
+from dedup.model import Model, fit_match_share, record_order, train
 from dedup.prepare import PreparedField, prepare
 
 DEFAULT_MAX_BLOCK = 50
@@ -48,6 +49,14 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     unhonoured_decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNHONOURED_COLUMNS))
     ignored_decisions: int = 0
+
+    def check(self) -> list[ModelWarning]:
+        """Warnings when the weights or the clusters look implausible (dedup.check)."""
+        return check_model(self.model, self.prepared, self.clusters["cluster_id"].to_numpy())
+
+    def weight_lines(self) -> list[str]:
+        """The learned weights per field and level, for printing."""
+        return weight_table(self.model, self.prepared)
 
     def _position(self, record: tuple[str, str] | int) -> int:
         if isinstance(record, int | np.integer):
@@ -143,8 +152,8 @@ def link(
     mark = time.perf_counter()
     sources = frame[source_col].astype(str)
     identity = pd.util.hash_pandas_object(pd.DataFrame({"s": sources, "r": frame[id_col].astype(str)}), index=False)
-    model = train(prepared, left, right, levels, record_order(identity.to_numpy()))
-    weight = model.score(prepared, levels, left) if len(left) else np.empty(0)
+    model = train(prepared, record_order(identity.to_numpy()))
+    weight = fit_match_share(model, prepared, levels, left)
     timings["train"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

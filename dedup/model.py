@@ -25,10 +25,11 @@ so the same records give the same model whatever their row order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 
-from dedup.arrays import factorize
+from dedup.arrays import distinct, factorize
 from dedup.blocking import pairs_within_blocks
 from dedup.compare import LEVEL_LABELS, MISSING, compare, compare_field
 from dedup.prepare import PreparedField
@@ -36,8 +37,8 @@ from dedup.prepare import PreparedField
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-7
 SEED = 20240607
-U_PAIRS = 100_000
-SESSION_PAIRS = 100_000
+U_PAIRS = 50_000
+SESSION_PAIRS = 50_000
 TRAINING_MAX_BLOCK = 100
 MIN_SESSION_PAIRS = 10
 PRIOR_STRENGTH = 20.0
@@ -64,6 +65,10 @@ PERSON_KINDS = ("name", "date", "identifier", "cn_id")
 # the first does not teach the second.
 EMBEDDED_IN = {"date": frozenset({"cn_id"})}
 FALLBACK_KINDS = ("phone", "address", "text")
+# Fields a household shares. Two records that agree on one are compared against the other records
+# of that household (u learned on such pairs), not against random records: sharing a flat and a
+# phone is strong evidence once, not once per field, and a twin shares the birth date too.
+HOUSEHOLD_KINDS = ("phone", "address")
 
 
 @dataclass
@@ -77,11 +82,20 @@ class FieldWeights:
     u: np.ndarray
     tf_adjustment: np.ndarray = field(repr=False)
     learned_from: tuple[str, ...] = ()
+    m_household: np.ndarray | None = None
+    u_household: np.ndarray | None = None
 
     @property
     def weights(self) -> np.ndarray:
         """Match weight (log2 Bayes factor) per level."""
         return np.log2(self.m / self.u)
+
+    @property
+    def household_weights(self) -> np.ndarray:
+        """Match weight per level between two records that share a household field (HOUSEHOLD_KINDS)."""
+        if self.m_household is None or self.u_household is None:
+            return self.weights
+        return np.log2(self.m_household / self.u_household)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -96,6 +110,8 @@ class Model:
     match_share: float
     iterations: int
     sessions: dict[str, int] = field(default_factory=dict)
+    household_columns: tuple[int, ...] = ()
+    household_weight: float = 0.0
 
     @property
     def prior_weight(self) -> float:
@@ -104,16 +120,37 @@ class Model:
     def contributions(
         self, prepared: list[PreparedField], levels: np.ndarray, left: np.ndarray
     ) -> np.ndarray:
-        """Weight of each field for each pair (0 when a value is missing), tf-adjusted."""
+        """Weight of each field for each pair (0 when a value is missing), tf-adjusted.
+
+        Two records that share a household field (same address or phone) are weighed against the
+        records of the same household: every field by its household weights, and the first shared
+        household field carries the evidence of sharing one at all (household_weight).
+        """
         out = np.zeros(levels.shape, dtype=np.float64)
+        household = self.shares_household(levels)
+        first_shared = np.full(len(levels), -1)
+        for column in reversed(self.household_columns):
+            first_shared[levels[:, column] == 0] = column
         for column, (weights, data) in enumerate(zip(self.fields, prepared, strict=True)):
             level = levels[:, column]
             present = level != MISSING
-            out[present, column] = weights.weights[level[present]]
+            alone, shared = present & ~household, present & household
+            out[alone, column] = weights.weights[level[alone]]
+            out[shared, column] = weights.household_weights[level[shared]]
             exact = level == 0
+            if column in self.household_columns:
+                exact &= ~household
+                out[first_shared == column, column] += self.household_weight
             if exact.any():
                 out[exact, column] += weights.tf_adjustment[data.codes[left[exact]]]
         return out
+
+    def shares_household(self, levels: np.ndarray) -> np.ndarray:
+        """Pairs that agree exactly on at least one household field."""
+        household = np.zeros(len(levels), dtype=bool)
+        for column in self.household_columns:
+            household |= levels[:, column] == 0
+        return household
 
     def score(self, prepared: list[PreparedField], levels: np.ndarray, left: np.ndarray) -> np.ndarray:
         """Total match weight per pair: prior plus every field's contribution."""
@@ -299,7 +336,93 @@ def _session_em(
     return _Learned(dict(enumerate(m)), evidence, iterations)
 
 
-def _match_share(base: np.ndarray, total_pairs: float) -> float:
+def _exact_key(prepared: list[PreparedField], columns: tuple[int, ...]) -> np.ndarray:
+    """One code per distinct combination of the fields' values, -1 when any is missing."""
+    key = np.zeros(len(prepared[0].codes), dtype=np.int64)
+    missing = np.zeros(len(key), dtype=bool)
+    for column in columns:
+        codes = prepared[column].codes.astype(np.int64)
+        missing |= codes < 0
+        key = factorize(key * (len(prepared[column].values) + 1) + codes + 1)[0]
+    return np.where(missing, -1, key)
+
+
+def _agreeing_share(key: np.ndarray) -> float:
+    """Share of all ordered record pairs (i != j) that share a key."""
+    n = len(key)
+    counts = np.bincount(key[key >= 0]).astype(np.float64)
+    return float((counts * (counts - 1)).sum() / max(n * (n - 1), 1))
+
+
+def _household_share(prepared: list[PreparedField], columns: tuple[int, ...]) -> float:
+    """Share of random record pairs that agree exactly on at least one household field."""
+    share = 0.0
+    for size in range(1, len(columns) + 1):
+        for subset in combinations(columns, size):
+            share += (-1) ** (size + 1) * _agreeing_share(_exact_key(prepared, subset))
+    return share
+
+
+def _household_u(
+    patterns: np.ndarray, counts: np.ndarray, m: list[np.ndarray]
+) -> tuple[list[np.ndarray], int]:
+    """u of every field among pairs that share a household field, by EM with m held fixed."""
+    columns = range(patterns.shape[1])
+    log_m = [np.log(x) for x in m]
+    u = [np.full(len(x), 1.0 / len(x)) for x in m]
+    share, iterations = 0.5, 0
+    while iterations < MAX_ITERATIONS:
+        iterations += 1
+        log_ratio = np.zeros(len(patterns))
+        for column in columns:
+            level = patterns[:, column]
+            present = level != MISSING
+            log_ratio[present] += log_m[column][level[present]] - np.log(u[column][level[present]])
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(np.log(share) - np.log1p(-share) + log_ratio, -700, 700)))
+        unmatched = counts * (1.0 - posterior)
+        new_share = float(np.clip(1.0 - unmatched.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        change = abs(new_share - share)
+        for column in columns:
+            level = patterns[:, column]
+            present = level != MISSING
+            seen = np.bincount(level[present], unmatched[present], minlength=len(u[column])) + U_PSEUDO_COUNT
+            new_u = seen / seen.sum()
+            change = max(change, float(np.abs(new_u - u[column]).max()))
+            u[column] = new_u
+        share = new_share
+        if change < TOLERANCE:
+            break
+    return u, iterations
+
+
+def _learn_households(
+    prepared: list[PreparedField], fields: list[FieldWeights], order: np.ndarray, rng: np.random.Generator
+) -> tuple[tuple[int, ...], float, int]:
+    """Household weights of every field (in place) and the evidence of sharing a household at all."""
+    columns = tuple(c for c, f in enumerate(prepared) if f.kind in HOUSEHOLD_KINDS)
+    if not columns:
+        return (), 0.0, 0
+    n = len(order)
+    encoded = distinct(
+        np.concatenate([pairs_within_blocks(prepared[c].codes.astype(np.int64)[order], TRAINING_MAX_BLOCK) for c in columns])
+    )
+    if len(encoded) < MIN_SESSION_PAIRS:
+        return (), 0.0, 0
+    if len(encoded) > SESSION_PAIRS:
+        encoded = encoded[np.sort(rng.choice(len(encoded), SESSION_PAIRS, replace=False))]
+    left, right = order[encoded // n], order[encoded % n]
+    patterns, counts = _distinct_patterns(compare(prepared, left, right))
+    u, iterations = _household_u(patterns, counts, [f.m for f in fields])
+    for weights, household_u in zip(fields, u, strict=True):
+        weights.u_household = household_u
+        weights.m_household = monotone(weights.m, household_u)
+    present = [float((prepared[c].codes >= 0).mean()) for c in columns]
+    given_match = 1.0 - float(np.prod([1.0 - fields[c].m[0] * p * p for c, p in zip(columns, present, strict=True)]))
+    given_random = max(_household_share(prepared, columns), 1.0 / max(n * (n - 1), 2))
+    return columns, float(np.log2(max(given_match, 1e-9) / given_random)), iterations
+
+
+def match_share(base: np.ndarray, total_pairs: float) -> float:
     """The prior at which the expected matches among all pairs equal the summed match probabilities
     of the candidate pairs (the other pairs count as non-matches); solved by bisection in log-odds."""
     floor = 1.0 / max(total_pairs, 2.0)
@@ -320,15 +443,9 @@ def _match_share(base: np.ndarray, total_pairs: float) -> float:
     return float(1.0 / (1.0 + 2.0 ** (-low)))
 
 
-def train(
-    prepared: list[PreparedField],
-    left: np.ndarray,
-    right: np.ndarray,
-    levels: np.ndarray,
-    order: np.ndarray | None = None,
-) -> Model:
-    """u from random pairs, m by EM on the training blockings, then the prior from the candidates
-    (left, right with their comparison levels)."""
+def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Model:
+    """u from random pairs, m by EM on the training blockings, household weights; the prior match
+    share is set afterwards from the candidate pairs (fit_match_share)."""
     n = len(prepared[0].codes) if prepared else 0
     order = np.arange(n) if order is None else order
     rng = np.random.default_rng(SEED)
@@ -366,10 +483,18 @@ def train(
             m = monotone(_prior_m(kinds[column]), u[column])
         labels = tuple(entry[2] for entry in taught_by)
         fields.append(FieldWeights(data.name, data.kind, m, u[column], _tf_adjustment(data), labels))
-    model = Model(fields, 0.5, iterations, sessions)
+    household_columns, household_weight, household_iterations = _learn_households(prepared, fields, order, rng)
+    return Model(fields, 1.0 / max(n, 2), iterations + household_iterations, sessions, household_columns, household_weight)
+
+
+def fit_match_share(
+    model: Model, prepared: list[PreparedField], levels: np.ndarray, left: np.ndarray
+) -> np.ndarray:
+    """Set the model's prior from the candidate pairs; returns their total match weights."""
+    n = len(prepared[0].codes) if prepared else 0
     base = model.contributions(prepared, levels, left).sum(axis=1) if len(left) else np.empty(0)
-    model.match_share = _match_share(base, n * (n - 1) / 2)
-    return model
+    model.match_share = match_share(base, n * (n - 1) / 2)
+    return model.prior_weight + base
 
 
 def record_order(keys: np.ndarray) -> np.ndarray:
