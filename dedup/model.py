@@ -42,6 +42,8 @@ SESSION_PAIRS = 50_000
 TRAINING_MAX_BLOCK = 100
 MIN_SESSION_PAIRS = 10
 PRIOR_STRENGTH = 20.0
+IDENTIFIER_KINDS = ("identifier", "cn_id")
+IDENTIFIER_DISAGREEMENT_MAX = 0.05
 U_PSEUDO_COUNT = 0.5
 
 # Prior m per kind and level (LEVEL_LABELS order): what a record of the same person typically shows.
@@ -179,6 +181,15 @@ def monotone(m: np.ndarray, u: np.ndarray) -> np.ndarray:
     ratios = np.repeat([b[0] / b[1] for b in blocks], [int(b[2]) for b in blocks])
     adjusted = ratios * u
     return adjusted / adjusted.sum()
+
+
+def bounded(m: np.ndarray, kind: str) -> np.ndarray:
+    """An identifier that differs between two records of one person is an entry error: at most
+    IDENTIFIER_DISAGREEMENT_MAX of a person's pairs show it, whatever EM settled on."""
+    if kind not in IDENTIFIER_KINDS or m[-1] <= IDENTIFIER_DISAGREEMENT_MAX:
+        return m
+    rest = m[:-1] / m[:-1].sum() if m[:-1].sum() > 0 else _prior_m(kind)[:-1] / _prior_m(kind)[:-1].sum()
+    return np.r_[(1 - IDENTIFIER_DISAGREEMENT_MAX) * rest, IDENTIFIER_DISAGREEMENT_MAX]
 
 
 def _prior_m(kind: str) -> np.ndarray:
@@ -326,7 +337,8 @@ def _session_em(
             level = patterns[:, column]
             present = level != MISSING
             seen = np.bincount(level[present], matched[present], minlength=len(m[column]))
-            new_m = monotone((seen + PRIOR_STRENGTH * _prior_m(kind)) / (seen.sum() + PRIOR_STRENGTH), u[column])
+            new_m = (seen + PRIOR_STRENGTH * _prior_m(kind)) / (seen.sum() + PRIOR_STRENGTH)
+            new_m = monotone(bounded(new_m, kind), u[column])
             change = max(change, float(np.abs(new_m - m[column]).max()))
             m[column] = new_m
         share = new_share
@@ -364,34 +376,38 @@ def _household_share(prepared: list[PreparedField], columns: tuple[int, ...]) ->
 
 
 def _household_u(
-    patterns: np.ndarray, counts: np.ndarray, m: list[np.ndarray]
+    patterns: np.ndarray, counts: np.ndarray, fields: list[FieldWeights], prior: list[np.ndarray]
 ) -> tuple[list[np.ndarray], int]:
-    """u of every field among pairs that share a household field, by EM with m held fixed."""
-    columns = range(patterns.shape[1])
-    log_m = [np.log(x) for x in m]
-    u = [np.full(len(x), 1.0 / len(x)) for x in m]
+    """u of every field among pairs that share a household field.
+
+    Which of these pairs are matches is judged by the person fields alone, with the plain weights
+    (their match share by EM); the u of every field is then counted on the non-matches, with the
+    prior (independence of the fields) as PRIOR_STRENGTH pseudo-pairs, so that data with few
+    households keeps the plain weights.
+    """
+    teachers = teaching_columns([f.kind for f in fields])
+    log_ratio = np.zeros(len(patterns))
+    for column in teachers:
+        level = patterns[:, column]
+        present = level != MISSING
+        log_ratio[present] += np.log(fields[column].m[level[present]] / fields[column].u[level[present]])
     share, iterations = 0.5, 0
+    posterior = np.zeros(len(patterns))
     while iterations < MAX_ITERATIONS:
         iterations += 1
-        log_ratio = np.zeros(len(patterns))
-        for column in columns:
-            level = patterns[:, column]
-            present = level != MISSING
-            log_ratio[present] += log_m[column][level[present]] - np.log(u[column][level[present]])
         posterior = 1.0 / (1.0 + np.exp(-np.clip(np.log(share) - np.log1p(-share) + log_ratio, -700, 700)))
-        unmatched = counts * (1.0 - posterior)
-        new_share = float(np.clip(1.0 - unmatched.sum() / counts.sum(), 1e-9, 1 - 1e-9))
-        change = abs(new_share - share)
-        for column in columns:
-            level = patterns[:, column]
-            present = level != MISSING
-            seen = np.bincount(level[present], unmatched[present], minlength=len(u[column])) + U_PSEUDO_COUNT
-            new_u = seen / seen.sum()
-            change = max(change, float(np.abs(new_u - u[column]).max()))
-            u[column] = new_u
-        share = new_share
-        if change < TOLERANCE:
+        new_share = float(np.clip((counts * posterior).sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        if abs(new_share - share) < TOLERANCE:
             break
+        share = new_share
+    unmatched = counts * (1.0 - posterior)
+    u = []
+    for column, weights in enumerate(fields):
+        level = patterns[:, column]
+        present = level != MISSING
+        seen = np.bincount(level[present], unmatched[present], minlength=len(weights.m))
+        seen = seen + PRIOR_STRENGTH * prior[column] + 1e-12
+        u.append(seen / seen.sum())
     return u, iterations
 
 
@@ -411,14 +427,19 @@ def _learn_households(
     if len(encoded) > SESSION_PAIRS:
         encoded = encoded[np.sort(rng.choice(len(encoded), SESSION_PAIRS, replace=False))]
     left, right = order[encoded // n], order[encoded % n]
+    given_random = max(_household_share(prepared, columns), 1.0 / max(n * (n - 1), 2))
+    prior = [f.u.copy() for f in fields]
+    for column in columns:
+        exact = min(_agreeing_share(_exact_key(prepared, (column,))) / given_random, 1 - 1e-6)
+        rest = prior[column][1:]
+        prior[column] = np.r_[exact, (1 - exact) * rest / rest.sum()]
     patterns, counts = _distinct_patterns(compare(prepared, left, right))
-    u, iterations = _household_u(patterns, counts, [f.m for f in fields])
+    u, iterations = _household_u(patterns, counts, fields, prior)
     for weights, household_u in zip(fields, u, strict=True):
         weights.u_household = household_u
         weights.m_household = monotone(weights.m, household_u)
     present = [float((prepared[c].codes >= 0).mean()) for c in columns]
     given_match = 1.0 - float(np.prod([1.0 - fields[c].m[0] * p * p for c, p in zip(columns, present, strict=True)]))
-    given_random = max(_household_share(prepared, columns), 1.0 / max(n * (n - 1), 2))
     return columns, float(np.log2(max(given_match, 1e-9) / given_random)), iterations
 
 
@@ -478,7 +499,7 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
         if taught_by:
             evidence = np.array([entry[1] for entry in taught_by])
             m = np.average(np.vstack([entry[0] for entry in taught_by]), axis=0, weights=evidence)
-            m = monotone(m, u[column])
+            m = monotone(bounded(m, kinds[column]), u[column])
         else:
             m = monotone(_prior_m(kinds[column]), u[column])
         labels = tuple(entry[2] for entry in taught_by)

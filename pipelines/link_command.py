@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,19 @@ class LinkSummary:
     multi_record_clusters: int
     seconds: float
     out_path: Path
+    weights: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """Counts, the learned weights (log2 Bayes factor per level) and the model check's verdict."""
         per_source = ", ".join(f"{name} {count}" for name, count in self.records.items())
+        check = [f"警告 (model check): {warning}" for warning in self.warnings] or ["model check: passed"]
         return [
             f"records: {sum(self.records.values())} ({per_source})",
             f"clusters: {self.clusters} ({self.multi_record_clusters} with more than one record)",
+            "learned weights (log2 Bayes factor per level):",
+            *(f"  {line}" for line in self.weights),
+            *check,
             f"written: {self.out_path} in {self.seconds:.1f} s",
         ]
 
@@ -150,4 +158,6 @@ def run_link(config_path: Path, out_path: Path) -> LinkSummary:
         multi_record_clusters=int((sizes > 1).sum()),
         seconds=time.perf_counter() - started,
         out_path=out_path,
+        weights=result.weight_lines(),
+        warnings=[str(warning) for warning in result.check()],
     )

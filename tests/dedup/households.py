@@ -1,7 +1,8 @@
 """A tiny census/tax style population where families dominate the candidate pairs.
 
 Every household shares a surname, an address and a landline; parents and children differ in given
-name, birth date, sex and social security number. Three sources: a census that lists every member
+name, birth date, sex and social security number, except that some children are twins (same birth
+date). Three sources: a census that lists every member
 once (no SSN), and two tax-style files that hold a person several times (one record per filing year)
 with the SSN. Entry noise: typos in names and dates, missing values, addresses written two ways. It
 exists to reproduce, in a test, an engine that learns "same household" instead of "same person".
@@ -41,6 +42,7 @@ _FEMALE = [
 ]  # fmt: skip
 _STREETS = ["Oak", "Maple", "Pine", "Cedar", "Elm", "Washington", "Lake", "Hill", "Park", "Main", "Church", "River"]
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+TWIN_SHARE = 0.15
 
 
 def _typo(rng: random.Random, text: str) -> str:
@@ -79,6 +81,8 @@ def _household(rng: random.Random, number: int, ssns: set[int]) -> list[dict[str
         taken.add(first)
         year = parent_year + rng.randint(-3, 3) if position < 2 else parent_year + rng.randint(20, 38)
         dob = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        if position == 3 and rng.random() < TWIN_SHARE:
+            dob = members[2]["dob"]
         ssn = rng.randint(100000000, 899999999)
         while ssn in ssns:
             ssn = rng.randint(100000000, 899999999)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import pandas as pd
 
 from dedup import RESIDENT_FIELDS, link, pairwise_scores
@@ -20,9 +22,9 @@ def _id_with_check(body: str) -> str:
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
-def _population() -> list[dict[str, str]]:
+def _population(people: int = 160) -> list[dict[str, str]]:
     rows = []
-    for person in range(160):
+    for person in range(people):
         surname = _SURNAMES[person % len(_SURNAMES)]
         given = _GIVEN[(person * 7) % len(_GIVEN)] + _GIVEN[(person * 3 + 1) % len(_GIVEN)]
         birth = f"19{40 + person % 50}-{1 + person % 12:02d}-{1 + person % 27:02d}"
@@ -33,7 +35,7 @@ def _population() -> list[dict[str, str]]:
             "birth": birth,
             "gender": "1" if person % 2 else "2",
             "phone": f"139{person:08d}",
-            "address": f"漳州市芗城区胜利路{person + 1}号{person % 9 + 1}栋{person % 5 + 1}单元{person % 30 + 101}室",
+            "address": f"漳州市芗城区胜利路{person % 400 + 1}号{person % 9 + 1}栋{person % 5 + 1}单元{person % 30 + 101}室",
         }
         rows.append({"source": "grid", "record_id": f"g{person}", "truth": f"p{person}", **base})
         copy = dict(base, phone="" if person % 3 else base["phone"], id_no="" if person % 4 == 0 else id_no)
@@ -154,3 +156,107 @@ def test_many_pairs_are_explained_at_once_with_the_same_figures() -> None:
         for field in one.fields.itertuples():
             assert batch[f"{field.field}_level"].iloc[position] == field.level
     assert abs(batch["probability"] - pairs["probability"].to_numpy()).max() < 1e-9
+
+
+# --- identity rules with evidence ------------------------------------------------------------------
+
+MOTHER_ID = _id_with_check("35060219650304022")
+CHILD_ID = _id_with_check("35060219920811003")
+FAMILY = {"phone": "13800000077", "address": "漳州市芗城区新华路77号2栋1单元301室"}
+
+
+def test_a_relatives_id_that_contradicts_the_record_does_not_keep_it_from_its_owner() -> None:
+    """The child's health record carries the mother's valid ID (its birth date says 1965, the record
+    1992): the ID is suspect, so it neither merges the child into the mother nor keeps it apart."""
+    rows = [
+        {"source": "grid", "record_id": "m1", "name": "林秀英", "id_no": MOTHER_ID, "birth": "1965-03-04", "gender": "2", **FAMILY},
+        {"source": "grid", "record_id": "c1", "name": "陈志强", "id_no": CHILD_ID, "birth": "1992-08-11", "gender": "1", **FAMILY},
+        {"source": "health", "record_id": "c2", "name": "陈志强", "id_no": MOTHER_ID, "birth": "1992-08-11", "gender": "1", **FAMILY},
+    ]  # fmt: skip
+    records = pd.DataFrame(_population() + rows)
+    result = link(records, FIELDS)
+    assert _same(result.clusters, "c1", "c2")
+    assert not _same(result.clusters, "m1", "c2")
+    level = result.explain(("grid", "c1"), ("health", "c2")).fields.set_index("field").loc["id_no", "level"]
+    assert level == "different, one not valid or contradicts its record"
+
+
+def test_same_id_with_a_different_birth_date_still_merges_when_the_rest_agrees() -> None:
+    """A lunar birthday on one record: identical ID, name, phone and address outweigh the date."""
+    person = {"name": "郑明华", "id_no": TWIN_A, "gender": "1", "phone": HOME["phone"], "address": HOME["address"]}
+    rows = [
+        {"source": "grid", "record_id": "l1", "birth": "1990-01-01", **person},
+        {"source": "health", "record_id": "l2", "birth": "1989-12-05", **person},
+    ]
+    clusters = link(pd.DataFrame(_population(1500) + rows), FIELDS).clusters
+    assert _same(clusters, "l1", "l2")
+
+
+def test_placeholder_names_are_no_name_evidence() -> None:
+    """A newborn filed as 林秀英之子 without an ID is not merged into its mother 林秀英."""
+    mother = {"source": "grid", "record_id": "n0", "name": "林秀英", "id_no": MOTHER_ID, "birth": "1965-03-04", "gender": "2", **FAMILY}  # fmt: skip
+    baby = {"id_no": "", "birth": "2026-10-02", "gender": "1", **FAMILY}
+    rows = [
+        mother,
+        {"source": "health", "record_id": "n1", "name": "林秀英之子", **baby},
+        {"source": "civil", "record_id": "n2", "name": "新生儿", **baby},
+    ]
+    records = pd.DataFrame(_population() + rows)
+    result = link(records, FIELDS)
+    assert not _same(result.clusters, "n0", "n1")
+    why = result.explain(("grid", "n0"), ("health", "n1")).fields.set_index("field")
+    assert why.loc["name", "level"] == "missing"
+
+
+def test_swapped_given_name_characters_are_a_near_match() -> None:
+    person = {"id_no": "", "birth": "2015-06-01", "gender": "1", "phone": "13800000099", "address": ""}
+    rows = [
+        {"source": "grid", "record_id": "s1", "name": "曾梓轩", **person},
+        {"source": "health", "record_id": "s2", "name": "曾轩梓", **person},
+    ]
+    records = pd.DataFrame(_population(1500) + rows)
+    result = link(records, FIELDS)
+    row = result.explain(("grid", "s1"), ("health", "s2")).fields.set_index("field").loc["name"]
+    different = result.model.fields[0].weights[-1]
+    assert row["level"] == "same characters in another order" and row["weight"] > different + 3
+    assert _same(result.clusters, "s1", "s2")
+
+
+@pytest.mark.parametrize("kind", ["name", "date", "identifier", "cn_id", "phone", "address", "exact", "text"])
+def test_a_field_empty_in_every_row_does_not_crash(kind: str) -> None:
+    records = pd.DataFrame(_population()).assign(empty="")
+    result = link(records, {**FIELDS, "empty": kind})
+    assert len(result.clusters) == len(records)
+    assert not [w for w in result.check() if w.field == "empty"]
+
+
+def test_only_empty_fields_give_singletons() -> None:
+    records = pd.DataFrame({"source": ["a"] * 3, "record_id": ["1", "2", "3"], "id_no": ["", "", ""]})
+    result = link(records, {"id_no": "cn_id"})
+    assert result.clusters["cluster_id"].nunique() == 3
+
+
+def test_spreadsheet_damaged_ids_are_no_identity() -> None:
+    """Two different people whose IDs a spreadsheet turned into the same float: never merged on it;
+    a valid-looking number that standardize marked not valid (id_valid False) is no identity either."""
+    damaged = {"id_no": "350627199001010000.0", "gender": "1", "address": ""}
+    rows = [
+        {"source": "grid", "record_id": "e1", "name": "黄志明", "birth": "1990-01-01", "phone": "13900000001", **damaged},
+        {"source": "health", "record_id": "e2", "name": "许国栋", "birth": "1990-01-01", "phone": "13900000002", **damaged},
+        {"source": "civil", "record_id": "e3", "name": "黄志明", "birth": "1990-01-01", "phone": "13900000001",
+         "id_no": "3.50627199001011e+17", "gender": "1", "address": ""},
+    ]  # fmt: skip
+    records = pd.DataFrame(_population() + rows)
+    result = link(records, FIELDS)
+    assert not _same(result.clusters, "e1", "e2")
+    assert result.explain(("grid", "e1"), ("health", "e2")).fields.set_index("field").loc["id_no", "level"] == "missing"
+    flagged = pd.DataFrame(_population() + [
+        {"source": "grid", "record_id": "v1", "name": "黄志明", "id_no": TWIN_A, "birth": "1990-01-01", "gender": "1", "phone": "", "address": ""},
+        {"source": "health", "record_id": "v2", "name": "许国栋", "id_no": TWIN_A, "birth": "1971-05-05", "gender": "1", "phone": "", "address": ""},
+    ])  # fmt: skip
+    flagged["id_valid"] = flagged["record_id"] != "v2"
+    plain = link(flagged, FIELDS)
+    checked = link(flagged, FIELDS, validity={"id_no": "id_valid"})
+    assert plain.explain(("grid", "v1"), ("health", "v2")).fields.set_index("field").loc["id_no", "level"] != "missing"
+    assert checked.explain(("grid", "v1"), ("health", "v2")).fields.set_index("field").loc["id_no", "level"] == "missing"
+    assert not _same(checked.clusters, "v1", "v2")
