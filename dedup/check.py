@@ -57,7 +57,8 @@ def check_weights(model: Model, prepared: list[PreparedField]) -> list[ModelWarn
                 ModelWarning(
                     "agreement_against",
                     data.name,
-                    f"字段 {data.name} 完全一致时权重为 {levels[0]:+.2f}（应为正）：模型可能学到的是“同一户”而不是“同一人”",
+                    f"字段 {data.name} 完全一致时权重为 {levels[0]:+.2f}（应为正）："
+                    "模型可能学到的是“同一户”而不是“同一人”",
                 )
             )
         if data.kind in IDENTIFIER_KINDS and levels[-1] > IDENTIFIER_DISAGREEMENT_MAX:

@@ -48,14 +48,14 @@ def _birth_contradictions(field: PreparedField, dates: list[PreparedField], usab
         agree = date.values[date.codes[both]] == births[field.codes[both]]
         if agree.mean() >= best[0]:
             best = (float(agree.mean()), date)
-    date = best[1]
+    chosen = best[1]
     contradicts = np.zeros(len(field.codes), dtype=bool)
-    if date is None:
+    if chosen is None:
         return contradicts
-    both = np.flatnonzero(usable & (date.codes >= 0))
-    differ = both[date.values[date.codes[both]] != births[field.codes[both]]]
+    known = np.flatnonzero(usable & (chosen.codes >= 0))
+    differ = known[chosen.values[chosen.codes[known]] != births[field.codes[known]]]
     if len(differ):
-        on_record = [str(v) for v in date.values[date.codes[differ]]]
+        on_record = [str(v) for v in chosen.values[chosen.codes[differ]]]
         in_number = [str(v) for v in births[field.codes[differ]]]
         contradicts[differ] = date_contradicts(on_record, in_number)
     return contradicts

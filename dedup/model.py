@@ -45,6 +45,18 @@ PRIOR_STRENGTH = 20.0
 IDENTIFIER_KINDS = ("identifier", "cn_id")
 IDENTIFIER_DISAGREEMENT_MAX = 0.05
 U_PSEUDO_COUNT = 0.5
+U_PRIOR_PAIRS = 1000.0
+# Prior share of random record pairs that hold the same value, per kind.
+U_PRIOR_EQUAL: dict[str, float] = {
+    "name": 1e-3,
+    "date": 1e-4,
+    "identifier": 1e-6,
+    "cn_id": 1e-6,
+    "phone": 1e-5,
+    "address": 1e-3,
+    "exact": 0.5,
+    "text": 1e-2,
+}
 
 # Prior m per kind and level (LEVEL_LABELS order): what a record of the same person typically shows.
 PRIOR_M: dict[str, tuple[float, ...]] = {
@@ -211,16 +223,20 @@ def random_u(
     data: PreparedField, order: np.ndarray, rng: np.random.Generator, samples: int = U_PAIRS
 ) -> np.ndarray:
     """u per level from random pairs of records that both hold a value; the share of equal values
-    exactly from the value counts."""
+    exactly from the value counts. U_PRIOR_EQUAL (as U_PRIOR_PAIRS pseudo-pairs, the rest of them
+    "different") keeps a handful of records from making every agreement look common."""
     size = len(LEVEL_LABELS[data.kind])
     present = order[data.codes[order] >= 0]
     n = len(present)
+    prior_equal = U_PRIOR_EQUAL[data.kind]
     counts = np.full(size, U_PSEUDO_COUNT)
+    counts[-1] += U_PRIOR_PAIRS * (1 - prior_equal)
     if n >= 2:
         i, j = _sample_pairs(n, samples, rng)
         levels = compare_field(data, present[i], present[j])
         counts += np.bincount(levels[levels >= 0], minlength=size)
-    equal_share = float(((data.counts.astype(np.float64) ** 2).sum() - n) / max(n * (n - 1), 1))
+    agreeing = float((data.counts.astype(np.float64) ** 2).sum() - n)
+    equal_share = (agreeing + U_PRIOR_PAIRS * prior_equal) / (n * (n - 1) + U_PRIOR_PAIRS)
     equal_share = min(max(equal_share, 1.0 / max(n * (n - 1), 2)), 1 - 1e-6)
     u = np.empty(size)
     if data.kind == "cn_id" and data.suspect is not None and n:
@@ -405,9 +421,9 @@ def _household_u(
     for column, weights in enumerate(fields):
         level = patterns[:, column]
         present = level != MISSING
-        seen = np.bincount(level[present], unmatched[present], minlength=len(weights.m))
-        seen = seen + PRIOR_STRENGTH * prior[column] + 1e-12
-        u.append(seen / seen.sum())
+        seen = np.bincount(level[present], unmatched[present], minlength=len(weights.m)).astype(np.float64)
+        counted = seen + PRIOR_STRENGTH * prior[column] + 1e-12
+        u.append(counted / counted.sum())
     return u, iterations
 
 
@@ -420,7 +436,9 @@ def _learn_households(
         return (), 0.0, 0
     n = len(order)
     encoded = distinct(
-        np.concatenate([pairs_within_blocks(prepared[c].codes.astype(np.int64)[order], TRAINING_MAX_BLOCK) for c in columns])
+        np.concatenate(
+            [pairs_within_blocks(prepared[c].codes.astype(np.int64)[order], TRAINING_MAX_BLOCK) for c in columns]
+        )
     )
     if len(encoded) < MIN_SESSION_PAIRS:
         return (), 0.0, 0
@@ -505,7 +523,8 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
         labels = tuple(entry[2] for entry in taught_by)
         fields.append(FieldWeights(data.name, data.kind, m, u[column], _tf_adjustment(data), labels))
     household_columns, household_weight, household_iterations = _learn_households(prepared, fields, order, rng)
-    return Model(fields, 1.0 / max(n, 2), iterations + household_iterations, sessions, household_columns, household_weight)
+    iterations += household_iterations
+    return Model(fields, 1.0 / max(n, 2), iterations, sessions, household_columns, household_weight)
 
 
 def fit_match_share(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from dedup import RESIDENT_FIELDS, LinkResult, build_golden, carry_forward, link
-from dedup.presets import RESIDENT_VALIDITY
 from dedup.incidents import fill_missing_grids, resolve_incidents
+from dedup.presets import RESIDENT_VALIDITY
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.survivorship import load_survivorship_rules
@@ -114,10 +114,14 @@ def model_check_result(result: LinkResult) -> dg.AssetCheckResult:
         passed=not warnings,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "warnings": dg.MetadataValue.json([{"code": w.code, "field": w.field, "message": w.message} for w in warnings]),
+            "warnings": dg.MetadataValue.json(
+                [{"code": w.code, "field": w.field, "message": w.message} for w in warnings]
+            ),
             "weights": dg.MetadataValue.md("\n".join(f"- {line}" for line in result.weight_lines())),
         },
-        description="匹配模型权重与合并结果合理" if not warnings else "匹配模型不可信：" + "；".join(str(w) for w in warnings),
+        description=(
+            "匹配模型权重与合并结果合理" if not warnings else "匹配模型不可信：" + "；".join(str(w) for w in warnings)
+        ),
     )
 
 

@@ -130,9 +130,11 @@ def household_records(households: int = 250, seed: int = 1) -> pd.DataFrame:
     rows = []
     for index, person in enumerate(people):
         if rng.random() < 0.9:
-            rows.append({"source": "census", "record_id": f"c{index}", "truth": person["person"], **_entry(rng, person, False)})
+            record = _entry(rng, person, False)
+            rows.append({"source": "census", "record_id": f"c{index}", "truth": person["person"], **record})
         for source in ("tax", "benefits"):
             for year in range(rng.choice([0, 1, 1, 2, 3])):
                 record = _entry(rng, person, True)
-                rows.append({"source": source, "record_id": f"{source[0]}{index}y{year}", "truth": person["person"], **record})
+                record_id = f"{source[0]}{index}y{year}"
+                rows.append({"source": source, "record_id": record_id, "truth": person["person"], **record})
     return pd.DataFrame(rows)

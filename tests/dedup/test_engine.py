@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-import pandas as pd
-
 from dedup import RESIDENT_FIELDS, link, pairwise_scores
+from dedup.compare import LEVEL_LABELS
 
 FIELDS = {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact", "phone": "phone", "address": "address"}
 
@@ -35,7 +35,7 @@ def _population(people: int = 160) -> list[dict[str, str]]:
             "birth": birth,
             "gender": "1" if person % 2 else "2",
             "phone": f"139{person:08d}",
-            "address": f"漳州市芗城区胜利路{person % 400 + 1}号{person % 9 + 1}栋{person % 5 + 1}单元{person % 30 + 101}室",
+            "address": f"漳州市芗城区胜利路{person % 400 + 1}号{person % 9 + 1}栋{person % 5 + 1}单元{person % 30 + 101}室",  # noqa: E501
         }
         rows.append({"source": "grid", "record_id": f"g{person}", "truth": f"p{person}", **base})
         copy = dict(base, phone="" if person % 3 else base["phone"], id_no="" if person % 4 == 0 else id_no)
@@ -165,28 +165,35 @@ CHILD_ID = _id_with_check("35060219920811003")
 FAMILY = {"phone": "13800000077", "address": "漳州市芗城区新华路77号2栋1单元301室"}
 
 
+def _row(source: str, record_id: str, name: str, id_no: str, birth: str, **rest: str) -> dict[str, str]:
+    values = {"gender": "1", "phone": "", "address": "", **rest}
+    return {"source": source, "record_id": record_id, "name": name, "id_no": id_no, "birth": birth, **values}
+
+
+def _level(result: object, a: tuple[str, str], b: tuple[str, str], field: str) -> str:
+    return str(result.explain(a, b).fields.set_index("field").loc[field, "level"])  # type: ignore[attr-defined]
+
+
 def test_a_relatives_id_that_contradicts_the_record_does_not_keep_it_from_its_owner() -> None:
     """The child's health record carries the mother's valid ID (its birth date says 1965, the record
     1992): the ID is suspect, so it neither merges the child into the mother nor keeps it apart."""
     rows = [
-        {"source": "grid", "record_id": "m1", "name": "林秀英", "id_no": MOTHER_ID, "birth": "1965-03-04", "gender": "2", **FAMILY},
-        {"source": "grid", "record_id": "c1", "name": "陈志强", "id_no": CHILD_ID, "birth": "1992-08-11", "gender": "1", **FAMILY},
-        {"source": "health", "record_id": "c2", "name": "陈志强", "id_no": MOTHER_ID, "birth": "1992-08-11", "gender": "1", **FAMILY},
-    ]  # fmt: skip
-    records = pd.DataFrame(_population() + rows)
-    result = link(records, FIELDS)
+        _row("grid", "m1", "林秀英", MOTHER_ID, "1965-03-04", gender="2", **FAMILY),
+        _row("grid", "c1", "陈志强", CHILD_ID, "1992-08-11", **FAMILY),
+        _row("health", "c2", "陈志强", MOTHER_ID, "1992-08-11", **FAMILY),
+    ]
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
     assert _same(result.clusters, "c1", "c2")
     assert not _same(result.clusters, "m1", "c2")
-    level = result.explain(("grid", "c1"), ("health", "c2")).fields.set_index("field").loc["id_no", "level"]
-    assert level == "different, one not valid or contradicts its record"
+    assert _level(result, ("grid", "c1"), ("health", "c2"), "id_no") == LEVEL_LABELS["cn_id"][4]
 
 
 def test_same_id_with_a_different_birth_date_still_merges_when_the_rest_agrees() -> None:
     """A lunar birthday on one record: identical ID, name, phone and address outweigh the date."""
-    person = {"name": "郑明华", "id_no": TWIN_A, "gender": "1", "phone": HOME["phone"], "address": HOME["address"]}
+    home = {"phone": HOME["phone"], "address": HOME["address"]}
     rows = [
-        {"source": "grid", "record_id": "l1", "birth": "1990-01-01", **person},
-        {"source": "health", "record_id": "l2", "birth": "1989-12-05", **person},
+        _row("grid", "l1", "郑明华", TWIN_A, "1990-01-01", **home),
+        _row("health", "l2", "郑明华", TWIN_A, "1989-12-05", **home),
     ]
     clusters = link(pd.DataFrame(_population(1500) + rows), FIELDS).clusters
     assert _same(clusters, "l1", "l2")
@@ -194,28 +201,22 @@ def test_same_id_with_a_different_birth_date_still_merges_when_the_rest_agrees()
 
 def test_placeholder_names_are_no_name_evidence() -> None:
     """A newborn filed as 林秀英之子 without an ID is not merged into its mother 林秀英."""
-    mother = {"source": "grid", "record_id": "n0", "name": "林秀英", "id_no": MOTHER_ID, "birth": "1965-03-04", "gender": "2", **FAMILY}  # fmt: skip
-    baby = {"id_no": "", "birth": "2026-10-02", "gender": "1", **FAMILY}
     rows = [
-        mother,
-        {"source": "health", "record_id": "n1", "name": "林秀英之子", **baby},
-        {"source": "civil", "record_id": "n2", "name": "新生儿", **baby},
+        _row("grid", "n0", "林秀英", MOTHER_ID, "1965-03-04", gender="2", **FAMILY),
+        _row("health", "n1", "林秀英之子", "", "2026-10-02", **FAMILY),
+        _row("civil", "n2", "新生儿", "", "2026-10-02", **FAMILY),
     ]
-    records = pd.DataFrame(_population() + rows)
-    result = link(records, FIELDS)
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
     assert not _same(result.clusters, "n0", "n1")
-    why = result.explain(("grid", "n0"), ("health", "n1")).fields.set_index("field")
-    assert why.loc["name", "level"] == "missing"
+    assert _level(result, ("grid", "n0"), ("health", "n1"), "name") == "missing"
 
 
 def test_swapped_given_name_characters_are_a_near_match() -> None:
-    person = {"id_no": "", "birth": "2015-06-01", "gender": "1", "phone": "13800000099", "address": ""}
     rows = [
-        {"source": "grid", "record_id": "s1", "name": "曾梓轩", **person},
-        {"source": "health", "record_id": "s2", "name": "曾轩梓", **person},
+        _row("grid", "s1", "曾梓轩", "", "2015-06-01", phone="13800000099"),
+        _row("health", "s2", "曾轩梓", "", "2015-06-01", phone="13800000099"),
     ]
-    records = pd.DataFrame(_population(1500) + rows)
-    result = link(records, FIELDS)
+    result = link(pd.DataFrame(_population(1500) + rows), FIELDS)
     row = result.explain(("grid", "s1"), ("health", "s2")).fields.set_index("field").loc["name"]
     different = result.model.fields[0].weights[-1]
     assert row["level"] == "same characters in another order" and row["weight"] > different + 3
@@ -237,26 +238,27 @@ def test_only_empty_fields_give_singletons() -> None:
 
 
 def test_spreadsheet_damaged_ids_are_no_identity() -> None:
-    """Two different people whose IDs a spreadsheet turned into the same float: never merged on it;
-    a valid-looking number that standardize marked not valid (id_valid False) is no identity either."""
-    damaged = {"id_no": "350627199001010000.0", "gender": "1", "address": ""}
+    """Two different people whose IDs a spreadsheet turned into the same float: never merged on it."""
     rows = [
-        {"source": "grid", "record_id": "e1", "name": "黄志明", "birth": "1990-01-01", "phone": "13900000001", **damaged},
-        {"source": "health", "record_id": "e2", "name": "许国栋", "birth": "1990-01-01", "phone": "13900000002", **damaged},
-        {"source": "civil", "record_id": "e3", "name": "黄志明", "birth": "1990-01-01", "phone": "13900000001",
-         "id_no": "3.50627199001011e+17", "gender": "1", "address": ""},
-    ]  # fmt: skip
-    records = pd.DataFrame(_population() + rows)
-    result = link(records, FIELDS)
+        _row("grid", "e1", "黄志明", "350627199001010000.0", "1990-01-01", phone="13900000001"),
+        _row("health", "e2", "许国栋", "350627199001010000.0", "1990-01-01", phone="13900000002"),
+        _row("civil", "e3", "黄志明", "3.50627199001011e+17", "1990-01-01", phone="13900000001"),
+    ]
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
     assert not _same(result.clusters, "e1", "e2")
-    assert result.explain(("grid", "e1"), ("health", "e2")).fields.set_index("field").loc["id_no", "level"] == "missing"
-    flagged = pd.DataFrame(_population() + [
-        {"source": "grid", "record_id": "v1", "name": "黄志明", "id_no": TWIN_A, "birth": "1990-01-01", "gender": "1", "phone": "", "address": ""},
-        {"source": "health", "record_id": "v2", "name": "许国栋", "id_no": TWIN_A, "birth": "1971-05-05", "gender": "1", "phone": "", "address": ""},
-    ])  # fmt: skip
+    assert _level(result, ("grid", "e1"), ("health", "e2"), "id_no") == "missing"
+    assert _level(result, ("grid", "e1"), ("civil", "e3"), "id_no") == "missing"
+
+
+def test_an_id_that_standardize_marked_not_valid_is_no_identity() -> None:
+    rows = [
+        _row("grid", "v1", "黄志明", TWIN_A, "1990-01-01"),
+        _row("health", "v2", "许国栋", TWIN_A, "1971-05-05"),
+    ]
+    flagged = pd.DataFrame(_population() + rows)
     flagged["id_valid"] = flagged["record_id"] != "v2"
     plain = link(flagged, FIELDS)
     checked = link(flagged, FIELDS, validity={"id_no": "id_valid"})
-    assert plain.explain(("grid", "v1"), ("health", "v2")).fields.set_index("field").loc["id_no", "level"] != "missing"
-    assert checked.explain(("grid", "v1"), ("health", "v2")).fields.set_index("field").loc["id_no", "level"] == "missing"
+    assert _level(plain, ("grid", "v1"), ("health", "v2"), "id_no") != "missing"
+    assert _level(checked, ("grid", "v1"), ("health", "v2"), "id_no") == "missing"
     assert not _same(checked.clusters, "v1", "v2")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dedup import link, pairwise_scores
-from dedup.model import PRIOR_M, monotone, train, training_sessions
+from dedup.model import PRIOR_M, U_PRIOR_EQUAL, monotone, train, training_sessions
 from dedup.prepare import KINDS, prepare
 from tests.dedup.households import FIELDS, household_records
 
@@ -80,6 +80,7 @@ def test_every_kind_has_levels_a_prior_and_a_normalizer() -> None:
 
     for kind in KINDS:
         assert len(PRIOR_M[kind]) == len(LEVEL_LABELS[kind])
+        assert 0 < U_PRIOR_EQUAL[kind] < 1
         assert kind in _LEVELS_OF_DIFFERENT
 
 
