@@ -396,29 +396,32 @@ def _household_u(
 ) -> tuple[list[np.ndarray], int]:
     """u of every field among pairs that share a household field.
 
-    Which of these pairs are matches is judged by the person fields alone, with the plain weights
-    (their match share by EM); the u of every field is then counted on the non-matches, with the
-    prior (independence of the fields) as PRIOR_STRENGTH pseudo-pairs, so that data with few
-    households keeps the plain weights.
+    Which of these pairs are matches is judged, for each field, by the other person fields with
+    the plain weights (their match share by EM): a twin pair's birth date then counts among the
+    household's non-matches because the names differ, not as a match because the birth dates
+    agree. u is counted on the non-matches, with the prior (independence of the fields) as
+    PRIOR_STRENGTH pseudo-pairs, so that data with few households keeps the plain weights.
     """
     teachers = teaching_columns([f.kind for f in fields])
-    log_ratio = np.zeros(len(patterns))
+    evidence = np.zeros((len(patterns), len(fields)))
     for column in teachers:
         level = patterns[:, column]
         present = level != MISSING
-        log_ratio[present] += np.log(fields[column].m[level[present]] / fields[column].u[level[present]])
-    share, iterations = 0.5, 0
-    posterior = np.zeros(len(patterns))
-    while iterations < MAX_ITERATIONS:
-        iterations += 1
-        posterior = 1.0 / (1.0 + np.exp(-np.clip(np.log(share) - np.log1p(-share) + log_ratio, -700, 700)))
-        new_share = float(np.clip((counts * posterior).sum() / counts.sum(), 1e-9, 1 - 1e-9))
-        if abs(new_share - share) < TOLERANCE:
-            break
-        share = new_share
-    unmatched = counts * (1.0 - posterior)
-    u = []
+        evidence[present, column] = np.log(fields[column].m[level[present]] / fields[column].u[level[present]])
+    u, iterations = [], 0
     for column, weights in enumerate(fields):
+        judges = [c for c in teachers if c != column] or teachers
+        log_ratio = evidence[:, judges].sum(axis=1)
+        share = 0.5
+        posterior = np.zeros(len(patterns))
+        for _ in range(MAX_ITERATIONS):
+            iterations += 1
+            posterior = 1.0 / (1.0 + np.exp(-np.clip(np.log(share) - np.log1p(-share) + log_ratio, -700, 700)))
+            new_share = float(np.clip((counts * posterior).sum() / counts.sum(), 1e-9, 1 - 1e-9))
+            if abs(new_share - share) < TOLERANCE:
+                break
+            share = new_share
+        unmatched = counts * (1.0 - posterior)
         level = patterns[:, column]
         present = level != MISSING
         seen = np.bincount(level[present], unmatched[present], minlength=len(weights.m)).astype(np.float64)
