@@ -151,4 +151,13 @@ def weight_table(model: Model, prepared: list[PreparedField]) -> list[str]:
             continue
         levels = ", ".join(f"{label} {w:+.2f}" for label, w in zip(weights.labels, weights.weights, strict=True))
         lines.append(f"{data.name} ({data.kind}): {levels}")
+    if model.household_columns:
+        shared = "/".join(prepared[c].name for c in model.household_columns)
+        lines.append(f"sharing {shared} (counted once) {model.household_weight:+.2f}; then, within the household:")
+        for weights, data in zip(model.fields, prepared, strict=True):
+            if (data.codes >= 0).any():
+                within = ", ".join(
+                    f"{label} {w:+.2f}" for label, w in zip(weights.labels, weights.household_weights, strict=True)
+                )
+                lines.append(f"  {data.name}: {within}")
     return lines

@@ -11,9 +11,14 @@ surname, an address and a phone that structure is "same household", not "same pe
   names. Blockings on a household's shared fields (phone, address) are used only for a field that
   no other blocking can teach. The m of a field is the average over the blockings that taught it,
   weighted by how many matches each saw.
-- Weights are monotone: a better agreement level never weighs less than a worse one.
-- Each kind has prior m (PRIOR_M), counted as PRIOR_STRENGTH pseudo-matches, so a field that the
-  data cannot tell about keeps sensible weights.
+- Two records that share a household field (address, phone) are weighed against the other members
+  of that household: u of every field among such pairs is counted on the ones the other person
+  fields call non-matches (so a twin's shared birth date counts as the household's, not as a
+  match), and sharing a household counts once (its own weight), not once per shared field.
+- Weights are monotone: a better agreement level never weighs less than a worse one; a different
+  identifier always counts clearly against (m of "different" at most IDENTIFIER_DISAGREEMENT_MAX).
+- Each kind has prior m (PRIOR_M, as PRIOR_STRENGTH pseudo-matches) and a prior share of equal
+  values (U_PRIOR_EQUAL), so a field that the data cannot tell about keeps sensible weights.
 - The prior match share is the one at which the expected number of matches among all record pairs
   equals the sum of the match probabilities over the candidate pairs.
 
