@@ -168,7 +168,7 @@ def link(
         {
             "source": sources.to_numpy(),
             "record_id": frame[id_col].astype(str).to_numpy(),
-            "cluster_id": stable_ids(sources, frame[id_col], labels),
+            "cluster_id": stable_ids(sources, frame[id_col], labels) if len(frame) else np.empty(0, dtype=object),
         }
     )
     timings["cluster"] = time.perf_counter() - mark

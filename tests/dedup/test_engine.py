@@ -231,6 +231,13 @@ def test_a_field_empty_in_every_row_does_not_crash(kind: str) -> None:
     assert not [w for w in result.check() if w.field == "empty"]
 
 
+@pytest.mark.parametrize("rows", [0, 1])
+def test_no_records_or_one_record_do_not_crash(rows: int) -> None:
+    records = pd.DataFrame(_population())[["source", "record_id", "name", "id_no", "birth", "gender"]].head(rows)
+    result = link(records, {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact"})
+    assert len(result.clusters) == rows and result.check() == []
+
+
 def test_only_empty_fields_give_singletons() -> None:
     records = pd.DataFrame({"source": ["a"] * 3, "record_id": ["1", "2", "3"], "id_no": ["", "", ""]})
     result = link(records, {"id_no": "cn_id"})
