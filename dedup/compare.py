@@ -23,7 +23,8 @@ CN_ID_EXACT_CONTRADICTED, CN_ID_NEAR, CN_ID_DIFFERENT_WEAK, CN_ID_DIFFERENT = 1,
 
 # Levels per kind, best agreement first: a level never weighs more than the one before it (the model
 # keeps learned weights monotone in this order). A new kind adds its labels here, its levels function
-# to _LEVELS_OF_DIFFERENT, its normalizer to dedup.prepare and its prior to dedup.model.PRIOR_M.
+# to _LEVELS_OF_DIFFERENT, its normalizer to dedup.prepare (KINDS, _SIMPLE_NORMALIZERS) and its priors
+# to dedup.model (PRIOR_M, U_PRIOR_EQUAL; PERSON_KINDS / HOUSEHOLD_KINDS say how it is trained).
 LEVEL_LABELS: dict[str, tuple[str, ...]] = {
     "name": ("exact", "one edit or reordered", "same characters in another order", "similar", "different"),
     "date": ("exact", "one digit or day/month swapped", "same year", "different"),
