@@ -35,7 +35,7 @@ bench: $(BENCH_STAMP)
 # The Dagster UI on the demo's runs; with `make systems` running in another terminal, assets can be
 # materialized from the UI against the simulated department systems.
 ui: $(STAMP)
-	mkdir -p .dagster
+	$(BIN)/python -c "from pathlib import Path; from pipelines.demo import prepare_dagster_home as p; p(Path('.dagster'))"
 	set -a; if [ -f .hub/systems.env ]; then . ./.hub/systems.env; fi; set +a; \
 	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
 

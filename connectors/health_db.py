@@ -1,4 +1,10 @@
-"""Reads the health system's resident records (居民健康档案) straight from its SQL database."""
+"""Reads the health system's resident records (居民健康档案) straight from its SQL database.
+
+A read that breaks off mid-way, or a table that changes under it, must not pass for a complete pull:
+the rows read are compared with ``count(*)`` taken before and after, inside one read-only
+``REPEATABLE READ`` transaction where the database has snapshots (PostgreSQL), so all three agree
+unless something went wrong.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +12,71 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
+from connectors.paging import PullTally
 from connectors.text import RawRow, value_as_text
 from hub_errors import SourceError
 
+SNAPSHOT_DIALECTS = frozenset({"postgresql"})
+
 
 def read_health_records(
-    url: str, table: str, *, schema: str | None = None, chunk_size: int = 5000
+    url: str, table: str, *, schema: str | None = None, chunk_size: int = 5000, tally: PullTally | None = None
 ) -> Iterator[RawRow]:
     """Every row of ``table`` as a raw row (column names as in the database, values as text, '' for NULL).
 
     Rows are streamed in chunks of ``chunk_size`` with a server-side cursor where the driver has one,
-    so a large archive never sits in memory whole.
+    so a large archive never sits in memory whole. A read that fails mid-way, or a row count that
+    differs from the rows read, raises SourceError after the rows so far (the caller keeps none).
+    ``tally``, when given, receives the row count and the rows read of a read that succeeded.
     """
     engine = sa.create_engine(url)
+    where = f"health: table {table!r} in {engine.url.render_as_string(hide_password=True)}"
     try:
         try:
             source = sa.Table(table, sa.MetaData(schema=schema), autoload_with=engine)
         except sa.exc.NoSuchTableError:
-            raise SourceError(
-                f"health: table {table!r} not found in {engine.url.render_as_string(hide_password=True)}."
-            ) from None
+            raise SourceError(f"{where} not found.") from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise SourceError(f"{where}: cannot reach the database ({exc}).") from exc
+        names = [column.name for column in source.columns]
+        count_rows = sa.select(sa.func.count()).select_from(source)
+        read = 0
+        try:
+            with engine.connect() as conn:
+                if engine.dialect.name in SNAPSHOT_DIALECTS:
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                with conn.begin():
+                    before = conn.execute(count_rows).scalar_one()
+                    result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(
+                        sa.select(source)
+                    )
+                    for partition in result.partitions():
+                        for record in partition:
+                            read += 1
+                            yield {
+                                name: value_as_text(value, exact_integers=True)  # SQL integers hold every digit
+                                for name, value in zip(names, record, strict=True)
+                            }
+                    after = conn.execute(count_rows).scalar_one()
         except sa.exc.SQLAlchemyError as exc:
             raise SourceError(
-                f"health: cannot reach {engine.url.render_as_string(hide_password=True)} ({exc})."
-            ) from exc
-        names = [column.name for column in source.columns]
-        with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(
-                sa.select(source)
+                f"{where}: the read failed after {read} rows ({_cause(exc)}). Nothing from this pull was kept; "
+                "check that the health database is up, then run again."
+            ) from None
+        if not before == read == after:
+            raise SourceError(
+                f"{where} held {before} rows when the read began and {after} when it ended, but {read} were read: "
+                "the table changed or the read was cut short. Nothing from this pull was kept; run again when the "
+                "health system is not being loaded."
             )
-            for partition in result.partitions():
-                for record in partition:
-                    yield {name: value_as_text(value) for name, value in zip(names, record, strict=True)}
+        if tally is not None:
+            tally.expected_total, tally.received, tally.rows_pulled = before, read, read
     finally:
         engine.dispose()
+
+
+def _cause(exc: sa.exc.SQLAlchemyError) -> str:
+    """The database error's kind and code, never its text (which may quote a value from a row)."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return f"{type(orig).__name__}" + (f", SQLSTATE {code}" if code else "")

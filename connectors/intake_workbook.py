@@ -25,7 +25,15 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from connectors.workbook import HEADER_ALIGNMENT, HEADER_BORDER, HEADER_FILL, HEADER_FONT, display_width
+from connectors.text import value_as_text
+from connectors.workbook import (
+    FORMULA_TRIGGERS,
+    HEADER_ALIGNMENT,
+    HEADER_BORDER,
+    HEADER_FILL,
+    HEADER_FONT,
+    display_width,
+)
 from hub_errors import SourceError
 
 CATEGORIES_FILE = Path(__file__).resolve().parents[1] / "schemas" / "mappings" / "categories.yaml"
@@ -126,7 +134,8 @@ def professional_categories(path: Path = CATEGORIES_FILE) -> list[str]:
 def style_header(ws: Worksheet, sheet: IntakeSheet, extra: Sequence[str] = ()) -> None:
     headers = [column.header for column in sheet.columns] + list(extra)
     for index, header in enumerate(headers, start=1):
-        cell = ws.cell(row=1, column=index, value=header)
+        cell = ws.cell(row=1, column=index)
+        put_text(cell, header)  # headers copied from a dropped workbook are text, never formulas
         cell.font, cell.fill, cell.alignment, cell.border = (
             HEADER_FONT,
             HEADER_FILL,
@@ -248,8 +257,8 @@ def raw_text(value: Any, *, date_only: bool = False) -> str:
         return value.isoformat(timespec="seconds")
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, int | float):
+        return value_as_text(value)  # a long number keeps its numeric form: never an ID number
     return str(value)
 
 
@@ -314,9 +323,10 @@ def reasons_by_record(quarantine: pd.DataFrame) -> dict[str, list[tuple[str, str
 
 
 def put_text(cell: Any, value: str) -> None:
-    """Store exactly what staff typed, as text: a leading = stays visible text, never a formula."""
+    """Store exactly what staff typed, as text: a value a spreadsheet would run (= + - @, tab, CR)
+    is written as a string cell with Excel's quote prefix, so it shows as typed and never runs."""
     cell.value = value
-    if value.startswith(("=", "+", "-", "@")):
+    if value.startswith(FORMULA_TRIGGERS):
         cell.data_type = "s"
         cell.quotePrefix = True
 
@@ -347,7 +357,7 @@ def write_rejected_sheet(
         excel_row = written + 1
         for index, header in enumerate(headers, start=1):
             put_text(ws.cell(row=excel_row, column=index), row.get(header, ""))
-        ws.cell(row=excel_row, column=len(headers) + 1, value=row.get(ROW_NUMBER, ""))
+        put_text(ws.cell(row=excel_row, column=len(headers) + 1), row.get(ROW_NUMBER, ""))
         by_column: dict[int, list[str]] = defaultdict(list)
         summary = []
         for field_name, reason in problems:
@@ -359,7 +369,8 @@ def write_rejected_sheet(
                 summary.append(reason)
         for index, column_reasons in by_column.items():
             mark_cell(ws.cell(row=excel_row, column=index), column_reasons)
-        reason_cell = ws.cell(row=excel_row, column=len(headers) + 2, value="；".join(summary))
+        reason_cell = ws.cell(row=excel_row, column=len(headers) + 2)
+        put_text(reason_cell, "；".join(summary))
         reason_cell.font = BAD_CELL_FONT
     ws.column_dimensions[get_column_letter(len(headers) + 2)].width = 50
     return written

@@ -1,9 +1,16 @@
-"""Deliver report rows to a department's HTTP endpoint in batches, exactly once per content.
+"""Deliver report rows to a department's HTTP endpoint in batches, each change exactly once.
 
-Each batch carries an idempotency key computed from the report name and the batch's rows, so the
-same data sent again has the same key. The delivery log (a warehouse table) records every attempt;
-a batch whose key was delivered before is skipped, so a rerun delivers nothing new, and the batches
-a department missed while it was down go out on the next run once it is back.
+A report is cut into batches by position. The warehouse keeps, per report and batch position, what
+the department last acknowledged (``hub_delivery_state``): a batch whose content equals that is
+skipped; any other is sent, so a value changed and changed back is sent again. Each send carries an
+idempotency key made from the content and the key the department last acknowledged at that position:
+a retry (or a rerun after a crash) of the same send has the same key, and a department that already
+took it answers "duplicate" instead of storing it twice.
+
+A batch counts as delivered only on the department's acknowledgement: HTTP 2xx with a JSON object
+echoing the idempotency key and the number of rows accepted. Anything else (an HTML login page
+answered with 200, a body for another key) is logged as ``unacknowledged`` and the batch stays
+pending. The delivery log (``hub_delivery_log``) records every attempt for stewards.
 """
 
 from __future__ import annotations
@@ -19,23 +26,33 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from connectors.http import AttemptCallback, body_excerpt, make_session, request_with_retries
+from connectors.http import body_excerpt, make_session, request_with_retries
 from hub_errors import DeliveryError
 
 DELIVERY_LOG_TABLE = "hub_delivery_log"
+DELIVERY_STATE_TABLE = "hub_delivery_state"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DELIVERED = "delivered"
 SKIPPED = "skipped"
 FAILED = "failed"
+UNACKNOWLEDGED = "unacknowledged"
 RESPONSE_CHARS = 500
 
 
-def idempotency_key(report: str, rows: Sequence[Mapping[str, Any]]) -> str:
-    """Same report and same rows give the same key, whichever run sends them."""
-    digest = hashlib.sha256(report.encode("utf-8"))
-    digest.update(b"\0")
+def content_hash(report: str, number: int, total: int, rows: Sequence[Mapping[str, Any]]) -> str:
+    """What a batch says: the same report position with the same rows gives the same hash."""
+    digest = hashlib.sha256(f"{report}\0{number}/{total}\0".encode())
     digest.update(json.dumps(list(rows), ensure_ascii=False, sort_keys=True, default=str).encode("utf-8"))
     return digest.hexdigest()[:40]
+
+
+def idempotency_key(content: str, previous_key: str | None) -> str:
+    """One send of ``content`` after the department acknowledged ``previous_key`` at that position.
+
+    Retries and reruns repeat it; content that returns after a change gets a new key, since the key
+    last acknowledged there has changed.
+    """
+    return hashlib.sha256(f"{content}\0{previous_key or ''}".encode()).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
@@ -43,15 +60,30 @@ class Batch:
     number: int
     total: int
     rows: Sequence[Mapping[str, Any]]
+    content: str
     key: str
 
 
-def make_batches(report: str, rows: Sequence[Mapping[str, Any]], batch_size: int) -> list[Batch]:
-    """Consecutive slices of ``rows``; callers sort rows stably so unchanged slices keep their keys."""
+def make_batches(
+    report: str,
+    rows: Sequence[Mapping[str, Any]],
+    batch_size: int,
+    acknowledged: Mapping[int, str] | None = None,
+) -> list[Batch]:
+    """Consecutive slices of ``rows`` (callers sort rows stably, so unchanged slices keep their hash).
+
+    An empty report is one empty batch, so the department learns it has no rows now.
+    ``acknowledged`` maps a batch position to the key the department last acknowledged there.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    slices = [rows[start : start + batch_size] for start in range(0, len(rows), batch_size)]
-    return [Batch(number, len(slices), part, idempotency_key(report, part)) for number, part in enumerate(slices, 1)]
+    slices = [rows[start : start + batch_size] for start in range(0, len(rows), batch_size)] or [rows[:0]]
+    previous = acknowledged or {}
+    batches = []
+    for number, part in enumerate(slices, 1):
+        content = content_hash(report, number, len(slices), part)
+        batches.append(Batch(number, len(slices), part, content, idempotency_key(content, previous.get(number))))
+    return batches
 
 
 def delivery_log_table(metadata: sa.MetaData, name: str = DELIVERY_LOG_TABLE) -> sa.Table:
@@ -75,27 +107,103 @@ def delivery_log_table(metadata: sa.MetaData, name: str = DELIVERY_LOG_TABLE) ->
     )
 
 
+def delivery_state_table(metadata: sa.MetaData, name: str = DELIVERY_STATE_TABLE) -> sa.Table:
+    """Per report and batch position, what the department last acknowledged."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("report", sa.String(200), primary_key=True),
+        sa.Column("batch_no", sa.Integer, primary_key=True),
+        sa.Column("batch_count", sa.Integer, nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("idempotency_key", sa.String(64), nullable=False),
+        sa.Column("row_count", sa.Integer, nullable=False),
+        sa.Column("run_id", sa.String(100), nullable=False),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def delivery_tables(metadata: sa.MetaData, *, log_name: str = DELIVERY_LOG_TABLE) -> tuple[sa.Table, sa.Table]:
+    """The delivery log and the delivery state, on ``metadata`` (the warehouse migrations create them)."""
+    state_name = DELIVERY_STATE_TABLE if log_name == DELIVERY_LOG_TABLE else f"{log_name}_state"
+    return delivery_log_table(metadata, log_name), delivery_state_table(metadata, state_name)
+
+
+def check_acknowledgement(response: requests.Response, batch: Batch) -> str | None:
+    """None when ``response`` is the department's acknowledgement of ``batch``; else what is wrong."""
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code} without the acknowledgement JSON (Content-Type {content_type!r})"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code} with JSON that is not an acknowledgement object"
+    if body.get("idempotency_key") != batch.key:
+        return f"HTTP {response.status_code} acknowledging another idempotency key"
+    accepted = body.get("accepted")
+    if not isinstance(accepted, int) or isinstance(accepted, bool) or accepted != len(batch.rows):
+        return f"HTTP {response.status_code} acknowledging {accepted!r} rows of {len(batch.rows)}"
+    return None
+
+
 class DeliveryLog:
-    """The delivery log in the warehouse; the table is created on first use if it is missing."""
+    """The delivery log and state in the warehouse; created on first use if missing (``create``)."""
 
-    def __init__(self, engine: sa.Engine, *, table_name: str = DELIVERY_LOG_TABLE, schema: str | None = None):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        table_name: str = DELIVERY_LOG_TABLE,
+        schema: str | None = None,
+        create: bool = True,
+    ):
         self.engine = engine
-        self.table = delivery_log_table(sa.MetaData(schema=schema), table_name)
-        try:
-            self.table.create(engine, checkfirst=True)
-        except sa.exc.DBAPIError:
-            # Report assets run in parallel: another process may have created it in between.
-            if not sa.inspect(engine).has_table(table_name, schema=schema):
-                raise
+        metadata = sa.MetaData(schema=schema)
+        self.table, self.state = delivery_tables(metadata, log_name=table_name)
+        if create:
+            for table in (self.table, self.state):
+                try:
+                    table.create(engine, checkfirst=True)
+                except sa.exc.DBAPIError:
+                    # Another process may have created it in between.
+                    if not sa.inspect(engine).has_table(table.name, schema=schema):
+                        raise
 
-    def delivered_keys(self, keys: Sequence[str]) -> set[str]:
-        if not keys:
-            return set()
-        query = sa.select(self.table.c.idempotency_key).where(
-            self.table.c.outcome == DELIVERED, self.table.c.idempotency_key.in_(list(keys))
+    def acknowledged(self, report: str) -> dict[int, tuple[str, str]]:
+        """Per batch position of ``report``: (content hash, idempotency key) the department last acknowledged."""
+        query = sa.select(self.state.c.batch_no, self.state.c.content_hash, self.state.c.idempotency_key).where(
+            self.state.c.report == report
         )
         with self.engine.connect() as conn:
-            return set(conn.scalars(query))
+            return {int(no): (str(content), str(key)) for no, content, key in conn.execute(query)}
+
+    def _log_row(
+        self,
+        *,
+        report: str,
+        run_id: str,
+        batch: Batch,
+        url: str,
+        attempt: int,
+        outcome: str,
+        http_status: int | None,
+        response: str | None,
+    ) -> dict[str, Any]:
+        return {
+            "report": report,
+            "run_id": run_id,
+            "batch_no": batch.number,
+            "batch_count": batch.total,
+            "idempotency_key": batch.key,
+            "url": url,
+            "row_count": len(batch.rows),
+            "attempt": attempt,
+            "outcome": outcome,
+            "http_status": http_status,
+            "response": (response or "")[:RESPONSE_CHARS] or None,
+            "logged_at": datetime.now(UTC),
+        }
 
     def record(
         self,
@@ -109,46 +217,58 @@ class DeliveryLog:
         http_status: int | None = None,
         response: str | None = None,
     ) -> None:
+        row = self._log_row(
+            report=report,
+            run_id=run_id,
+            batch=batch,
+            url=url,
+            attempt=attempt,
+            outcome=outcome,
+            http_status=http_status,
+            response=response,
+        )
         with self.engine.begin() as conn:
+            conn.execute(self.table.insert().values(**row))
+
+    def record_delivered(
+        self, *, report: str, run_id: str, batch: Batch, url: str, attempt: int, http_status: int, response: str
+    ) -> None:
+        """Log the acknowledged attempt and make it what the department holds, in one transaction."""
+        row = self._log_row(
+            report=report,
+            run_id=run_id,
+            batch=batch,
+            url=url,
+            attempt=attempt,
+            outcome=DELIVERED,
+            http_status=http_status,
+            response=response,
+        )
+        held = self.state.c
+        with self.engine.begin() as conn:
+            conn.execute(self.table.insert().values(**row))
             conn.execute(
-                self.table.insert().values(
+                self.state.delete().where(
+                    held.report == report, sa.or_(held.batch_no == batch.number, held.batch_no > batch.total)
+                )
+            )
+            conn.execute(
+                self.state.insert().values(
                     report=report,
-                    run_id=run_id,
                     batch_no=batch.number,
                     batch_count=batch.total,
+                    content_hash=batch.content,
                     idempotency_key=batch.key,
-                    url=url,
                     row_count=len(batch.rows),
-                    attempt=attempt,
-                    outcome=outcome,
-                    http_status=http_status,
-                    response=(response or "")[:RESPONSE_CHARS] or None,
-                    logged_at=datetime.now(UTC),
+                    run_id=run_id,
+                    url=url,
+                    acknowledged_at=row["logged_at"],
                 )
             )
 
-    def attempt_logger(self, *, report: str, run_id: str, batch: Batch, url: str) -> AttemptCallback:
-        """An ``on_attempt`` callback for request_with_retries that records every try of ``batch``."""
-
-        def on_attempt(attempt_no: int, answer: requests.Response | BaseException) -> None:
-            if isinstance(answer, requests.Response):
-                outcome = DELIVERED if answer.ok else FAILED
-                http_status: int | None = answer.status_code
-                response = body_excerpt(answer)
-            else:
-                outcome, http_status, response = FAILED, None, f"{type(answer).__name__}: {answer}"
-            self.record(
-                report=report,
-                run_id=run_id,
-                batch=batch,
-                url=url,
-                attempt=attempt_no,
-                outcome=outcome,
-                http_status=http_status,
-                response=response,
-            )
-
-        return on_attempt
+    def attempt_logger(self, *, report: str, run_id: str, batch: Batch, url: str) -> AttemptRecorder:
+        """An ``on_attempt`` callback for request_with_retries that records every failed try of ``batch``."""
+        return AttemptRecorder(self, report=report, run_id=run_id, batch=batch, url=url)
 
     def entries(self, report: str | None = None) -> list[dict[str, Any]]:
         """The log as dictionaries, oldest first (for stewards and tests)."""
@@ -157,6 +277,35 @@ class DeliveryLog:
             query = query.where(self.table.c.report == report)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+class AttemptRecorder:
+    """Logs each failed try of one batch; a 2xx answer is logged by the caller once its acknowledgement
+    is checked, so ``last`` keeps the number of the latest attempt."""
+
+    def __init__(self, log: DeliveryLog, *, report: str, run_id: str, batch: Batch, url: str) -> None:
+        self.log, self.report, self.run_id, self.batch, self.url = log, report, run_id, batch, url
+        self.last = 0
+
+    def __call__(self, attempt_no: int, answer: requests.Response | BaseException) -> None:
+        self.last = attempt_no
+        if isinstance(answer, requests.Response):
+            if answer.ok:
+                return
+            http_status: int | None = answer.status_code
+            response = body_excerpt(answer)
+        else:
+            http_status, response = None, f"{type(answer).__name__}: {answer}"
+        self.log.record(
+            report=self.report,
+            run_id=self.run_id,
+            batch=self.batch,
+            url=self.url,
+            attempt=attempt_no,
+            outcome=FAILED,
+            http_status=http_status,
+            response=response,
+        )
 
 
 @dataclass
@@ -184,19 +333,19 @@ def push_batches(
     timeout: float | tuple[float, float] = (5, 60),
     sleep: Callable[[float], None] = time.sleep,
 ) -> PushResult:
-    """POST ``rows`` to ``url`` in batches, skipping batches already delivered, logging every attempt.
+    """POST ``rows`` to ``url`` in batches, skipping what the department already holds, logging every attempt.
 
     Retries (exponential backoff, Retry-After on 429/5xx) are those of connectors.http. When a
-    batch still fails, the later batches are not tried (the department is down) and DeliveryError
-    says how many remain; they go out on the next run.
+    batch still fails, or is answered without an acknowledgement, the later batches are not tried
+    and DeliveryError says how many remain; they go out on the next run.
     """
     log = engine if isinstance(engine, DeliveryLog) else DeliveryLog(engine)
     session = session or make_session()
-    batches = make_batches(report, rows, batch_size)
-    already = log.delivered_keys([batch.key for batch in batches])
+    held = log.acknowledged(report)
+    batches = make_batches(report, rows, batch_size, {number: key for number, (_, key) in held.items()})
     result = PushResult(report, url, batch_count=len(batches), row_count=len(rows))
     for batch in batches:
-        if batch.key in already:
+        if held.get(batch.number, ("", ""))[0] == batch.content:
             log.record(
                 report=report,
                 run_id=run_id,
@@ -204,11 +353,11 @@ def push_batches(
                 url=url,
                 attempt=0,
                 outcome=SKIPPED,
-                response="already delivered with this idempotency key",
+                response="the department already holds this content at this position",
             )
             result.skipped.append(batch.key)
             continue
-        on_attempt = log.attempt_logger(report=report, run_id=run_id, batch=batch, url=url)
+        pending = batch.total - batch.number + 1
         payload = {
             "report": report,
             "run_id": run_id,
@@ -217,8 +366,9 @@ def push_batches(
             "idempotency_key": batch.key,
             "rows": list(batch.rows),
         }
+        on_attempt = log.attempt_logger(report=report, run_id=run_id, batch=batch, url=url)
         try:
-            request_with_retries(
+            response = request_with_retries(
                 session,
                 "POST",
                 url,
@@ -233,11 +383,39 @@ def push_batches(
                 data=json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"),
             )
         except DeliveryError as exc:
-            pending = batch.total - batch.number + 1
             raise DeliveryError(
                 f"report {report}: batch {batch.number}/{batch.total} could not be delivered to {url} "
                 f"({exc}). {len(result.delivered)} batches delivered in this run, {pending} pending; "
                 "the pending batches are sent on the next run."
             ) from exc
+        attempt_no = on_attempt.last or 1
+        problem = check_acknowledgement(response, batch)
+        if problem is not None:
+            log.record(
+                report=report,
+                run_id=run_id,
+                batch=batch,
+                url=url,
+                attempt=attempt_no,
+                outcome=UNACKNOWLEDGED,
+                http_status=response.status_code,
+                response=body_excerpt(response),
+            )
+            raise DeliveryError(
+                f"report {report}: batch {batch.number}/{batch.total} sent to {url} was answered {problem}, "
+                "so the department did not confirm it and it is not counted as delivered (an HTML page "
+                "usually means a login or proxy page stands in front of the inbox: check the address and "
+                f"credentials). {len(result.delivered)} batches delivered in this run, {pending} pending; "
+                "they are sent on the next run."
+            )
+        log.record_delivered(
+            report=report,
+            run_id=run_id,
+            batch=batch,
+            url=url,
+            attempt=attempt_no,
+            http_status=response.status_code,
+            response=body_excerpt(response),
+        )
         result.delivered.append(batch.key)
     return result

@@ -1,6 +1,7 @@
 """The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`.
 
-Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback.
+Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback, with
+any personal number or credential in it masked.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"intake workbook written: {args.out}")
             return 0
     except HubError as exc:
-        print(f"hub {args.command}: {exc}", file=sys.stderr)
+        from pipelines.metadata import mask_text
+
+        print(f"hub {args.command}: {mask_text(str(exc))}", file=sys.stderr)
         return 2
     return 1
 

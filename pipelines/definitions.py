@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.reports import report_assets
@@ -19,7 +20,7 @@ from pipelines.resources.delivery import DeliveryResource
 from pipelines.resources.grid_system import GridSystemResource
 from pipelines.resources.health_system import HealthSystemResource
 from pipelines.resources.mini_program import MiniProgramResource
-from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource
+from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource, WrittenTableIOManager
 from pipelines.schedules import department_schedules, main_job
 from pipelines.sensors import community_inbox_sensor
 from pipelines.settings import default_database_url
@@ -28,12 +29,20 @@ from pipelines.settings import default_database_url
 def build_definitions() -> dg.Definitions:
     database_url = default_database_url()
     return dg.Definitions(
-        assets=[*raw_assets, *standardize_assets, *resolved_assets, *report_assets, intake_rejections],
+        assets=[
+            *raw_assets,
+            source_guard_asset,
+            *standardize_assets,
+            *resolved_assets,
+            *report_assets,
+            intake_rejections,
+        ],
         jobs=[main_job],
         schedules=department_schedules(),
         sensors=[community_inbox_sensor],
         resources={
             "io_manager": WarehouseIOManager(url=database_url),
+            "lineage_io_manager": WrittenTableIOManager(url=database_url),
             "warehouse": WarehouseResource(url=database_url),
             "grid_system": GridSystemResource(
                 base_url=dg.EnvVar("HUB_GRID_URL"), token=dg.EnvVar("HUB_GRID_TOKEN")

@@ -3,6 +3,10 @@
 It starts the simulated grid, health, civil-affairs, mini-program and department-inbox systems on
 127.0.0.1, points the Dagster definitions at them, materializes every asset through Dagster (the
 run is then visible in `dagster dev`), and writes the demo's output files.
+
+One demo at a time per warehouse: a second one waits for the warehouse's run lock (bounded) and
+then says that a run is in progress. The departments' inbox keeps what it received under
+HUB_HOME, so `reports/*_received.json` is each department's whole state, not one run's part.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import json
 import os
 import secrets
 import shutil
+import signal
+import socket
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +29,25 @@ import pandas as pd
 from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.seed import write_synthetic
 from connectors.simulated.systems import start_simulated_systems
+from connectors.workbook import neutralise_formula
 from hub_errors import HubError
+from pipelines.metadata import hide_credentials, mask_text
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
 from pipelines.warehouse import Warehouse
 
 MAIN_JOB = "hub_all"
+PID_TAG = "hub/pid"
+HOST_TAG = "hub/host"
+DAGSTER_CONFIG = """telemetry:
+  enabled: false
+# Runs whose worker dies stay STARTED unless something notices: the daemon (make ui) fails runs that
+# never start and runs over their dagster/max_runtime tag; `hub demo` fails its own dead runs.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
+"""
 
 
 class DemoFailed(HubError):
@@ -70,29 +91,40 @@ def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, 
 
 def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     started = time.perf_counter()
-    data = demo_data(data, people, seed)
-    out = out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
-    prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
-    os.environ["HUB_OUT"] = str(out)
     os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
-    with simulated_department_systems(data) as (_, inbox):
-        from pipelines.definitions import build_definitions
+    warehouse = Warehouse.from_url(os.environ["HUB_DATABASE_URL"])
+    run_id = str(uuid.uuid4())
+    with warehouse.run_lock(run_id):
+        data = demo_data(data, people, seed)
+        out = out.resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
+        prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
+        os.environ["HUB_OUT"] = str(out)
+        instance = dg.DagsterInstance.get()
+        fail_dead_runs(instance)
+        with simulated_department_systems(data) as (_, inbox):
+            inbox.keep_state_in(hub_home() / "department-inbox")
+            from pipelines.definitions import build_definitions
 
-        result = (
-            build_definitions()
-            .resolve_job_def(MAIN_JOB)
-            .execute_in_process(
-                instance=dg.DagsterInstance.get(),
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            result = (
+                build_definitions()
+                .resolve_job_def(MAIN_JOB)
+                .execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                )
             )
-        )
-        if not result.success:
-            raise DemoFailed(describe_failure(result))
-        pushed = inbox.write_received(out / "reports")
-    summary = export_outputs(Warehouse.from_url(os.environ["HUB_DATABASE_URL"]), out, pushed)
+            if not result.success:
+                raise DemoFailed(describe_failure(result))
+            held = inbox.write_received(out / "reports")
+            pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
+        summary = export_outputs(warehouse, out, pushed)
+        summary["department_state"] = {dept: path.name for dept, path in held.items()}
+        summary["held_back"] = held_back(warehouse, run_id)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["dagster_run_id"] = result.run_id
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -100,32 +132,87 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
     return 0
 
 
+class StopRequested(Exception):
+    """SIGTERM or SIGHUP asked `hub systems` to stop (Ctrl-C raises KeyboardInterrupt)."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``path`` readable and writable by its owner only (0600): it holds a bearer token."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an older file keeps its mode through O_CREAT
+        handle.write(text)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark as failed the demo runs left STARTED by a process on this host that no longer exists
+    (killed mid-run): run monitoring cannot see into an in-process run, so the next demo does it."""
+    statuses = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED]
+    host = socket.gethostname()
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags={HOST_TAG: host})):
+        pid = run.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            instance.report_run_failed(
+                run, message=f"the process running it ({pid} on {host}) ended without finishing the run"
+            )
+            failed.append(run.run_id)
+    return failed
+
+
 def serve_systems(*, data: Path | None, people: int, seed: int, out: Path, env_file: Path) -> int:
-    """Keep the simulated systems running for `make ui`, their addresses in `env_file`, until Ctrl-C."""
-    with simulated_department_systems(demo_data(data, people, seed)) as (addresses, _):
-        lines = [f"{var}={getattr(addresses, attr)}" for attr, var in SystemAddresses.ENV.items()]
-        lines += [f"HUB_OUT={out.resolve()}", f"HUB_DATABASE_URL={default_database_url()}"]
-        env_file.parent.mkdir(parents=True, exist_ok=True)
-        env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print(f"simulated department systems running; addresses in {env_file}:")
-        print("\n".join(f"  {line}" for line in lines if "TOKEN" not in line))
-        print("run `make ui` in another terminal to materialize from the Dagster UI; Ctrl-C stops them")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            env_file.unlink(missing_ok=True)
+    """Keep the simulated systems running for `make ui`, their addresses in `env_file`, until stopped.
+
+    The file holds the grid system's bearer token: it is written for the owner only and removed
+    however the command ends (Ctrl-C, SIGTERM, SIGHUP, an error).
+    """
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with simulated_department_systems(demo_data(data, people, seed)) as (addresses, _):
+            lines = [f"{var}={getattr(addresses, attr)}" for attr, var in SystemAddresses.ENV.items()]
+            lines += [f"HUB_OUT={out.resolve()}", f"HUB_DATABASE_URL={default_database_url()}"]
+            try:
+                write_private_file(env_file, "\n".join(lines) + "\n")
+                print(f"simulated department systems running; addresses in {env_file} (owner only):")
+                print("\n".join(f"  {hide_credentials(line)}" for line in lines if "TOKEN" not in line), flush=True)
+                print("run `make ui` in another terminal to materialize from the Dagster UI; Ctrl-C stops them")
+                while True:
+                    time.sleep(3600)
+            finally:
+                env_file.unlink(missing_ok=True)
+    except (KeyboardInterrupt, StopRequested):
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
 def prepare_dagster_home(folder: Path) -> None:
-    """A local Dagster instance (SQLite) that `make ui` shows too; no telemetry leaves the machine."""
+    """A local Dagster instance (SQLite) that `make ui` shows too: no telemetry leaves the machine, and
+    run monitoring is on (added to a dagster.yaml written before it was)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        config.write_text(DAGSTER_CONFIG, encoding="utf-8")
+    elif "run_monitoring" not in config.read_text(encoding="utf-8"):
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + DAGSTER_CONFIG[DAGSTER_CONFIG.index("# Runs whose") :])
 
 
 def describe_failure(result: dg.ExecuteInProcessResult) -> str:
@@ -136,7 +223,7 @@ def describe_failure(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             message = error.message.strip() if error else "unknown error"
             cause = error.cause.message.strip() if error and error.cause else ""
-            lines.append(f"  step {event.step_key}: {cause or message}")
+            lines.append(f"  step {event.step_key}: {mask_text(cause or message)}")
     lines.append("Open the run in the Dagster UI (make ui) for the full log.")
     return "\n".join(lines)
 
@@ -153,9 +240,8 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
         [warehouse.read_table("quarantine_residents"), warehouse.read_table("quarantine_events")],
         ignore_index=True,
     )
-    quarantine[["source", "record_id", "field", "check", "value", "reason"]].to_csv(
-        out / "quarantine.csv", index=False
-    )
+    columns = ["source", "record_id", "field", "check", "value", "reason"]
+    quarantine[columns].map(csv_safe).to_csv(out / "quarantine.csv", index=False)
     reports = out / "reports"
     received: dict[str, int] = {}
     accepted: dict[str, int] = {}
@@ -181,6 +267,29 @@ def export_outputs(warehouse: Warehouse, out: Path, pushed: dict[str, Path]) -> 
     }
 
 
+def csv_safe(value: object) -> object:
+    """A CSV value a spreadsheet opens as text: one starting with = + - @ (or tab, CR) gets a '."""
+    return neutralise_formula(value) if isinstance(value, str) else value
+
+
+def held_back(warehouse: Warehouse, run_id: str) -> list[dict]:
+    """The sources the shrink guard stopped in this run, with the reports they held back."""
+    written = warehouse.table_run("source_guard")
+    if written is None or written["run_id"] != run_id:
+        return []
+    guard = warehouse.read_table("source_guard")
+    failed = guard[~guard["passed"].astype(bool)]
+    return [
+        {
+            "source": f"{row['dataset']}/{row['source']}",
+            "previous": int(row["previous"]),
+            "now": int(row["now"]),
+            "reports": [name for name in str(row["held_reports"]).split(",") if name],
+        }
+        for row in failed.to_dict("records")
+    ]
+
+
 def summary_key(dataset: str, source: str) -> str:
     """Resident sources by name (grid, health, civil); event sources suffixed, since grid has both."""
     return source if dataset == "residents" else f"{source}_events"
@@ -194,6 +303,11 @@ def print_summary(summary: dict, out: Path) -> None:
         f"{summary['persons']} persons, {summary['incidents']} incidents, "
         f"{len(summary['reports'])} reports written, {summary['seconds']} s"
     )
+    for stop in summary.get("held_back", []):
+        print(
+            f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "
+            f"to {stop['now']}; see the source_guard checks)"
+        )
     print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, summary.json)")
-    print(f"  warehouse: {os.environ['HUB_DATABASE_URL']}")
+    print(f"  warehouse: {hide_credentials(os.environ['HUB_DATABASE_URL'])}")
     print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")

@@ -9,8 +9,10 @@ before they reach any workbook or HTTP payload.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import math
+import os
 import re
 import time
 from collections import Counter, defaultdict
@@ -26,10 +28,11 @@ import pandas as pd
 import requests
 import sqlalchemy as sa
 
-from connectors.push import PushResult, push_batches
+from connectors.push import DeliveryLog, PushResult, push_batches
 from connectors.workbook import CoverSheet, TableSheet, write_workbook
 from hub_errors import ConfigError, DeliveryError
 from pipelines.departments import ColumnSpec, ReportSpec, Section
+from pipelines.faults import crash_point
 
 UNKNOWN_GROUP = "未识别社区"
 MASKED_NOTE = "已脱敏（无权查看）"
@@ -451,10 +454,27 @@ def cover_sheet(
     )
 
 
+def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None) -> Path:
+    """Write to a temporary name in the same folder, then rename over ``path``: a reader (or a run
+    killed while saving) sees the old workbook or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_workbook(temporary, sheets, cover)
+        crash_point("workbook_written")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def write_report_workbook(report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime) -> Path:
     """The department's workbook: cover sheet, then one sheet per section."""
     cover = cover_sheet(report.spec, report.tables, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
-    return write_workbook(path, [table.as_sheet() for table in report.tables], cover)
+    return save_workbook_atomically(path, [table.as_sheet() for table in report.tables], cover)
 
 
 def safe_file_part(text: str) -> str:
@@ -483,7 +503,7 @@ def write_community_rosters(
         path = output_path(out_dir, folder, pattern, spec, as_of, group)
         titled = dataclasses.replace(spec, title=f"{spec.title}（{group}）")
         cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
-        paths[group] = write_workbook(path, [table.as_sheet()], cover)
+        paths[group] = save_workbook_atomically(path, [table.as_sheet()], cover)
     return paths
 
 
@@ -501,7 +521,7 @@ def deliver_report(
     *,
     out_dir: Path,
     run_id: str,
-    engine: sa.Engine | None = None,
+    engine: sa.Engine | DeliveryLog | None = None,
     generated_at: datetime | None = None,
     env: Mapping[str, str] | None = None,
     session: requests.Session | None = None,
@@ -511,8 +531,8 @@ def deliver_report(
 ) -> DeliveryOutcome:
     """Carry out every delivery in the report's specification.
 
-    Workbooks go under ``out_dir``. HTTP deliveries push each sheet in batches through the
-    delivery log in ``engine``; a URL whose ${VARIABLE} is unset is noted as not attempted. All
+    Workbooks go under ``out_dir`` (saved atomically). HTTP deliveries push each sheet in batches
+    through the delivery log in ``engine``; a URL whose ${VARIABLE} is unset is noted as not attempted. All
     deliveries are tried before a DeliveryError reports the ones that failed.
     """
     generated_at = generated_at or datetime.now(UTC)

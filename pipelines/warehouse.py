@@ -2,13 +2,16 @@
 
 SQLite by default (nothing to install), PostgreSQL through `HUB_DATABASE_URL`. Raw rows are kept
 exactly as received, with their source, record id and batch, so any later result can be traced
-back to what a department system sent.
+back to what a department system sent. The warehouse's own tables are created by numbered
+migrations (pipelines/migrations.py), once, under a lock; one run at a time writes to it
+(pipelines/run_lock.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
+from pipelines.faults import crash_point
+from pipelines.migrations import Migration, create_tables, migrate
+from pipelines.run_lock import run_lock
 
 metadata = sa.MetaData()
 
@@ -68,6 +75,31 @@ person_id_history = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+source_pull_counts = sa.Table(
+    "source_pull_counts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("dataset", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("pulled", sa.Integer, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+delivery_log, delivery_state = delivery_tables(metadata)
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "raw landing, stage table runs, steward decisions, person id history, delivery log",
+        create_tables(raw_records, stage_tables, steward_decisions, person_id_history, delivery_log),
+    ),
+    Migration(2, "delivery state per report position; pulled counts per source", create_tables(
+        delivery_state, source_pull_counts
+    )),
+]
+
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
 
 
@@ -75,11 +107,18 @@ class WarehouseError(HubError):
     """The warehouse could not be reached or a stage table is missing."""
 
 
+SQLITE_BUSY_SECONDS = 60
+
+
 def create_warehouse_engine(url: str) -> sa.Engine:
-    """An engine for `url`, creating the folder of a SQLite file when needed."""
+    """An engine for `url`, creating the folder of a SQLite file when needed.
+
+    SQLite writers wait for each other (busy timeout) instead of failing with "database is locked".
+    """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(url, future=True)
+        return sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+    return sa.create_engine(url)
 
 
 class Warehouse:
@@ -87,7 +126,15 @@ class Warehouse:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        self.schema_version = migrate(engine, MIGRATIONS)
+
+    def run_lock(self, holder: str, *, wait: float | None = None) -> AbstractContextManager[None]:
+        """One run at a time on this warehouse (see pipelines/run_lock.py); re-entrant for ``holder``."""
+        return run_lock(self.engine, holder, wait=wait)
+
+    def delivery_log(self) -> DeliveryLog:
+        """The delivery log and state (the migrations created their tables)."""
+        return DeliveryLog(self.engine, create=False)
 
     @classmethod
     def from_url(cls, url: str) -> Warehouse:
@@ -136,14 +183,42 @@ class Warehouse:
 
     def write_table(self, name: str, frame: pd.DataFrame, run_id: str) -> None:
         """Replace a stage table with `frame` (one run's result) and note which run wrote it."""
-        with self.engine.begin() as conn:
-            frame.to_sql(name, conn, if_exists="replace", index=False, chunksize=5000)
-            conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
-            conn.execute(
-                stage_tables.insert().values(
-                    table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC)
-                )
-            )
+        with self.transaction() as conn:
+            self._replace_table(conn, name, frame, run_id)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One transaction, DDL included: on SQLite the driver would otherwise commit before a
+        CREATE/DROP, so a crash could leave half of a stage written."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @staticmethod
+    def _replace_table(conn: sa.Connection, name: str, frame: pd.DataFrame, run_id: str) -> None:
+        frame.to_sql(name, conn, if_exists="replace", index=False, chunksize=5000)
+        conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+        conn.execute(
+            stage_tables.insert().values(table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC))
+        )
+
+    def write_lineage_with_history(
+        self, name: str, lineage: pd.DataFrame, run_id: str, changes: pd.DataFrame
+    ) -> int:
+        """Replace the lineage table and append its id changes to the history in ONE transaction, so a
+        crash leaves both as they were or both written (never ids in the history that no lineage holds)."""
+        with self.transaction() as conn:
+            written = self._insert_person_id_changes(conn, run_id, changes)
+            crash_point("after_history")
+            self._replace_table(conn, name, lineage, run_id)
+        crash_point("after_lineage")
+        return written
 
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.engine).has_table(name)
@@ -179,6 +254,11 @@ class Warehouse:
 
     def record_person_id_changes(self, run_id: str, changes: pd.DataFrame) -> int:
         """Append this run's new, merged and split person ids to the history stewards can audit."""
+        with self.engine.begin() as conn:
+            return self._insert_person_id_changes(conn, run_id, changes)
+
+    @staticmethod
+    def _insert_person_id_changes(conn: sa.Connection, run_id: str, changes: pd.DataFrame) -> int:
         now = datetime.now(UTC)
         rows = [
             {
@@ -195,8 +275,7 @@ class Warehouse:
             for change in changes.astype(object).where(changes.notna(), None).to_dict("records")
         ]
         if rows:
-            with self.engine.begin() as conn:
-                conn.execute(person_id_history.insert(), rows)
+            conn.execute(person_id_history.insert(), rows)
         return len(rows)
 
     def issued_person_ids(self) -> set[str]:
@@ -216,3 +295,30 @@ class Warehouse:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(stage_tables).where(stage_tables.c.table_name == name)).first()
         return dict(row._mapping) if row else None
+
+    def record_pulled(self, run_id: str, dataset: str, source: str, pulled: int, *, passed: bool) -> None:
+        """Note how many rows a source gave this run and whether the shrink guard let them through."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                source_pull_counts.insert().values(
+                    run_id=run_id,
+                    dataset=dataset,
+                    source=source,
+                    pulled=pulled,
+                    passed=passed,
+                    recorded_at=datetime.now(UTC),
+                )
+            )
+
+    def last_passed_pull(self, dataset: str, source: str) -> int | None:
+        """The count of the latest pull of this source that passed the shrink guard, if any."""
+        counts = source_pull_counts.c
+        query = (
+            sa.select(counts.pulled)
+            .where(counts.dataset == dataset, counts.source == source, counts.passed.is_(True))
+            .order_by(counts.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return None if value is None else int(value)

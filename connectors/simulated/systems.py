@@ -1,11 +1,15 @@
 """Starts every simulated department system on one data folder, for the demo and the tests.
 
 The folder has the bench layout (grid_residents.csv, health_records.csv, civil_affairs.csv,
-grid_events.csv, resident_events.csv); truth_*.csv files are never read.
+grid_events.csv, resident_events.csv); truth_*.csv files are never read. Named faults of the grid
+and mini-program servers can be switched on from the start, for example from the environment:
+``HUB_SIMULATED_FAULTS="grid:ignore_page,resident:cursor_cycle"``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -13,9 +17,9 @@ from typing import Protocol, Self, TypeVar
 
 from connectors.simulated.civil_system import CivilAffairsSystem
 from connectors.simulated.department_inbox import DepartmentInbox
-from connectors.simulated.grid_server import GridServer
+from connectors.simulated.grid_server import GRID_FAULTS, GridServer
 from connectors.simulated.health_system import DEFAULT_TABLE, HealthSystem
-from connectors.simulated.miniprogram_server import MiniProgramServer
+from connectors.simulated.miniprogram_server import MINIPROGRAM_FAULTS, MiniProgramServer
 from hub_errors import SourceError
 
 DATA_FILES = (
@@ -25,6 +29,21 @@ DATA_FILES = (
     "grid_events.csv",
     "resident_events.csv",
 )
+
+
+FAULTS_ENV = "HUB_SIMULATED_FAULTS"
+
+
+def faults_from_env(value: str | None = None) -> dict[str, list[str]]:
+    """``system:fault,system:fault`` (from HUB_SIMULATED_FAULTS by default) as ``{system: [faults]}``."""
+    text = os.environ.get(FAULTS_ENV, "") if value is None else value
+    faults: dict[str, list[str]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        system, _, fault = item.partition(":")
+        if not fault:
+            raise SourceError(f"{FAULTS_ENV}: {item!r} is not system:fault (e.g. grid:ignore_page).")
+        faults.setdefault(system.strip(), []).append(fault.strip())
+    return faults
 
 
 class Stoppable(Protocol):
@@ -43,7 +62,7 @@ class SimulatedSystems:
     health_db_url: str
     health_table: str
     civil_inbox_dir: Path
-    token: str
+    token: str = field(repr=False)  # a bearer token never shows in a log or a traceback
     running: list[Stoppable] = field(default_factory=list, repr=False)
     department_inbox_url: str | None = None
     department_inbox: DepartmentInbox | None = None
@@ -90,15 +109,29 @@ def start_simulated_systems(
     token: str,
     health_url: str | None = None,
     civil_rows_per_workbook: int = 5000,
+    faults: Mapping[str, Iterable[str]] | None = None,
 ) -> SimulatedSystems:
-    """Start the grid API, the mini-program API, the health database and the civil-affairs inbox."""
+    """Start the grid API, the mini-program API, the health database and the civil-affairs inbox.
+
+    ``faults`` (``{"grid": [...], "resident": [...]}``; default: from HUB_SIMULATED_FAULTS) switches
+    on the servers' named faults from the start."""
     check_data_dir(data_dir)
+    faults = faults_from_env() if faults is None else faults
+    known = {"grid": GRID_FAULTS, "resident": MINIPROGRAM_FAULTS}
+    for faulty, names in faults.items():
+        if faulty not in known or set(names) - known[faulty]:
+            raise SourceError(
+                f"simulated faults {faulty}:{sorted(names)} unknown; known: "
+                + "; ".join(f"{name}: {', '.join(sorted(kinds))}" for name, kinds in known.items())
+            )
     work_dir.mkdir(parents=True, exist_ok=True)
     started: list[Stoppable] = []
     try:
-        grid = GridServer(data_dir / "grid_residents.csv", data_dir / "grid_events.csv", token=token)
+        grid = GridServer(
+            data_dir / "grid_residents.csv", data_dir / "grid_events.csv", token=token, faults=faults.get("grid", ())
+        )
         started.append(grid.start())
-        miniprogram = MiniProgramServer(data_dir / "resident_events.csv")
+        miniprogram = MiniProgramServer(data_dir / "resident_events.csv", faults=faults.get("resident", ()))
         started.append(miniprogram.start())
         health = HealthSystem(data_dir / "health_records.csv", work_dir, url=health_url, table=DEFAULT_TABLE)
         started.append(health.start())

@@ -1,14 +1,17 @@
 """Department reports and community rosters, built from golden records and merged incidents.
 
 One asset per report specification in pipelines/departments/; each writes its workbook and pushes
-its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered.
+its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered. A report
+fed by a source the shrink guard stopped is not produced in that run (pipelines/assets/guards.py).
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
+from pipelines.assets.guards import guard_config, reports_held_by
 from pipelines.departments import ReportSpec, load_report_specs
 from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
@@ -29,55 +32,74 @@ def report_asset_name(spec: ReportSpec) -> str:
 
 
 def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
+    config = guard_config()
+
     @dg.asset(
         name=report_asset_name(spec),
         group_name="reports",
         description=f"{spec.title} → {spec.recipient}",
         kinds={"excel"},
         tags={"department": spec.department},
+        output_required=False,
     )
     def report_asset(
         context: dg.AssetExecutionContext,
         golden_persons: pd.DataFrame,
         incidents: pd.DataFrame,
+        source_guard: pd.DataFrame,
         delivery: DeliveryResource,
-    ) -> pd.DataFrame:
+    ) -> Iterator[dg.Output[pd.DataFrame]]:
+        held = reports_held_by(source_guard, spec.name, config)
+        if held:
+            context.log.warning(f"report {spec.name} held back in this run (not written, not pushed): {held}")
+            return
         report = build_department_report(spec, golden_persons, incidents)
-        outcome = deliver_report(
-            report,
-            out_dir=delivery.out_path(),
-            run_id=context.run_id,
-            engine=delivery.log_engine(),
-            env=delivery.environment(),
-        )
+        with delivery.run_lock(context.run_id):
+            outcome = deliver_report(
+                report,
+                out_dir=delivery.out_path(),
+                run_id=context.run_id,
+                engine=delivery.log(),
+                env=delivery.environment(),
+            )
         delivered = pd.concat(
             [table.frame.astype(str).assign(工作表=table.sheet) for table in report.tables], ignore_index=True
         )
-        context.add_output_metadata(
-            {
+        yield dg.Output(
+            delivered,
+            metadata={
                 **frame_metadata(delivered),
                 "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.tables}),
                 "workbooks": dg.MetadataValue.json([str(p) for p in outcome.workbooks]),
                 "batches_delivered": dg.MetadataValue.int(sum(len(p.delivered) for p in outcome.pushes)),
                 "batches_already_delivered": dg.MetadataValue.int(sum(len(p.skipped) for p in outcome.pushes)),
                 "not_attempted": dg.MetadataValue.json(outcome.not_attempted),
-            }
+            },
         )
-        return delivered
 
     return report_asset
 
 
 def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
+    config = guard_config()
+
     @dg.asset(
         name=report_asset_name(spec),
         group_name="reports",
         description=f"{spec.title}: one pre-filled workbook per community, for staff to check",
         kinds={"excel"},
+        output_required=False,
     )
     def roster_asset(
-        context: dg.AssetExecutionContext, golden_persons: pd.DataFrame, delivery: DeliveryResource
-    ) -> pd.DataFrame:
+        context: dg.AssetExecutionContext,
+        golden_persons: pd.DataFrame,
+        source_guard: pd.DataFrame,
+        delivery: DeliveryResource,
+    ) -> Iterator[dg.Output[pd.DataFrame]]:
+        held = reports_held_by(source_guard, spec.name, config)
+        if held:
+            context.log.warning(f"rosters {spec.name} held back in this run (not written): {held}")
+            return
         as_of = today_in_china()
         rosters = build_community_rosters(golden_persons, spec, as_of=as_of)
         paths = write_community_rosters(
@@ -87,8 +109,7 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             {"community": list(rosters), "persons": [len(t.frame) for t in rosters.values()],
              "workbook": [str(paths[c]) for c in rosters]}
         )
-        context.add_output_metadata(frame_metadata(summary, communities=dg.MetadataValue.int(len(rosters))))
-        return summary
+        yield dg.Output(summary, metadata=frame_metadata(summary, communities=dg.MetadataValue.int(len(rosters))))
 
     return roster_asset
 

@@ -47,7 +47,10 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
 @dg.multi_asset(
     group_name="resolved",
     outs={
-        "person_lineage": dg.AssetOut(description="Which person every accepted resident record belongs to."),
+        "person_lineage": dg.AssetOut(
+            description="Which person every accepted resident record belongs to.",
+            io_manager_key="lineage_io_manager",
+        ),
         "match_review": dg.AssetOut(description="Uncertain pairs with each field's contribution, for stewards."),
     },
     check_specs=[
@@ -67,14 +70,16 @@ def resolve_persons(
     context: dg.AssetExecutionContext, std_residents: pd.DataFrame, warehouse: WarehouseResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Link resident records into persons (weights learned from the data, steward decisions honoured),
-    keeping each person's id from the previous run."""
+    keeping each person's id from the previous run. The lineage and its id history are written together
+    in one transaction, under the run lock, so a crash or a concurrent run cannot leave them apart."""
     store = warehouse.get()
     result = link(std_residents, RESIDENT_FIELDS, decisions=store.decisions(), validity=RESIDENT_VALIDITY)
-    previous = store.read_table("person_lineage") if store.has_table("person_lineage") else None
-    stable = carry_forward(previous, result.clusters, reserved=store.issued_person_ids())
-    changes = stable.changes[stable.changes["change"] != "kept"]
-    store.record_person_id_changes(context.run_id, changes)
-    lineage = stable.lineage[["source", "record_id", "person_id"]]
+    with store.run_lock(context.run_id):
+        previous = store.read_table("person_lineage") if store.has_table("person_lineage") else None
+        stable = carry_forward(previous, result.clusters, reserved=store.issued_person_ids())
+        changes = stable.changes[stable.changes["change"] != "kept"]
+        lineage = stable.lineage[["source", "record_id", "person_id"]]
+        store.write_lineage_with_history("person_lineage", lineage, context.run_id, changes)
     yield dg.Output(
         lineage,
         output_name="person_lineage",

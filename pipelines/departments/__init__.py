@@ -8,10 +8,12 @@ with an underscore are not specifications.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +41,7 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class Mask:
-    """Keep the first and last characters, hide the middle: 350603********1234."""
+    """Keep the first and last characters, hide the middle: 350603************."""
 
     keep_start: int = 0
     keep_end: int = 0
@@ -48,6 +50,12 @@ class Mask:
     @property
     def hides_all(self) -> bool:
         return not self.keep_start and not self.keep_end
+
+    def shown(self, length: int) -> tuple[bool, ...]:
+        """Which positions of a value of ``length`` characters stay readable."""
+        if self.hides_all or length <= self.keep_start + self.keep_end:
+            return (False,) * length
+        return tuple(i < self.keep_start or i >= length - self.keep_end for i in range(length))
 
     def apply(self, text: str | None) -> str | None:
         """Mask ``text``. A value hidden entirely becomes a fixed ``***``, empty or not, so neither
@@ -62,12 +70,59 @@ class Mask:
         return text[: self.keep_start] + self.char * (len(text) - self.keep_start - self.keep_end) + end
 
 
+# GB 11643: 6 digits county, 8 birth date, 3 order code (odd for men), 1 check character over the 17.
+ID_LENGTH = 18
+ID_WEIGHTS = tuple(pow(2, ID_LENGTH - 1 - i, 11) for i in range(ID_LENGTH - 1))
+ID_CHECK_BY_RESIDUE = "10X98765432"  # check character for (weighted sum of the 17 digits) mod 11
+DIGITS = "0123456789"
+
+
+def id_candidates(allowed: Sequence[str], start_residue: int = 0, start: int = 0) -> int:
+    """How many ID numbers fit per-position allowed characters (``allowed[i]`` for position
+    ``start + i``; the last one is the check position) and have a correct check character.
+    ``start_residue`` is the weighted sum mod 11 of the positions before ``start``."""
+    counts = [0] * 11
+    counts[start_residue] = 1
+    for offset, chars in enumerate(allowed[:-1]):
+        weight = ID_WEIGHTS[start + offset]
+        following = [0] * 11
+        for residue, count in enumerate(counts):
+            if count:
+                for char in chars:
+                    following[(residue + int(char) * weight) % 11] += count
+        counts = following
+    return sum(count for residue, count in enumerate(counts) if ID_CHECK_BY_RESIDUE[residue] in allowed[-1])
+
+
+def fewest_id_candidates(mask: Mask) -> int:
+    """The fewest ID numbers a reader of a masked 18-character number cannot tell apart, at worst.
+
+    The reader is taken to know the county and the birth date (the address and birth columns give
+    them away) and the sex (the parity of the order code) even where the mask hides them, so only
+    what the mask shows of the order code and the check character narrows the candidates.
+    """
+    tail = mask.shown(ID_LENGTH)[14:]  # the order code's three digits and the check character
+    fewest = 10**ID_LENGTH
+    for residue, odd in itertools.product(range(11), (0, 1)):
+        choices = (DIGITS, DIGITS, DIGITS[odd::2], ID_CHECK_BY_RESIDUE)
+        # a shown position is one known character; a hidden one allows every choice
+        views = [list(options) if shown else [options] for options, shown in zip(choices, tail, strict=True)]
+        for view in itertools.product(*views):
+            count = id_candidates(view, residue, 14)
+            if count:
+                fewest = min(fewest, count)
+                if fewest == 1:
+                    return fewest
+    return fewest
+
+
 DEFAULT_MASKS = {
-    "id_no": Mask(6, 4),
+    "id_no": Mask(6, 0),
     "phone": Mask(3, 4),
     "name": Mask(1, 0),
 }
 FULL_MASK = Mask(0, 0)
+POLICY_FILE = SPEC_FOLDER / "_privacy.yaml"
 
 
 @dataclass(frozen=True)
@@ -267,13 +322,10 @@ def load_report_spec(path: Path) -> ReportSpec:
         raise _fail(path, f"kind must be one of {KINDS}, got {kind!r}")
     if kind == "roster":
         _require(raw, "group_by", path, "a roster")
-    masks = {
-        str(name): Mask(int(mask.get("keep_start", 0)), int(mask.get("keep_end", 0)), mask.get("char", "*"))
-        for name, mask in (raw.get("masks") or {}).items()
-    }
+    masks = {str(name): _mask(mask, path, f"masks.{name}") for name, mask in (raw.get("masks") or {}).items()}
     sections_raw = _require(raw, "sections", path, "the file")
     deliveries_raw = raw.get("deliveries") or ()
-    return ReportSpec(
+    spec = ReportSpec(
         name=path.stem,
         department=str(_require(raw, "department", path, "the file")),
         kind=kind,
@@ -287,6 +339,48 @@ def load_report_spec(path: Path) -> ReportSpec:
         group_by=raw.get("group_by"),
         path=path,
     )
+    _check_id_mask(spec, path)
+    return spec
+
+
+def _mask(raw: Any, path: Path, where: str) -> Mask:
+    if not isinstance(raw, Mapping):
+        raise _fail(path, f"{where} must be a mapping with keep_start, keep_end (and char)")
+    try:
+        mask = Mask(int(raw.get("keep_start", 0)), int(raw.get("keep_end", 0)), str(raw.get("char", "*")))
+    except (TypeError, ValueError):
+        raise _fail(path, f"{where}: keep_start and keep_end must be whole numbers") from None
+    if mask.keep_start < 0 or mask.keep_end < 0 or len(mask.char) != 1:
+        raise _fail(path, f"{where}: keep_start and keep_end must be 0 or more, char one character")
+    return mask
+
+
+@lru_cache(maxsize=1)
+def min_id_candidates(policy: Path = POLICY_FILE) -> int:
+    """The privacy rule of ``_privacy.yaml``: how many numbers a masked ID must leave possible."""
+    try:
+        raw = yaml.safe_load(policy.read_text(encoding="utf-8"))
+        return int(raw["min_id_candidates"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"privacy rules {policy} cannot be read ({exc}). Fix the file and run again.") from None
+
+
+def _check_id_mask(spec: ReportSpec, path: Path) -> None:
+    """Refuse a specification whose ID mask, beside the columns a recipient sees, gives the number away."""
+    shows_masked_id = "id_no" not in spec.entitled and any(
+        column.field == "id_no" for section in spec.sections for column in section.columns
+    )
+    if not shows_masked_id:
+        return
+    mask = spec.mask_for("id_no")
+    fewest, needed = fewest_id_candidates(mask), min_id_candidates()
+    if fewest < needed:
+        raise _fail(
+            path,
+            f"masks.id_no (keep_start {mask.keep_start}, keep_end {mask.keep_end}) leaves only {fewest} possible "
+            f"ID number(s) to a reader who also sees the birth date, sex and address; at least {needed} are "
+            "required (_privacy.yaml). Show no more than the first six characters",
+        )
 
 
 def load_report_specs(folder: Path | None = None) -> dict[str, ReportSpec]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import dagster as dg
-import sqlalchemy as sa
 
+from connectors.push import DeliveryLog
 from pipelines.resources.warehouse import warehouse_for
 
 
@@ -24,6 +25,10 @@ class DeliveryResource(dg.ConfigurableResource):
         """Values for the ${VARIABLES} in the report specifications' delivery URLs."""
         return {"HUB_DEPARTMENT_INBOX_URL": self.inbox_url.rstrip("/")}
 
-    def log_engine(self) -> sa.Engine:
-        """The warehouse engine holding the delivery log (so a rerun never delivers a batch twice)."""
-        return warehouse_for(self.database_url).engine
+    def log(self) -> DeliveryLog:
+        """The delivery log and state in the warehouse (what each department last acknowledged)."""
+        return warehouse_for(self.database_url).delivery_log()
+
+    def run_lock(self, run_id: str) -> AbstractContextManager[None]:
+        """Pushes of two runs never interleave: the warehouse's run lock (re-entrant for ``run_id``)."""
+        return warehouse_for(self.database_url).run_lock(run_id)

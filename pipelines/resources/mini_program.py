@@ -5,20 +5,46 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import dagster as dg
+from pydantic import PrivateAttr
 
+from connectors.http import DEFAULT_PULL_DEADLINE_SECONDS
 from connectors.miniprogram import MiniProgramClient
+from connectors.paging import PullTally
+from schemas.mapping import load_mapping
 
 
 class MiniProgramResource(dg.ConfigurableResource):
-    """HTTP JSON API serving the events residents report themselves."""
+    """HTTP JSON API serving the events residents report themselves.
+
+    ``pull_deadline_seconds`` bounds one pull; after ``rows("events")``, ``last_pull("events")`` says
+    how many events arrived against the platform's ``total``.
+    """
 
     base_url: str
     app_key: str = ""
+    limit: int = 500
+    pull_deadline_seconds: float = DEFAULT_PULL_DEADLINE_SECONDS
+    max_pages: int = 100_000
+
+    _pulls: dict[str, PullTally] = PrivateAttr(default_factory=dict)
 
     def rows(self, dataset: str) -> Iterator[tuple[str, dict[str, str]]]:
         """(row_ref, row) for every resident-reported event; the mini-program holds no resident records."""
         if dataset != "events":
             return
-        client = MiniProgramClient(self.base_url, app_key=self.app_key or None)
+        client = MiniProgramClient(
+            self.base_url,
+            app_key=self.app_key or None,
+            limit=self.limit,
+            id_field=load_mapping("events", "resident").record_id,
+            pull_deadline=self.pull_deadline_seconds,
+            max_pages=self.max_pages,
+        )
         for number, row in enumerate(client.iter_events(), start=1):
             yield f"{self.base_url}/api/events #{number}", row
+        if client.last_pull is not None:
+            self._pulls[dataset] = client.last_pull
+
+    def last_pull(self, dataset: str) -> PullTally | None:
+        """What the last complete pull of ``dataset`` received against the platform's ``total``."""
+        return self._pulls.get(dataset)

@@ -1,9 +1,15 @@
 """Chinese resident ID numbers (GB 11643-1999): clean, upgrade, check, and spot Excel damage.
 
 Hand entry and spreadsheets damage ID numbers in known ways: full-width digits, spaces, a lower-case
-x, old 15-digit numbers, and numeric Excel cells (3.50603E+17, a trailing 000 after precision loss,
-a '.0' suffix). Damaged numbers are flagged rather than trusted, so the matching engine never
-links two people on a number Excel made up.
+x, old 15-digit numbers, and numbers stored as numbers. A spreadsheet keeps 15 significant digits
+and a JSON client 17, so an 18-digit number that passed through a number lost its last digits
+(350603198501010023 -> 350603198501010000), and about one time in eleven the damaged number still
+passes the check character: two people would share one "valid" number. So a value that arrived as
+a number (exponent notation 3.50603E+17, which the connectors keep for long numeric cells and JSON
+numbers, or a '.0' suffix) is never an identity, whatever its check character says; neither is an
+18-digit text ending in 000 whose check character fails (a numeric cell exported to CSV).
+Such values come back with no number (`value` None) and a flag, so the matching engine never links
+two people on a number a spreadsheet made up.
 """
 
 from __future__ import annotations
@@ -19,7 +25,19 @@ from stdnum.cn import ric
 
 _SEPARATORS = re.compile(r"[\s\-_'‘’`\"]+")
 _SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?E\+?\d+$", re.ASCII)
-_FLOAT_SUFFIX = re.compile(r"^(\d{15}|\d{17}[\dX])\.0+$", re.ASCII)
+_FLOAT_TEXT = re.compile(r"^\d{14,}\.\d*$", re.ASCII)
+
+# Why a number is not used as an identity, for stewards and community staff (flag -> reason).
+REASONS: dict[str, str] = {
+    "id_from_number": (
+        "身份证号以数值形式传来（Excel数值单元格、科学计数法或接口数字），末几位可能已被改写，"
+        "不作为身份依据：请将该列设为文本格式后重新导出或重新录入"
+    ),
+    "id_excel_truncated": (
+        "身份证号末三位为000且校验位不符，疑为Excel按数值保存后被截断，不作为身份依据："
+        "请核对证件原号码后重新录入"
+    ),
+}
 _ID18 = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 _ID15 = re.compile(r"^\d{15}$", re.ASCII)
 
@@ -56,20 +74,16 @@ def _upgrade_15(number: str) -> str:
 def normalize_cn_id(raw: str, birth: str | None = None) -> IdResult:
     """Clean a resident ID number; `birth` (ISO) is the record's own birth date, compared when given.
 
-    Flags: id_empty, id_format, id_excel_scientific, id_excel_float, id_excel_truncated,
-    id_upgraded_15, id_checksum, id_birth_invalid, id_birth_mismatch, id_region_unknown.
+    Flags: id_empty, id_format, id_from_number, id_excel_truncated, id_upgraded_15, id_checksum,
+    id_birth_invalid, id_birth_mismatch, id_region_unknown.
     """
     text = unicodedata.normalize("NFKC", raw or "")
     text = _SEPARATORS.sub("", text).upper()
     if not text:
         return IdResult(None, False, ("id_empty",))
+    if _SCIENTIFIC.match(text) or _FLOAT_TEXT.match(text):
+        return IdResult(None, False, ("id_from_number",))
     flags: list[str] = []
-    if _SCIENTIFIC.match(text):
-        return IdResult(None, False, ("id_excel_scientific",))
-    float_match = _FLOAT_SUFFIX.match(text)
-    if float_match:
-        text = float_match.group(1)
-        flags.append("id_excel_float")
     if _ID15.match(text):
         text = _upgrade_15(text)
         flags.append("id_upgraded_15")
@@ -90,8 +104,6 @@ def normalize_cn_id(raw: str, birth: str | None = None) -> IdResult:
         valid = False
     if not _region_known(text[:6]):
         flags.append("id_region_unknown")
-    if "id_excel_float" in flags and not valid:
-        return IdResult(None, False, tuple(flags))
     return IdResult(text, valid, tuple(flags))
 
 

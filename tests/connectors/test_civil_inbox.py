@@ -49,9 +49,10 @@ def write_workbook(path: Path, rows: Sequence[Sequence[object]]) -> Path:
     return path
 
 
-def test_numeric_cells_keep_recognisable_digits(tmp_path: Path) -> None:
-    """An ID typed into a number cell loses its last digits (a double holds ~15); it must still read
-    as digits, not 3.506E+17 or '...0.0', so the schema can flag it as mangled."""
+def test_numeric_id_cells_stay_recognisable_as_numbers(tmp_path: Path) -> None:
+    """An ID typed into a number cell loses its last digits (a double holds ~15); it reads in
+    exponent notation, as a spreadsheet shows it, so the schema knows it arrived as a number and
+    never takes it for an identity (however its check digit comes out)."""
     path = write_workbook(
         tmp_path / "mangled.xlsx",
         [
@@ -66,8 +67,8 @@ def test_numeric_cells_keep_recognisable_digits(tmp_path: Path) -> None:
     )
     rows = list(read_civil_workbook(path, REQUIRED))
     assert [(row.row_number, row.values["身份证号"], row.values["月发放金额"]) for row in rows] == [
-        (4, "350604193610010000", "680"),
-        (5, "350604193610010000", "512.5"),
+        (4, "3.5060419361001E+17", "680"),
+        (5, "3.5060419361001E+17", "512.5"),
         (6, "35060419361001001X", ""),
     ]
 

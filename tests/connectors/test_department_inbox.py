@@ -27,8 +27,9 @@ def test_accepts_a_batch_once_per_idempotency_key(inbox: DepartmentInbox) -> Non
     assert url.startswith("http://127.0.0.1:")
     first = post(url, "k1", [{"姓名": "张三"}])
     again = post(url, "k1", [{"姓名": "张三"}])
-    assert first.json()["status"] == "accepted"
-    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert first.json() == {"status": "accepted", "idempotency_key": "k1", "accepted": 1}
+    assert again.status_code == 200
+    assert again.json() == {"status": "duplicate", "idempotency_key": "k1", "accepted": 1}
     assert inbox.keys("civil") == ["k1"]
     assert inbox.rows("civil") == [{"姓名": "张三"}]
     assert inbox.keys("grid") == []
@@ -65,8 +66,69 @@ def test_refuses_requests_without_key_or_json(inbox: DepartmentInbox) -> None:
     assert inbox.request_count == 4
 
 
+def test_login_page_fault_answers_200_with_html_and_stores_nothing(inbox: DepartmentInbox) -> None:
+    inbox.serve_login_page(1)
+    url = inbox.url_for("civil")
+    page = post(url, "k1", [{"x": "1"}])
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "登录" in page.text
+    assert inbox.batches == [] and inbox.holdings("civil") == []
+    assert post(url, "k1", [{"x": "1"}]).json()["status"] == "accepted"
+
+
+def batch_body(report: str, number: int, count: int, rows: list[dict[str, str]]) -> dict:
+    return {"report": report, "batch": number, "batch_count": count, "rows": rows}
+
+
+def test_department_holds_the_latest_batch_per_position(inbox: DepartmentInbox) -> None:
+    url = inbox.url_for("grid")
+    for key, body in [
+        ("a1", batch_body("grid/r", 1, 2, [{"x": "1"}])),
+        ("a2", batch_body("grid/r", 2, 2, [{"x": "2"}])),
+        ("b2", batch_body("grid/r", 2, 2, [{"x": "B"}])),
+        ("o1", batch_body("grid/other", 1, 1, [{"y": "1"}])),
+    ]:
+        requests.post(url, json=body, headers={"Idempotency-Key": key}, timeout=5)
+    assert inbox.current_rows("grid", "grid/r") == [{"x": "1"}, {"x": "B"}]
+    requests.post(url, json=batch_body("grid/r", 1, 1, [{"x": "only"}]), headers={"Idempotency-Key": "c1"}, timeout=5)
+    assert inbox.current_rows("grid", "grid/r") == [{"x": "only"}]
+    assert len(inbox.rows("grid")) == 5, "everything received since start, for counting deliveries"
+
+
+def test_state_survives_a_restart_and_is_written_whole(tmp_path: Path) -> None:
+    state = tmp_path / "inbox-state"
+    with DepartmentInbox() as first:
+        first.keep_state_in(state)
+        post(first.url_for("grid"), "a", [{"x": "1"}])
+    with (state / "received.jsonl").open("a", encoding="utf-8") as journal:
+        journal.write('{"department": "grid", "idempotency_key": "cut sh')  # killed mid-write
+    with DepartmentInbox() as second:
+        second.keep_state_in(state)
+        assert post(second.url_for("grid"), "a", [{"x": "1"}]).json()["status"] == "duplicate"
+        post(second.url_for("civil"), "b", [{"y": "2"}])
+        paths = second.write_received(tmp_path / "out")
+    assert json.loads(paths["grid"].read_text(encoding="utf-8")) == [{"idempotency_key": "a", "rows": [{"x": "1"}]}]
+    assert json.loads(paths["civil"].read_text(encoding="utf-8")) == [{"idempotency_key": "b", "rows": [{"y": "2"}]}]
+    with DepartmentInbox() as third:
+        third.keep_state_in(state)
+        assert third.departments() == ["civil", "grid"] and third.batches == []
+
+
 def test_write_received_saves_each_department(inbox: DepartmentInbox, tmp_path: Path) -> None:
     post(inbox.url_for("grid"), "a", [{"x": "1"}])
     paths = inbox.write_received(tmp_path)
     saved = json.loads(paths["grid"].read_text(encoding="utf-8"))
     assert saved == [{"idempotency_key": "a", "rows": [{"x": "1"}]}]
+
+
+def test_journal_keeps_only_what_departments_hold_after_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "inbox-state"
+    with DepartmentInbox() as inbox:
+        inbox.keep_state_in(state)
+        for n in range(5):
+            body = batch_body("civil/r", 1, 1, [{"phone": str(n)}])
+            requests.post(inbox.url_for("civil"), json=body, headers={"Idempotency-Key": f"k{n}"}, timeout=5)
+    with DepartmentInbox() as restarted:
+        restarted.keep_state_in(state)
+        assert restarted.current_rows("civil") == [{"phone": "4"}]
+    assert len((state / "received.jsonl").read_text(encoding="utf-8").splitlines()) == 1

@@ -104,5 +104,7 @@ def test_get_page_returns_the_listing_or_names_the_missing_key(server: MiniProgr
     client = JsonApiClient(server.url, backoff=0)
     body, items = client.get_page("/api/events", {"limit": 5}, "data")
     assert items == [{"event_id": "RE1", "category": "噪音"}] and body["next_cursor"] is None
-    with pytest.raises(SourceError, match=r"/api/events .*has no 'items' list; got keys \['data', 'next_cursor'\]"):
+    with pytest.raises(
+        SourceError, match=r"/api/events .*has no 'items' list; got keys \['data', 'next_cursor', 'total'\]"
+    ):
         client.get_page("/api/events", {"limit": 5}, "items")

