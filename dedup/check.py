@@ -15,7 +15,7 @@ import numpy as np
 
 from dedup.arrays import factorize
 from dedup.compare import LEVEL_LABELS, MISSING, compare_field
-from dedup.model import Model
+from dedup.model import FAMILY_FIELD_SHARE, Model
 from dedup.prepare import PreparedField
 
 # A different value of an identifier must count clearly against a match (log2 Bayes factor).
@@ -27,6 +27,10 @@ HOUSEHOLD_CONTRADICTING_VALUES = 2
 HOUSEHOLD_CLUSTERS_MIN = 2
 HOUSEHOLD_CLUSTERS_SHARE = 0.01
 CLUSTER_CHECK_KINDS = ("name", "date")
+# Contested matches: more than CONTESTED_SHARE of the candidate pairs' summed match probability
+# lies between clusters (checked once the model expects at least CONTESTED_MIN_MATCHES matches).
+CONTESTED_SHARE = 0.15
+CONTESTED_MIN_MATCHES = 20.0
 # From which level on a value contradicts another (dates: a different day beyond a slip of the pen;
 # other kinds: the last level, "different").
 CONTRADICTING_LEVEL = {"date": 2}
@@ -112,8 +116,13 @@ def _contradicting_values(data: PreparedField, labels: np.ndarray, multi: np.nda
     return found
 
 
-def check_clusters(prepared: list[PreparedField], labels: np.ndarray) -> list[ModelWarning]:
-    """Clusters that hold several people: many mutually contradicting names or birth dates."""
+def check_clusters(
+    prepared: list[PreparedField], labels: np.ndarray, family_columns: frozenset[int] = frozenset()
+) -> list[ModelWarning]:
+    """Clusters that hold several people: many mutually contradicting names or birth dates.
+
+    family_columns are fields a household shares (a family name, which also changes at marriage):
+    their contradictions say nothing about households and are not counted."""
     labels = factorize(np.asarray(labels))[0] if len(labels) else np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         return []
@@ -121,8 +130,8 @@ def check_clusters(prepared: list[PreparedField], labels: np.ndarray) -> list[Mo
     multi = sizes[labels] > 1
     multi_clusters = int((sizes > 1).sum())
     warnings = []
-    for data in prepared:
-        if data.kind not in CLUSTER_CHECK_KINDS:
+    for column, data in enumerate(prepared):
+        if data.kind not in CLUSTER_CHECK_KINDS or column in family_columns:
             continue
         households = int((_contradicting_values(data, labels, multi) >= HOUSEHOLD_CONTRADICTING_VALUES).sum())
         if households >= HOUSEHOLD_CLUSTERS_MIN and households >= HOUSEHOLD_CLUSTERS_SHARE * multi_clusters:
@@ -137,9 +146,49 @@ def check_clusters(prepared: list[PreparedField], labels: np.ndarray) -> list[Mo
     return warnings
 
 
-def check_model(model: Model, prepared: list[PreparedField], labels: np.ndarray) -> list[ModelWarning]:
-    """Every check: the weights, then the clusters."""
-    return check_weights(model, prepared) + check_clusters(prepared, labels)
+def family_columns(model: Model) -> frozenset[int]:
+    """Name fields that many members of a household share (by the model's household u): family names."""
+    return frozenset(
+        column
+        for column, weights in enumerate(model.fields)
+        if weights.kind == "name" and weights.u_household is not None and weights.u_household[0] >= FAMILY_FIELD_SHARE
+    )
+
+
+def contested_matches(
+    labels: np.ndarray, left: np.ndarray, right: np.ndarray, weight: np.ndarray
+) -> list[ModelWarning]:
+    """Matches the model expects but the clusters cannot hold: when records chain across relatives
+    (A like B, B like C, A unlike C), much of the pairs' match probability falls between clusters."""
+    if len(left) == 0:
+        return []
+    labels = factorize(np.asarray(labels))[0]
+    probability = 1.0 / (1.0 + np.exp2(-np.asarray(weight, dtype=np.float64)))
+    total = float(probability.sum())
+    between = float(probability[labels[left] != labels[right]].sum())
+    if total < CONTESTED_MIN_MATCHES or between <= CONTESTED_SHARE * total:
+        return []
+    return [
+        ModelWarning(
+            "contested_matches",
+            None,
+            f"模型预期的同一人记录对中有 {between / total:.0%} 被分在不同结果里（链式关联相互矛盾）："
+            "记录在亲属之间成链，现有字段分不清同户成员",
+        )
+    ]
+
+
+def check_model(
+    model: Model,
+    prepared: list[PreparedField],
+    labels: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> list[ModelWarning]:
+    """Every check: the weights, then the clusters (pairs: left, right, weight of the scored pairs)."""
+    warnings = check_weights(model, prepared) + check_clusters(prepared, labels, family_columns(model))
+    if pairs is not None:
+        warnings += contested_matches(labels, *pairs)
+    return warnings
 
 
 def weight_table(model: Model, prepared: list[PreparedField]) -> list[str]:

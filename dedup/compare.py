@@ -204,4 +204,26 @@ def compare(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) ->
     """Level matrix: one row per pair, one column per field."""
     if not fields:
         return np.empty((len(left), 0), dtype=np.int8)
-    return np.column_stack([compare_field(f, left, right) for f in fields])
+    levels = np.column_stack([compare_field(f, left, right) for f in fields])
+    _swapped_names(fields, left, right, levels)
+    return levels
+
+
+def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
+    """Given and family name entered in each other's field (Jacob Butler / Butler Jacob): both fields
+    count as reordered rather than different."""
+    names = [c for c, f in enumerate(fields) if f.kind == "name"]
+    for position, first in enumerate(names):
+        for second in names[position + 1 :]:
+            a, b = fields[first], fields[second]
+            candidates = np.flatnonzero((levels[:, first] > 1) & (levels[:, second] > 1))
+            if len(candidates) == 0:
+                continue
+            vocabulary = {value: code for code, value in enumerate(np.concatenate([a.values, b.values]).tolist())}
+            in_a = np.array([vocabulary[v] for v in a.values.tolist()] + [-1], dtype=np.int64)
+            in_b = np.array([vocabulary[v] for v in b.values.tolist()] + [-1], dtype=np.int64)
+            i, j = left[candidates], right[candidates]
+            swapped = (in_a[a.codes[i]] == in_b[b.codes[j]]) & (in_b[b.codes[i]] == in_a[a.codes[j]])
+            swapped &= (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
+            levels[candidates[swapped], first] = 1
+            levels[candidates[swapped], second] = 1

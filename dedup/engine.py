@@ -52,7 +52,8 @@ class LinkResult:
 
     def check(self) -> list[ModelWarning]:
         """Warnings when the weights or the clusters look implausible (dedup.check)."""
-        return check_model(self.model, self.prepared, self.clusters["cluster_id"].to_numpy())
+        pairs = (self.pairs["left"].to_numpy(), self.pairs["right"].to_numpy(), self.pairs["weight"].to_numpy())
+        return check_model(self.model, self.prepared, self.clusters["cluster_id"].to_numpy(), pairs)
 
     def weight_lines(self) -> list[str]:
         """The learned weights per field and level, for printing."""

@@ -88,6 +88,10 @@ FALLBACK_KINDS = ("phone", "address", "text")
 # of that household (u learned on such pairs), not against random records: sharing a flat and a
 # phone is strong evidence once, not once per field, and a twin shares the birth date too.
 HOUSEHOLD_KINDS = ("phone", "address")
+HOUSEHOLD_LEVEL = {"phone": 0, "address": 1}
+# A person field on which at least this share of a household's different members agree (a family
+# name) says nothing about which member a record is.
+FAMILY_FIELD_SHARE = 0.3
 
 
 @dataclass
@@ -149,7 +153,7 @@ class Model:
         household = self.shares_household(levels)
         first_shared = np.full(len(levels), -1)
         for column in reversed(self.household_columns):
-            first_shared[levels[:, column] == 0] = column
+            first_shared[self._shared(levels, column)] = column
         for column, (weights, data) in enumerate(zip(self.fields, prepared, strict=True)):
             level = levels[:, column]
             present = level != MISSING
@@ -165,11 +169,16 @@ class Model:
         return out
 
     def shares_household(self, levels: np.ndarray) -> np.ndarray:
-        """Pairs that agree exactly on at least one household field."""
+        """Pairs that share at least one household field (HOUSEHOLD_LEVEL: an address written two
+        ways counts, a phone one digit off does not)."""
         household = np.zeros(len(levels), dtype=bool)
         for column in self.household_columns:
-            household |= levels[:, column] == 0
+            household |= self._shared(levels, column)
         return household
+
+    def _shared(self, levels: np.ndarray, column: int) -> np.ndarray:
+        level = levels[:, column]
+        return (level >= 0) & (level <= HOUSEHOLD_LEVEL[self.fields[column].kind])
 
     def score(self, prepared: list[PreparedField], levels: np.ndarray, left: np.ndarray) -> np.ndarray:
         """Total match weight per pair: prior plus every field's contribution."""
@@ -342,6 +351,7 @@ def _session_em(
     log_u = [np.log(x) for x in u]
     share, iterations = 0.3, 0
     matched = np.zeros(len(patterns))
+    informed = counts * (patterns[:, teachers] != MISSING).any(axis=1)
     while iterations < MAX_ITERATIONS:
         iterations += 1
         log_ratio = np.zeros(len(patterns))
@@ -351,8 +361,8 @@ def _session_em(
             log_ratio[present] += np.log(m[column][level[present]]) - log_u[column][level[present]]
         log_odds = np.log(share) - np.log1p(-share) + log_ratio
         posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
-        matched = counts * posterior
-        new_share = float(np.clip(matched.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        matched = informed * posterior
+        new_share = float(np.clip(matched.sum() / max(informed.sum(), 1e-12), 1e-9, 1 - 1e-9))
         change = abs(new_share - share)
         for column, kind in zip(columns, kinds, strict=True):
             level = patterns[:, column]
@@ -405,28 +415,47 @@ def _household_u(
     the plain weights (their match share by EM): a twin pair's birth date then counts among the
     household's non-matches because the names differ, not as a match because the birth dates
     agree. u is counted on the non-matches, with the prior (independence of the fields) as
-    PRIOR_STRENGTH pseudo-pairs, so that data with few households keeps the plain weights.
+    PRIOR_STRENGTH pseudo-pairs, so that data with few households keeps the plain weights. A person
+    field that most of a household shares (a family name) is no judge: a second pass leaves it out.
     """
     teachers = teaching_columns([f.kind for f in fields])
+    u, iterations = _household_pass(patterns, counts, fields, prior, teachers)
+    family = {c for c in teachers if u[c][0] >= FAMILY_FIELD_SHARE}
+    if family and len(family) < len(teachers):
+        u, more = _household_pass(patterns, counts, fields, prior, [c for c in teachers if c not in family])
+        iterations += more
+    return u, iterations
+
+
+def _household_pass(
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    fields: list[FieldWeights],
+    prior: list[np.ndarray],
+    teachers: list[int],
+) -> tuple[list[np.ndarray], int]:
+    """One estimate of the household u, with the given fields as judges."""
     evidence = np.zeros((len(patterns), len(fields)))
     for column in teachers:
         level = patterns[:, column]
         present = level != MISSING
         evidence[present, column] = np.log(fields[column].m[level[present]] / fields[column].u[level[present]])
+    judged = patterns != MISSING
     u, iterations = [], 0
     for column, weights in enumerate(fields):
         judges = [c for c in teachers if c != column] or teachers
         log_ratio = evidence[:, judges].sum(axis=1)
+        informed = counts * judged[:, judges].any(axis=1)
         share = 0.5
         posterior = np.zeros(len(patterns))
         for _ in range(MAX_ITERATIONS):
             iterations += 1
             posterior = 1.0 / (1.0 + np.exp(-np.clip(np.log(share) - np.log1p(-share) + log_ratio, -700, 700)))
-            new_share = float(np.clip((counts * posterior).sum() / counts.sum(), 1e-9, 1 - 1e-9))
+            new_share = float(np.clip((informed * posterior).sum() / max(informed.sum(), 1e-12), 1e-9, 1 - 1e-9))
             if abs(new_share - share) < TOLERANCE:
                 break
             share = new_share
-        unmatched = counts * (1.0 - posterior)
+        unmatched = informed * (1.0 - posterior)
         level = patterns[:, column]
         present = level != MISSING
         seen = np.bincount(level[present], unmatched[present], minlength=len(weights.m)).astype(np.float64)
@@ -465,7 +494,10 @@ def _learn_households(
         weights.u_household = household_u
         weights.m_household = monotone(weights.m, household_u)
     present = [float((prepared[c].codes >= 0).mean()) for c in columns]
-    given_match = 1.0 - float(np.prod([1.0 - fields[c].m[0] * p * p for c, p in zip(columns, present, strict=True)]))
+    shared_m = [float(fields[c].m[: HOUSEHOLD_LEVEL[fields[c].kind] + 1].sum()) for c in columns]
+    given_match = 1.0 - float(np.prod([1.0 - m * p * p for m, p in zip(shared_m, present, strict=True)]))
+    for column, share in zip(columns, present, strict=True):
+        given_random += float(fields[column].u[1 : HOUSEHOLD_LEVEL[fields[column].kind] + 1].sum()) * share * share
     return columns, float(np.log2(max(given_match, 1e-9) / given_random)), iterations
 
 
