@@ -1,4 +1,5 @@
-"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`.
+"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`,
+`hub answer`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback, with
 any personal number or credential in it masked.
@@ -52,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("left", type=record_key, help="SOURCE:RECORD_ID")
     explain.add_argument("right", type=record_key, help="SOURCE:RECORD_ID")
 
+    answer = commands.add_parser(
+        "answer", help="record a department's answer to a cross-department alert (核验); later runs keep it"
+    )
+    answer.add_argument("alert_id", help="the alert's 核验编号, e.g. HY1A2B3C4D5E")
+    answer.add_argument("answer", help="one of the answers in pipelines/config/alerts.yaml, e.g. 已更正")
+    answer.add_argument("--by", default=os.environ.get("USER", "steward"), help="who answered")
+    answer.add_argument("--note", default="", help="the department's remark")
+
     template = commands.add_parser("template", help="write the intake workbook community staff fill in")
     template.add_argument("--out", type=Path, required=True, help="FILE.xlsx to write")
     return parser
@@ -100,6 +109,16 @@ def main(argv: list[str] | None = None) -> int:
 
             why = explain_pair(Warehouse.from_url(default_database_url()), args.left, args.right)
             print("\n".join(explanation_lines(args.left, args.right, why)))
+            return 0
+        if args.command == "answer":
+            from pipelines.alerts import load_alert_rules
+            from pipelines.settings import default_database_url
+            from pipelines.warehouse import Warehouse
+
+            Warehouse.from_url(default_database_url()).answer_alert(
+                args.alert_id, args.answer, by=args.by, note=args.note, allowed=load_alert_rules().answers
+            )
+            print(f"recorded: alert {args.alert_id} answered {args.answer}; it stays answered while its cause lasts")
             return 0
         if args.command == "template":
             from connectors.intake_workbook import write_intake_template
