@@ -14,7 +14,7 @@ import os
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ class AlertRules:
     rules: tuple[AlertRule, ...]
     reference_date: str = "today"
     answers: tuple[str, ...] = ()
+    answer_within_days: int = 30
     departments: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
@@ -177,6 +178,7 @@ def parse_alert_rules(data: Any, path: Path) -> AlertRules:
         rules=rules,
         reference_date=str(data.get("reference_date") or "today"),
         answers=tuple(map(str, data.get("answers") or ())),
+        answer_within_days=int(data.get("answer_within_days", 30)),
         departments={str(k): str(v) for k, v in (data.get("departments") or {}).items()},
         labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
         path=path,
@@ -352,15 +354,21 @@ def entitlement_field(placeholder: str) -> str | None:
     return ENTITLEMENT_FIELD.get(placeholder, placeholder.removeprefix("evidence_"))
 
 
-def open_counts(alerts: pd.DataFrame, sources: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Per department: open and answered alerts, and open ones per kind."""
+def open_counts(
+    alerts: pd.DataFrame, sources: Sequence[str], overdue_before: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Per department: open, answered and overdue alerts (open, first seen before ``overdue_before``),
+    and open ones per kind."""
     counts: dict[str, dict[str, int]] = {}
     for source in sources:
         mine = alerts[alerts["source"] == source]
         is_open = mine["status"] == "open"
+        first_seen = pd.to_datetime(mine["first_seen_at"], utc=True) if len(mine) else pd.Series(dtype=object)
+        overdue = is_open & (first_seen < overdue_before) if overdue_before is not None else is_open & False
         counts[source] = {
             "open": int(is_open.sum()),
             "answered": int((mine["status"] == "answered").sum()),
+            "overdue": int(overdue.sum()),
             **{f"open_{kind}": int(n) for kind, n in mine[is_open]["kind"].value_counts().sort_index().items()},
         }
     return counts

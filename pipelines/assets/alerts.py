@@ -7,6 +7,7 @@ they were in this run rather than closing them on partial data.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -35,7 +36,7 @@ def judged_kinds(rules: tuple[AlertRule, ...], guard: pd.DataFrame) -> list[str]
 
 
 def open_alerts_check(source: str) -> str:
-    return f"no_open_alerts_{source}"
+    return f"alerts_answered_in_time_{source}"
 
 
 def build_alerts_asset() -> dg.AssetsDefinition:
@@ -50,7 +51,10 @@ def build_alerts_asset() -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 open_alerts_check(source),
                 asset=ALERTS_ASSET,
-                description=f"{rules.departments.get(source, source)}：没有待核实的跨部门核验提示",
+                description=(
+                    f"{rules.departments.get(source, source)}：跨部门核验提示在 {rules.answer_within_days} 天内"
+                    "得到答复（元数据：待核实、已答复、逾期条数）"
+                ),
             )
             for source in rules.sources()
         ],
@@ -70,7 +74,8 @@ def build_alerts_asset() -> dg.AssetsDefinition:
         with store.run_lock(context.run_id):
             current, closed = store.reconcile_alerts(found, context.run_id, judged=judged)
         current = current[STATE_COLUMNS]
-        counts = open_counts(current, rules.sources())
+        overdue_before = datetime.now(UTC) - timedelta(days=rules.answer_within_days)
+        counts = open_counts(current, rules.sources(), overdue_before)
         yield dg.Output(
             current,
             metadata=frame_metadata(
@@ -88,13 +93,12 @@ def build_alerts_asset() -> dg.AssetsDefinition:
             yield dg.AssetCheckResult(
                 check_name=open_alerts_check(source),
                 asset_key=ALERTS_ASSET,
-                passed=figures["open"] == 0,
+                passed=figures["overdue"] == 0,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={key: dg.MetadataValue.int(value) for key, value in figures.items()},
                 description=(
-                    f"{department}：没有待核实的核验提示"
-                    if figures["open"] == 0
-                    else f"{department}：{figures['open']} 条核验提示待核实（见其报表的“核验”工作表）"
+                    f"{department}：{figures['open']} 条待核实，{figures['answered']} 条已答复，"
+                    f"{figures['overdue']} 条超过 {rules.answer_within_days} 天未答复（见其报表的“核验”工作表）"
                 ),
             )
 

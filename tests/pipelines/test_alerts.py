@@ -20,6 +20,7 @@ from pipelines.alerts import (
     as_csv_frame,
     find_alerts,
     load_alert_rules,
+    open_counts,
     parse_alert_rules,
     verification_table,
 )
@@ -266,3 +267,19 @@ def test_a_bad_rule_names_the_file_and_the_rule(tmp_path: Path, rule: dict, prob
     with pytest.raises(ConfigError, match=problem) as error:
         parse_alert_rules({"rules": [{**base, **rule}]}, tmp_path / "alerts.yaml")
     assert "alerts.yaml" in str(error.value) and "rules[0]" in str(error.value)
+
+
+def test_open_counts_per_department_with_overdue_alerts() -> None:
+    alerts = pd.DataFrame(
+        {
+            "source": ["civil", "civil", "civil", "grid"],
+            "kind": ["duplicate_benefit", "age_ineligible", "age_ineligible", "deceased_still_registered"],
+            "status": ["open", "open", "answered", "open"],
+            "first_seen_at": ["2026-09-01 08:00:00", "2026-11-20 08:00:00", "2026-09-01 08:00:00",
+                              "2026-11-20 08:00:00"],
+        }
+    )
+    counts = open_counts(alerts, ["grid", "civil", "health"], pd.Timestamp("2026-10-29", tz="UTC").to_pydatetime())
+    assert counts["civil"] == {"open": 2, "answered": 1, "overdue": 1, "open_age_ineligible": 1,
+                               "open_duplicate_benefit": 1}
+    assert counts["grid"]["overdue"] == 0 and counts["health"] == {"open": 0, "answered": 0, "overdue": 0}
