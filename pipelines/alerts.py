@@ -22,7 +22,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hub_errors import ConfigError
+from connectors.spreadsheet import WorkbookRejected, open_workbook, sheet_values
+from connectors.text import value_as_text
+from hub_errors import ConfigError, HubError
 from pipelines.departments import ReportSpec
 from pipelines.metadata import mask_text
 from pipelines.reporting import (
@@ -34,6 +36,7 @@ from pipelines.reporting import (
     plain_text,
     today_in_china,
 )
+from pipelines.warehouse import Warehouse
 from schemas.normalize.dates import normalize_date
 from schemas.normalize.id_number import birth_from_id
 
@@ -461,3 +464,73 @@ def verification_table(
         coverage=f"{department}持有的记录中，与其他部门记录不一致的（待核实与已答复）",
         choices={ANSWER_HEADER: list(rules.answers)},
     )
+
+
+@dataclass(frozen=True)
+class ReturnedAnswer:
+    """One answer a department chose in its returned workbook's 核验 sheet (row as staff see it)."""
+
+    row: int
+    alert_id: str
+    answer: str
+    note: str
+
+
+def read_returned_answers(path: Path) -> list[ReturnedAnswer]:
+    """The answered rows of a returned workbook's 核验 sheet (rows without an answer are skipped).
+
+    A file that is not a readable workbook, or has no 核验 sheet with 核验编号 and 核验结果 columns,
+    raises ConfigError naming the file, never a cell's content.
+    """
+    try:
+        workbook = open_workbook(Path(path), source="answers")
+    except WorkbookRejected as exc:
+        raise ConfigError(f"{Path(path).name}：不是可读取的 .xlsx 工作簿，无法读取核验结果") from exc
+    try:
+        if VERIFICATION_SHEET not in workbook.sheetnames:
+            raise ConfigError(f"{Path(path).name}：没有“{VERIFICATION_SHEET}”工作表")
+        rows = sheet_values(Path(path), workbook, workbook[VERIFICATION_SHEET])
+    finally:
+        workbook.close()
+    header = [value_as_text(value).strip() for value in (rows[0] if rows else [])]
+    if "核验编号" not in header or ANSWER_HEADER not in header:
+        raise ConfigError(f"{Path(path).name}：“{VERIFICATION_SHEET}”工作表缺少“核验编号”或“{ANSWER_HEADER}”列")
+    at = {name: header.index(name) for name in ("核验编号", ANSWER_HEADER, "备注") if name in header}
+
+    def cell(row: list[Any], name: str) -> str:
+        index = at.get(name)
+        return value_as_text(row[index]).strip() if index is not None and index < len(row) else ""
+
+    return [
+        ReturnedAnswer(number, cell(row, "核验编号"), cell(row, ANSWER_HEADER), cell(row, "备注"))
+        for number, row in enumerate(rows[1:], start=2)
+        if cell(row, "核验编号") and cell(row, ANSWER_HEADER)
+    ]
+
+
+@dataclass
+class AnswersApplied:
+    applied: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def apply_returned_answers(
+    warehouse: Warehouse, path: Path, *, by: str, rules: AlertRules | None = None
+) -> AnswersApplied:
+    """Record the answers of a returned workbook's 核验 sheet; a row that cannot be applied (unknown
+    alert or answer, alert already closed) is reported by row number and the others still apply."""
+    rules = rules or load_alert_rules()
+    states = warehouse.alert_states().set_index("alert_id")
+    outcome = AnswersApplied()
+    for item in read_returned_answers(path):
+        known = item.alert_id in states.index
+        if known and states.loc[item.alert_id, "answer"] == item.answer and not item.note:
+            outcome.unchanged += 1
+            continue
+        try:
+            warehouse.answer_alert(item.alert_id, item.answer, by=by, note=item.note, allowed=rules.answers)
+            outcome.applied += 1
+        except HubError as exc:
+            outcome.problems.append(f"{Path(path).name} 第 {item.row} 行：{exc}")
+    return outcome

@@ -17,11 +17,13 @@ from pipelines.alerts import (
     CSV_COLUMNS,
     VERIFICATION_HEADERS,
     alert_id,
+    apply_returned_answers,
     as_csv_frame,
     find_alerts,
     load_alert_rules,
     open_counts,
     parse_alert_rules,
+    read_returned_answers,
     verification_table,
 )
 from pipelines.assets.alerts import judged_kinds
@@ -283,3 +285,41 @@ def test_open_counts_per_department_with_overdue_alerts() -> None:
     assert counts["civil"] == {"open": 2, "answered": 1, "overdue": 1, "open_age_ineligible": 1,
                                "open_duplicate_benefit": 1}
     assert counts["grid"]["overdue"] == 0 and counts["health"] == {"open": 0, "answered": 0, "overdue": 0}
+
+
+def test_answers_read_back_from_a_returned_workbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    warehouse = Warehouse.from_url(url)
+    current, _ = warehouse.reconcile_alerts(find_alerts(*records(), load_alert_rules(), as_of=AS_OF), "run-1")
+    persons = pd.DataFrame({"person_id": ["P1", "P2", "P3"], "name": ["陈大明", "王阿婆", "林小红"]})
+    spec = load_report_specs()["civil"]
+    report = build_department_report(
+        spec, persons.assign(sources="civil"), pd.DataFrame(columns=["incident_id"]),
+        verification=verification_table(spec, current, persons),
+    )
+    path = write_report_workbook(report, tmp_path / "civil.xlsx", run_id="r1", generated_at=pd.Timestamp.now(tz="UTC"))
+    book = openpyxl.load_workbook(path)
+    sheet = book["核验"]
+    sheet["J2"], sheet["K2"] = "已更正", "已停发"
+    sheet["J3"] = "不清楚"
+    book.save(path)
+    first, second = str(sheet["A2"].value), str(sheet["A3"].value)
+
+    done = apply_returned_answers(warehouse, path, by="民政张")
+    assert (done.applied, len(done.problems)) == (1, 1)
+    assert "第 3 行" in done.problems[0] and "不清楚" in done.problems[0]
+    states = warehouse.alert_states().set_index("alert_id")
+    assert (states.loc[first, "status"], states.loc[first, "answer"], states.loc[first, "answer_note"]) == (
+        "answered", "已更正", "已停发")
+    assert states.loc[second, "status"] == "open"
+    assert main(["answer", "--workbook", str(path)]) == 2, "the bad row is reported"
+    with pytest.raises(ConfigError, match="核验"):
+        read_returned_answers(_without_sheet(tmp_path))
+
+
+def _without_sheet(tmp_path: Path) -> Path:
+    book = openpyxl.Workbook()
+    path = tmp_path / "other.xlsx"
+    book.save(path)
+    return path
