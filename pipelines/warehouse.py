@@ -388,9 +388,10 @@ class Warehouse:
                     update.update(status="open", closed_at=None, answer=None, answered_by=None, answer_note=None,
                                   answered_at=None)
                 conn.execute(alert_status.update().where(alert_status.c.alert_id == row["alert_id"]).values(**update))
+            seen = set(found["alert_id"])
             gone = [
                 alert for alert, row in existing.items()
-                if row["status"] != "closed" and row["kind"] in kinds and alert not in set(found["alert_id"])
+                if row["status"] != "closed" and row["kind"] in kinds and alert not in seen
             ]
             for start in range(0, len(gone), 500):
                 conn.execute(
@@ -399,7 +400,7 @@ class Warehouse:
                     .values(status="closed", closed_at=now)
                 )
             states = pd.read_sql(sa.select(alert_status).where(alert_status.c.status != "closed"), conn)
-        current = states[states["alert_id"].isin(set(found["alert_id"]))]
+        current = states[states["alert_id"].isin(seen)]
         return current.reset_index(drop=True), len(gone)
 
     def answer_alert(self, alert: str, answer: str, *, by: str, note: str = "", allowed: Iterable[str] = ()) -> None:
