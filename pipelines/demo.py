@@ -31,6 +31,7 @@ from connectors.simulated.seed import write_synthetic
 from connectors.simulated.systems import start_simulated_systems
 from connectors.workbook import neutralise_formula
 from hub_errors import HubError
+from pipelines.alerts import as_csv_frame, empty_alerts
 from pipelines.assets.raw import RAW_SOURCES
 from pipelines.metadata import hide_credentials, mask_text
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
@@ -270,6 +271,8 @@ def export_outputs(
     )
     columns = ["source", "record_id", "field", "check", "value", "reason"]
     quarantine[columns].map(csv_safe).to_csv(out / "quarantine.csv", index=False)
+    alerts = warehouse.read_table("alerts") if warehouse.has_table("alerts") else empty_alerts()
+    as_csv_frame(alerts).map(csv_safe).to_csv(out / "alerts.csv", index=False)
     reports = out / "reports"
     received: dict[str, int] = {}
     accepted: dict[str, int] = {}
@@ -305,6 +308,7 @@ def export_outputs(
         "incidents": int(incidents["incident_id"].nunique()),
         "reports": sorted(p.name for p in reports.glob("*.xlsx")),
         "pushed": {department: path.name for department, path in pushed.items()},
+        "alerts": {str(kind): int(count) for kind, count in alerts["kind"].value_counts().sort_index().items()},
     }
 
 
@@ -372,6 +376,8 @@ def print_summary(summary: dict, out: Path) -> None:
             f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "
             f"to {stop['now']}; see the source_guard checks)"
         )
-    print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, summary.json)")
+    if summary.get("alerts"):
+        print(f"  alerts:    {summary['alerts']} (alerts.csv; each department's 核验 sheet)")
+    print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, alerts.csv, summary.json)")
     print(f"  warehouse: {hide_credentials(os.environ['HUB_DATABASE_URL'])}")
     print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")

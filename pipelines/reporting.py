@@ -253,9 +253,10 @@ class ReportTable:
     text_columns: frozenset[str] = frozenset()
     coverage: str = ""
     keys: tuple[str, ...] = ()
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def as_sheet(self) -> TableSheet:
-        return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns)
+        return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns, self.choices)
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as JSON-ready objects keyed by the department's column names (for HTTP delivery)."""
@@ -265,13 +266,21 @@ class ReportTable:
 
 @dataclass(frozen=True)
 class DepartmentReport:
+    """A department's tables (written and pushed) and its 核验 sheet (written only, for its answers)."""
+
     spec: ReportSpec
     tables: tuple[ReportTable, ...]
     as_of: date
+    verification: ReportTable | None = None
 
     @property
     def counts(self) -> dict[str, int]:
         return {table.sheet: len(table.frame) for table in self.tables}
+
+    @property
+    def sheets(self) -> tuple[ReportTable, ...]:
+        """Every sheet of the workbook: the tables, then the 核验 sheet when there is one."""
+        return self.tables + ((self.verification,) if self.verification is not None else ())
 
 
 def treatment_of(column: ColumnSpec, masked: bool) -> str:
@@ -383,16 +392,22 @@ def today_in_china() -> date:
 
 
 def build_department_report(
-    spec: ReportSpec, persons: pd.DataFrame, incidents: pd.DataFrame, *, as_of: date | None = None
+    spec: ReportSpec,
+    persons: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    as_of: date | None = None,
+    verification: ReportTable | None = None,
 ) -> DepartmentReport:
-    """A department's report: one table per section of its specification."""
+    """A department's report: one table per section of its specification, then the 核验 sheet of
+    the cross-department alerts on its records when given (pipelines.alerts.verification_table)."""
     as_of = as_of or today_in_china()
     tables = []
     for section in spec.sections:
         frame = persons if section.covers == "persons" else incidents
         require_columns(frame, section.covers, spec)
         tables.append(build_table(spec, section, frame, as_of)[0])
-    return DepartmentReport(spec, tuple(tables), as_of)
+    return DepartmentReport(spec, tuple(tables), as_of, verification)
 
 
 def build_department_reports(
@@ -486,8 +501,8 @@ def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: Co
 
 def write_report_workbook(report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime) -> Path:
     """The department's workbook: cover sheet, then one sheet per section."""
-    cover = cover_sheet(report.spec, report.tables, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
-    return save_workbook_atomically(path, [table.as_sheet() for table in report.tables], cover)
+    cover = cover_sheet(report.spec, report.sheets, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
+    return save_workbook_atomically(path, [table.as_sheet() for table in report.sheets], cover)
 
 
 def safe_file_part(text: str) -> str:

@@ -3,7 +3,8 @@
 One asset per report specification in pipelines/departments/; each writes its workbook and pushes
 its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered. On an
 incremental day a department gets only its changes (pipelines/changes.py): a 变更 workbook and the
-change rows. A report fed by a source the shrink guard stopped is not produced in that run
+change rows. The workbook also carries the department's 核验 sheet (the cross-department alerts on its
+records). A report fed by a source the shrink guard stopped is not produced in that run
 (pipelines/assets/guards.py).
 """
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from pipelines.alerts import verification_table
 from pipelines.assets.guards import guard_config, reports_held_by
 from pipelines.changes import MODES, deliver_daily, id_changes
 from pipelines.departments import ReportSpec, load_report_specs
@@ -58,13 +60,15 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         golden_persons: pd.DataFrame,
         incidents: pd.DataFrame,
         source_guard: pd.DataFrame,
+        alerts: pd.DataFrame,
         delivery: DeliveryResource,
     ) -> Iterator[dg.Output[pd.DataFrame]]:
         held = reports_held_by(source_guard, spec.name, config)
         if held:
             context.log.warning(f"report {spec.name} held back in this run (not written, not pushed): {held}")
             return
-        report = build_department_report(spec, golden_persons, incidents)
+        verification = verification_table(spec, alerts, golden_persons)
+        report = build_department_report(spec, golden_persons, incidents, verification=verification)
         engine = delivery.log().engine
         with delivery.run_lock(context.run_id):
             outcome = deliver_daily(
@@ -86,7 +90,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             delivered,
             metadata={
                 **frame_metadata(delivered),
-                "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.tables}),
+                "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.sheets}),
                 "workbooks": dg.MetadataValue.json([str(p) for p in outcome.workbooks]),
                 "batches_delivered": dg.MetadataValue.int(sum(len(p.delivered) for p in outcome.pushes)),
                 "batches_already_delivered": dg.MetadataValue.int(sum(len(p.skipped) for p in outcome.pushes)),
