@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dedup import kinds as event_kinds
 from dedup.arrays import factorize
 from dedup.compare import LEVEL_LABELS, MISSING
 from dedup.prepare import PreparedField
@@ -104,6 +105,8 @@ def train(prepared: list[PreparedField], levels: np.ndarray) -> Model:
     weights = counts.astype(np.float64)
     m = [_initial_probabilities(k, True) for k in level_counts]
     u = [_initial_probabilities(k, False) for k in level_counts]
+    pseudo = [event_kinds.prior_pairs(f.kind, k) for f, k in zip(prepared, level_counts, strict=True)]
+    share_matched, share_pairs = event_kinds.share_prior(prepared)
     share = 0.1
     iterations = 0
     while iterations < MAX_ITERATIONS and weights.sum() > 0:
@@ -118,13 +121,16 @@ def train(prepared: list[PreparedField], levels: np.ndarray) -> Model:
         log_odds = np.log(share) - np.log1p(-share) + log_m - log_u
         posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
         matched, unmatched = weights * posterior, weights * (1.0 - posterior)
-        new_share = float(np.clip(matched.sum() / weights.sum(), 1e-9, 1 - 1e-9))
+        new_share = float(
+            np.clip((matched.sum() + share_matched) / (weights.sum() + share_pairs), 1e-9, 1 - 1e-9)
+        )
         change = abs(new_share - share)
         for column, k in enumerate(level_counts):
             level = patterns[:, column]
-            # one pseudo-pair per level keeps a level never seen in one class from weighing infinitely
-            new_m = np.bincount(level[level != MISSING], matched[level != MISSING], minlength=k) + 1.0
-            new_u = np.bincount(level[level != MISSING], unmatched[level != MISSING], minlength=k) + 1.0
+            # pseudo-pairs (one per level, or an event kind's prior) keep a level never seen in one
+            # class from weighing infinitely
+            new_m = np.bincount(level[level != MISSING], matched[level != MISSING], minlength=k) + pseudo[column][0]
+            new_u = np.bincount(level[level != MISSING], unmatched[level != MISSING], minlength=k) + pseudo[column][1]
             new_m, new_u = new_m / new_m.sum(), new_u / new_u.sum()
             moved = max(float(np.abs(new_m - m[column]).max()), float(np.abs(new_u - u[column]).max()))
             change = max(change, moved)

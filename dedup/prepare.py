@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dedup import kinds as event_kinds
 from hub_errors import ConfigError
 
-KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text")
+KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text", *event_kinds.EVENT_KINDS)
 
 PARALLEL_MIN_VALUES = 50000
 _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
@@ -97,6 +98,7 @@ _SIMPLE_NORMALIZERS: dict[str, Callable[[str], str | None]] = {
     "address": _address_key,
     "exact": _exact_key,
     "text": _text_key,
+    **event_kinds.NORMALIZERS,
 }
 
 

@@ -14,3 +14,13 @@ RESIDENT_FIELDS: MappingProxyType[str, str] = MappingProxyType(
         "address_canonical": "address",
     }
 )
+
+INCIDENT_FIELDS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "reported_at": "datetime",
+        "category": "category",
+        "location": "place",
+        "description": "text",
+        "grid": "exact",
+    }
+)
