@@ -4,7 +4,9 @@ relations) and `place` (a location compared part by part).
 The engine's stages (prepare, compare, blocking) take these from here beside their own kinds. A
 kind may have a level meaning "never the same" (reports more than the window apart, unrelated
 categories): the engine drops such pairs before training and keeps their records apart.
-When a table has a `datetime` field, every blocking key is split by time window.
+When a table has a `datetime` field, every blocking key is split by time window. A category is no
+key of its own: on a city's month of reports, one category within a day still pairs thousands of
+reports from unrelated places, and those would drown what EM learns from the places.
 """
 
 from __future__ import annotations
