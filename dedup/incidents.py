@@ -239,9 +239,7 @@ def _merge(frame: pd.DataFrame, data: _Reports, label: np.ndarray) -> tuple[pd.D
             }
         )
     incidents = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
-    incidents = incidents.sort_values(
-        ["first_reported_at", "incident_id"], ignore_index=True, na_position="last"
-    )
+    incidents = incidents.sort_values(["first_reported_at", "incident_id"], ignore_index=True, na_position="last")
     lineage = pd.DataFrame(
         {"source": data.source, "record_id": data.record_id, "incident_id": incident_of},
         columns=LINEAGE_COLUMNS,

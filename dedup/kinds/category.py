@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from schemas.categories import categories_related, map_category, normalize_word
+
 LABELS = ("exact", "same category", "related categories", "similar words", "different words", "unrelated categories")
 NEVER = len(LABELS) - 1
 PRIOR_M = (0.5, 0.3, 0.1, 0.05, 0.04, 0.01)
@@ -19,15 +21,11 @@ SIMILAR_WORDS = 75.0
 
 def normalize(raw: str) -> str | None:
     """The category table's own key of a word: width, script, spaces and punctuation folded."""
-    from schemas.categories import normalize_word
-
     return normalize_word(raw) or None
 
 
 def levels(a: list[str], b: list[str]) -> np.ndarray:
     """Known categories by their relation; otherwise by how alike the words are."""
-    from schemas.categories import categories_related, map_category
-
     words = np.asarray(process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1)) >= SIMILAR_WORDS
     out = np.where(words, 3, 4)
     for k, (first, second) in enumerate(zip(a, b, strict=True)):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from schemas.normalize.dates import normalize_datetime
+
 WINDOW_HOURS = 168.0
 CUTS_HOURS = (2.0, 12.0, 48.0, WINDOW_HOURS)
 LABELS = (
@@ -27,8 +29,6 @@ PRIOR_U = (0.01, 0.05, 0.15, 0.3, 0.39, 0.1)
 
 def normalize(raw: str) -> str | None:
     """ISO `YYYY-MM-DD HH:MM:SS` from any common written date and time (midnight when no time)."""
-    from schemas.normalize.dates import normalize_datetime
-
     return normalize_datetime(raw).value
 
 

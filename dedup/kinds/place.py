@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz
 
+from schemas.normalize.address import parse_address
+
 LABELS = ("exact", "same room", "same building", "same door", "same road or community", "elsewhere")
 PRIOR_M = (0.35, 0.3, 0.2, 0.1, 0.04, 0.01)
 PRIOR_U = (0.02, 0.03, 0.1, 0.2, 0.25, 0.4)
@@ -29,8 +31,6 @@ KEY_PARTS = (
 def normalize(raw: str) -> str | None:
     """Every part the text names, area first, in the address parser's own spelling; parsing the
     result gives the same parts again, so comparison re-parses values instead of storing parts."""
-    from schemas.normalize.address import parse_address
-
     parts = parse_address(raw)
     area = "".join(getattr(parts, name) or "" for name in AREA)
     door = f"{parts.door_no}号" if parts.door_no else ""
@@ -38,8 +38,6 @@ def normalize(raw: str) -> str | None:
 
 
 def _parts(value: str) -> dict[str, str | None]:
-    from schemas.normalize.address import parse_address
-
     parts = parse_address(value)
     return {**parts._asdict(), "canonical": parts.canonical}
 
@@ -74,9 +72,7 @@ def part_keys(codes: np.ndarray, values: np.ndarray) -> list[tuple[str, np.ndarr
     parsed = [_parts(str(v)) for v in values]
     keys = []
     for names in (*KEY_PARTS, ("canonical",)):
-        joined = [
-            "\x1f".join(str(p[n]) for n in names) if all(p[n] for n in names) else None for p in parsed
-        ]
+        joined = ["\x1f".join(str(p[n]) for n in names) if all(p[n] for n in names) else None for p in parsed]
         per_value = pd.factorize(pd.Series(joined, dtype=object))[0].astype(np.int64)
         out = np.full(len(codes), -1, dtype=np.int64)
         known = codes >= 0

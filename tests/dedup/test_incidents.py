@@ -102,8 +102,14 @@ def district_month(incidents: int = 80, seed: int = 7) -> tuple[list[dict[str, o
         grid = f"{community}{building % 5 + 1:02d}网格"
         filed = [
             report(
-                "grid", f"GM{number:03d}", professional, _moment(at), full,
-                f"{professional}，{road}{door}号{building}栋附近，请处理", status="受理", grid=grid,
+                "grid",
+                f"GM{number:03d}",
+                professional,
+                _moment(at),
+                full,
+                f"{professional}，{road}{door}号{building}栋附近，请处理",
+                status="受理",
+                grid=grid,
             )
         ]
         if rng.random() < 0.75:
@@ -117,8 +123,13 @@ def district_month(incidents: int = 80, seed: int = 7) -> tuple[list[dict[str, o
             later = at + timedelta(minutes=rng.randint(20, 600))
             filed.append(
                 report(
-                    "resident", f"RM{number:03d}", rng.choice(WORDING[professional]), _moment(later), short,
-                    f"{rng.choice(WORDING[professional])}，在{road}这边", contact=f"139{number:08d}",
+                    "resident",
+                    f"RM{number:03d}",
+                    rng.choice(WORDING[professional]),
+                    _moment(later),
+                    short,
+                    f"{rng.choice(WORDING[professional])}，在{road}这边",
+                    contact=f"139{number:08d}",
                 )
             )
         if rng.random() < 0.25:
