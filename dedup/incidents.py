@@ -54,8 +54,8 @@ MIN_RESIDUAL_CHARS = 4
 
 @dataclass
 class IncidentResult:
-    """Lineage (every report -> its incident), merged incidents, and the engine's run (its scored
-    pairs, learned weights and `explain` for any two reports)."""
+    """Lineage (every report -> its incident), merged incidents, and the engine's run over the
+    reports in (source, record_id) order: its scored pairs, learned weights, `explain` for any two."""
 
     lineage: pd.DataFrame
     incidents: pd.DataFrame
@@ -251,13 +251,14 @@ def resolve_incidents(reports: pd.DataFrame) -> IncidentResult:
     """Group standardized event reports into incidents and merge each into one row.
 
     `reports` has the standardized event columns (docs/ARCHITECTURE.md); absent columns count as
-    empty. Rows are put in (source, record_id) order first, so the result never depends on the
-    order reports arrive in.
+    empty. The engine sees the reports in (source, record_id) order, so the incidents never depend
+    on the order reports arrive in; the lineage keeps the input's order.
     """
-    frame = reports.drop_duplicates(subset=["source", "record_id"], keep="first")
-    frame = frame.sort_values(["source", "record_id"], kind="stable", ignore_index=True)
-    result = link(_matching_columns(frame), INCIDENT_FIELDS)
-    label = pd.factorize(result.clusters["cluster_id"])[0]
+    frame = reports.drop_duplicates(subset=["source", "record_id"], keep="first").reset_index(drop=True)
+    order = np.lexsort((frame["record_id"].astype(str).to_numpy(), frame["source"].astype(str).to_numpy()))
+    result = link(_matching_columns(frame.iloc[order].reset_index(drop=True)), INCIDENT_FIELDS)
+    label = np.empty(len(frame), dtype=np.int64)
+    label[order] = pd.factorize(result.clusters["cluster_id"])[0]
     incidents, lineage = _merge(frame, _Reports.from_frame(frame), label)
     return IncidentResult(lineage=lineage, incidents=incidents, link=result)
 
