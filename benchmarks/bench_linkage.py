@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -34,17 +35,17 @@ FIELDS = {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact", 
 SPLINK_THRESHOLDS = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99, 0.999, 0.9999, 0.99999)
 
 
-def clean(data: Path, work: Path) -> Path:
+def clean(data: Path, work: Path, config_name: str = "link_bench.yaml", fields: dict[str, str] = FIELDS) -> Path:
     """Cleaned columns every engine reads: the normalized value of each field, '' when empty."""
     from dedup.prepare import prepare
     from pipelines.link_command import load_link_config, source_records
 
-    config_path = work / "link_bench.yaml"
+    config_path = work / config_name
     config = load_link_config(config_path)
-    frames = [source_records(name, spec, data, FIELDS) for name, spec in config["sources"].items()]
+    frames = [source_records(name, spec, data, fields) for name, spec in config["sources"].items()]
     records = pd.concat(frames, ignore_index=True)
     cleaned = records[["source", "record_id"]].copy()
-    for field in prepare(records, FIELDS):
+    for field in prepare(records, fields):
         cleaned[field.name] = [field.value_of(i) or "" for i in range(len(records))]
     path = work / "cleaned.parquet"
     cleaned.to_parquet(path, index=False)
@@ -70,10 +71,41 @@ def run_hub_link(config: Path, out: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started}
 
 
-def run_splink(cleaned: Path, out: Path, truth: Path) -> dict[str, float]:
+def _splink_comparison(field: str, kind: str) -> Any:
+    """The Splink comparison for a hub field kind (the same choice for every data set)."""
+    import splink.comparison_library as cl
+
+    if kind == "name":
+        return cl.NameComparison(field).configure(term_frequency_adjustments=True)
+    if kind in {"cn_id", "identifier"}:
+        return cl.DamerauLevenshteinAtThresholds(field, [1, 2]).configure(term_frequency_adjustments=True)
+    if kind == "date":
+        return cl.DateOfBirthComparison(field, input_is_string=True)
+    if kind == "phone":
+        return cl.DamerauLevenshteinAtThresholds(field, [1]).configure(term_frequency_adjustments=True)
+    if kind == "address":
+        return cl.JaroWinklerAtThresholds(field, [0.95, 0.85]).configure(term_frequency_adjustments=True)
+    return cl.ExactMatch(field)
+
+
+def splink_plan(fields: dict[str, str]) -> dict[str, list[list[str]]]:
+    """Blocking and training rules from the field kinds: an ID alone; the names with a date, phone
+    or address; a date with a phone or address. Deterministic rules for the prior: an ID, or names
+    with date and phone. EM sessions on each date and each ID (on the names when there is no ID)."""
+    of_kind = {kind: [f for f, k in fields.items() if k == kind] for kind in set(fields.values())}
+    ids = of_kind.get("cn_id", []) + of_kind.get("identifier", [])
+    names, dates = of_kind.get("name", []), of_kind.get("date", [])
+    others = dates + of_kind.get("phone", []) + of_kind.get("address", [])
+    blocking = [[f] for f in ids] + [[*names, f] for f in others]
+    blocking += [[d, f] for d in dates for f in others if f not in dates]
+    deterministic = [[f] for f in ids] + [[*names, *dates, *of_kind.get("phone", [])]]
+    em = [[d] for d in dates] + ([[f] for f in ids] or [names])
+    return {"blocking": blocking, "deterministic": deterministic, "em": em}
+
+
+def run_splink(cleaned: Path, out: Path, truth: Path, fields: dict[str, str] = FIELDS) -> dict[str, float]:
     import logging
 
-    import splink.comparison_library as cl
     from splink import Linker, SettingsCreator, block_on
     from splink.backends.duckdb import DuckDBAPI
 
@@ -81,37 +113,24 @@ def run_splink(cleaned: Path, out: Path, truth: Path) -> dict[str, float]:
     started = time.perf_counter()
     records = pd.read_parquet(cleaned)
     records["unique_id"] = records["source"] + "|" + records["record_id"]
-    for column in FIELDS:
+    for column in fields:
         records[column] = records[column].where(records[column] != "", None)
+    plan = splink_plan(fields)
     settings = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=[
-            cl.NameComparison("name").configure(term_frequency_adjustments=True),
-            cl.DamerauLevenshteinAtThresholds("id_no", [1, 2]).configure(term_frequency_adjustments=True),
-            cl.DateOfBirthComparison("birth", input_is_string=True),
-            cl.ExactMatch("gender"),
-            cl.DamerauLevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("address", [0.95, 0.85]).configure(term_frequency_adjustments=True),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("id_no"),
-            block_on("name", "birth"),
-            block_on("name", "phone"),
-            block_on("name", "address"),
-            block_on("birth", "phone"),
-            block_on("birth", "address"),
-        ],
+        comparisons=[_splink_comparison(field, kind) for field, kind in fields.items()],
+        blocking_rules_to_generate_predictions=[block_on(*rule) for rule in plan["blocking"]],
         retain_matching_columns=False,
     )
     db_api = DuckDBAPI()
     linker = Linker(db_api.register(records), settings, log_level=None)
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("id_no"), block_on("name", "birth", "phone")], recall=0.8
+        [block_on(*rule) for rule in plan["deterministic"]], recall=0.8
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("id_no"))
+    for rule in plan["em"]:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
     predictions = linker.inference.predict(threshold_match_probability=min(SPLINK_THRESHOLDS))
     shared_seconds = time.perf_counter() - started
     truth_frame = pd.read_csv(truth, dtype=str)

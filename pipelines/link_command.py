@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import yaml
 
 from connectors.spreadsheet import read_workbook_rows
 from dedup import link
+from dedup.formats import apply_date_order, infer_date_order
 from dedup.prepare import check_kinds
 from hub_errors import ConfigError, SourceError
 
@@ -27,11 +29,13 @@ class LinkSummary:
     multi_record_clusters: int
     seconds: float
     out_path: Path
+    date_formats: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def lines(self) -> list[str]:
         per_source = ", ".join(f"{name} {count}" for name, count in self.records.items())
         return [
             f"records: {sum(self.records.values())} ({per_source})",
+            *(f"date format {column}: {described}" for column, described in self.date_formats.items()),
             f"clusters: {self.clusters} ({self.multi_record_clusters} with more than one record)",
             f"written: {self.out_path} in {self.seconds:.1f} s",
         ]
@@ -97,7 +101,10 @@ def load_link_config(config_path: Path) -> dict[str, Any]:
 
 
 def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> pd.DataFrame:
-    """One source's records under the field names, plus source and record_id."""
+    """One source's records under the field names, plus source and record_id.
+
+    A date field's day/month order is inferred from its column (dedup.formats) and recorded, with
+    its evidence, in `attrs["date_formats"]` (field -> description)."""
     if not isinstance(spec, dict) or "path" not in spec or "id" not in spec:
         raise ConfigError(f"source {name!r}: needs 'path' and 'id'")
     path = base / str(spec["path"])
@@ -121,12 +128,18 @@ def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> 
     renamed = table.rename(columns=renames)
     records = pd.DataFrame({"source": name, "record_id": ids})
     recodes = spec.get("values") or {}
+    date_formats: dict[str, str] = {}
     for field in fields:
         column = renamed[field] if field in renamed.columns else pd.Series("", index=renamed.index)
         if field in recodes:
             mapping = {str(k): str(v) for k, v in recodes[field].items()}
             column = column.map(lambda value, m=mapping: m.get(str(value).strip(), value))
+        if fields[field] == "date" and field in renamed.columns:
+            order = infer_date_order(column)
+            column = apply_date_order(column, order.order)
+            date_formats[field] = order.describe()
         records[field] = column.astype(str)
+    records.attrs["date_formats"] = date_formats
     return records
 
 
@@ -138,6 +151,11 @@ def run_link(config_path: Path, out_path: Path) -> LinkSummary:
     check_kinds(fields)
     base = config_path.resolve().parent
     frames = [source_records(str(name), spec, base, fields) for name, spec in config["sources"].items()]
+    date_formats = {
+        f"{source}.{field_name}": described
+        for source, frame in zip(config["sources"], frames, strict=True)
+        for field_name, described in frame.attrs["date_formats"].items()
+    }
     records = pd.concat(frames, ignore_index=True)
     unique_sources = config.get("unique_within_source") or []
     result = link(records, fields, unique_sources=[str(s) for s in unique_sources])
@@ -150,4 +168,5 @@ def run_link(config_path: Path, out_path: Path) -> LinkSummary:
         multi_record_clusters=int((sizes > 1).sum()),
         seconds=time.perf_counter() - started,
         out_path=out_path,
+        date_formats=date_formats,
     )

@@ -1,0 +1,51 @@
+"""Per-column day/month order: the telling values of a column decide how its ambiguous ones read."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dedup.formats import DAY_FIRST, MONTH_FIRST, apply_date_order, infer_date_order
+
+
+def test_a_month_first_column_reads_its_ambiguous_values_month_first() -> None:
+    column = pd.Series(["11/23/1994", "05/06/1994", "12/31/2001", "", "1990-01-02"])
+    order = infer_date_order(column)
+    assert order.order == MONTH_FIRST
+    assert (order.month_first_values, order.day_first_values, order.ambiguous_values) == (2, 0, 1)
+    assert list(apply_date_order(column, order.order)) == ["11/23/1994", "1994-05-06", "12/31/2001", "", "1990-01-02"]
+
+
+def test_a_day_first_column_with_dots_reads_day_first() -> None:
+    column = pd.Series(["23.11.1994", "05.06.1994", "31.12.2001"])
+    order = infer_date_order(column)
+    assert order.order == DAY_FIRST
+    assert list(apply_date_order(column, order.order)) == ["23.11.1994", "1994-06-05", "31.12.2001"]
+
+
+def test_the_majority_decides_and_contrary_values_keep_their_own_reading() -> None:
+    column = pd.Series(["11/23/1994"] * 3 + ["23/11/1994", "02/03/2000"])
+    order = infer_date_order(column)
+    assert order.order == MONTH_FIRST
+    assert order.month_first_values == 3 and order.day_first_values == 1
+    assert list(apply_date_order(column, order.order))[3:] == ["23/11/1994", "2000-02-03"]
+
+
+def test_without_telling_values_or_on_a_tie_nothing_is_rewritten() -> None:
+    only_ambiguous = pd.Series(["01/02/1990", "03/04/1991"])
+    assert infer_date_order(only_ambiguous).order is None
+    assert "no value tells" in infer_date_order(only_ambiguous).describe()
+    tie = pd.Series(["11/23/1994", "23/11/1994", "01/02/1990"])
+    assert infer_date_order(tie).order is None
+    assert list(apply_date_order(tie, None)) == list(tie)
+
+
+def test_a_time_of_day_after_the_date_is_kept() -> None:
+    column = pd.Series(["11/23/1994 10:30", "05/06/1994 08:00"])
+    assert list(apply_date_order(column, infer_date_order(column).order))[1] == "1994-05-06 08:00"
+
+
+def test_year_first_and_written_dates_give_no_order() -> None:
+    column = pd.Series(["19940506", "1994年5月6日", "1994-05-06"])
+    order = infer_date_order(column)
+    assert order.order is None and order.ambiguous_values == 0
+    assert "no day/month numeric dates" in order.describe()
