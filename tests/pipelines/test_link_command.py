@@ -198,10 +198,12 @@ EVENT_AREAS = (
 CN_UNITS = "零一二三四五六七八九"
 
 
-def _write_event_sources(folder: Path, incidents: int = 70, omit_parts: bool = False) -> pd.DataFrame:
+def _write_event_sources(
+    folder: Path, incidents: int = 70, omit_parts: bool = False, resident_time: str = "%Y/%m/%d %H:%M:%S"
+) -> pd.DataFrame:
     """grid_cases.csv (professional category, full address, grid) and resident_reports.csv (lay
-    words, the place spelled their own way, hours later, another date format) with known truth.
-    omit_parts: residents leave out the road and door, naming the community and building instead.
+    words, the place spelled their own way, hours later, in the resident_time format) with known
+    truth. omit_parts: residents leave out the road and door, naming the community and building.
     Every fifth incident happens in a building that had one a few days earlier."""
     rng = random.Random(12)
     start = pd.Timestamp("2026-04-01")
@@ -238,7 +240,7 @@ def _write_event_sources(folder: Path, incidents: int = 70, omit_parts: bool = F
             {
                 "event_id": f"RE{number:03d}",
                 "category": EVENT_WORDING[category],
-                "reported_at": later.strftime("%Y/%m/%d %H:%M:%S"),
+                "reported_at": later.strftime(resident_time),
                 "location": place,
                 "description": f"{EVENT_WORDING[category]}，快来看看",
             }
@@ -264,13 +266,24 @@ fields:
 """
 
 
-@pytest.mark.parametrize(("location_kind", "omit_parts"), [("address", False), ("place", True)])
-def test_event_tables_link_into_their_incidents(tmp_path: Path, location_kind: str, omit_parts: bool) -> None:
+@pytest.mark.parametrize(
+    ("location_kind", "omit_parts", "resident_time"),
+    [("address", False, "%Y/%m/%d %H:%M:%S"), ("place", True, "%m/%d/%Y %H:%M")],
+)
+def test_event_tables_link_into_their_incidents(
+    tmp_path: Path, location_kind: str, omit_parts: bool, resident_time: str
+) -> None:
     """The same engine matches event reports: time windows, category relations and places. An
-    address spelled differently links as `address`; one that leaves parts out needs `place`."""
-    truth = _write_event_sources(tmp_path, omit_parts=omit_parts)
-    clusters = clusters_of(tmp_path, EVENT_CONFIG.replace("LOCATION_KIND", location_kind))
+    address spelled differently links as `address`; one that leaves parts out needs `place`. A
+    month-first report time (04/05/2026 14:00) is read as its column shows."""
+    truth = _write_event_sources(tmp_path, omit_parts=omit_parts, resident_time=resident_time)
+    config = tmp_path / "link.yaml"
+    config.write_text(EVENT_CONFIG.replace("LOCATION_KIND", location_kind), encoding="utf-8")
+    summary = run_link(config, tmp_path / "out.csv")
     predicted = pd.read_csv(tmp_path / "out.csv", dtype=str)
     score = pairwise_scores(truth, predicted)
     assert score.precision >= 0.95 and score.recall >= 0.9, score
+    clusters = predicted.set_index("record_id")["cluster_id"]
     assert clusters["GE005"] != clusters["GE004"], "a building's second incident days later is its own"
+    if resident_time.startswith("%m"):
+        assert summary.date_formats["resident.reported_at"].startswith("month-first")
