@@ -219,7 +219,8 @@ def incident_of(result_lineage: pd.DataFrame, record_id: str) -> str:
 
 
 def test_a_districts_month_of_reports_merges_into_its_incidents() -> None:
-    lineage = resolve_incidents(pd.DataFrame(MONTH)).lineage.set_index("record_id")["incident_id"]
+    result = resolve_incidents(pd.DataFrame(MONTH))
+    lineage = result.lineage.set_index("record_id")["incident_id"]
     truth = pd.Series(MONTH_TRUTH)
     same_truth = truth.to_numpy()[:, None] == truth.to_numpy()[None, :]
     same_found = lineage[truth.index].to_numpy()[:, None] == lineage[truth.index].to_numpy()[None, :]
@@ -227,6 +228,15 @@ def test_a_districts_month_of_reports_merges_into_its_incidents() -> None:
     found, true = (same_found & upper).sum(), (same_truth & upper).sum()
     correct = (same_found & same_truth & upper).sum()
     assert correct / found >= 0.95 and correct / true >= 0.9, (correct, found, true)
+    assert result.link.check() == [], "the model check finds nothing wrong with events"
+    sessions = set(result.link.model.sessions)
+    assert {"location", "location (flat)", "category+reported_at day"} <= sessions, sessions
+    learned = {f.name: f.learned_from for f in result.link.model.fields}
+    assert "location" not in learned["location"] and "category+reported_at day" in learned["location"]
+    assert "category+reported_at day" not in learned["category"]
+    weights = {f.name: f.weights for f in result.link.model.fields}
+    assert weights["reported_at"][1] > 0 > weights["reported_at"][4], "hours apart for, days apart against"
+    assert weights["category"][1] > 0 > weights["category"][-1]
 
 
 def test_reports_of_one_shed_hours_apart_merge_into_one_case() -> None:

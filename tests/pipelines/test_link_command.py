@@ -296,5 +296,6 @@ def test_event_tables_link_into_their_incidents(
     assert score.precision >= 0.95 and score.recall >= 0.9, score
     clusters = predicted.set_index("record_id")["cluster_id"]
     assert clusters["GE005"] != clusters["GE004"], "a building's second incident days later is its own"
+    assert summary.warnings == [], "the model check finds nothing wrong with events"
     if resident_time.startswith("%m"):
         assert summary.date_formats["resident.reported_at"].startswith("month-first")
