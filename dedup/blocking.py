@@ -13,6 +13,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from dedup import kinds as event_kinds
 from dedup.arrays import distinct, factorize
 from dedup.prepare import PreparedField
 
@@ -60,7 +61,8 @@ def blocking_keys(fields: list[PreparedField]) -> list[tuple[str, np.ndarray]]:
     combinable = [f for f in fields if f.kind in COMBINED_KEY_KINDS]
     for first, second in combinations(combinable, 2):
         keys.append((f"{first.name}+{second.name}", _combine(first.codes, second.codes)))
-    return keys
+    keys.extend(event_kinds.event_keys(fields))
+    return event_kinds.within_time_windows(fields, keys)
 
 
 def pairs_within_blocks(codes: np.ndarray, max_block: int) -> np.ndarray:

@@ -7,6 +7,11 @@ descending weight, and a merge is refused when it would put two different identi
 valid ID numbers, or two records of a source that holds each person once) into one cluster, or when
 the average weight over all compared pairs across the two clusters is not positive.
 
+For events (dedup.kinds), whose reports of one incident are all compared with each other, a pair
+never compared counts as a non-match: two clusters merge only when the mean match probability over
+all pairs across them is at least one half (average linkage), so A~B and B~C do not pull in a C
+that looks nothing like A.
+
 Steward decisions come on top: must-link pairs are joined before anything else, whatever their
 weight or IDs (a steward knows better than a mistyped number), and cannot-link pairs are never put
 into one cluster, directly or through a chain.
@@ -48,8 +53,10 @@ class _Clusters:
     where both have one.
     """
 
-    def __init__(self, members: np.ndarray, constraints: Constraints) -> None:
+    def __init__(self, members: np.ndarray, constraints: Constraints, unscored_apart: bool = False) -> None:
         self.parent = {int(r): int(r) for r in members}
+        self.unscored_apart = unscored_apart
+        self.size = {int(r): 1 for r in members}
         self.identity = {
             int(r): [frozenset({int(codes[r])}) if codes[r] >= 0 else frozenset() for codes in constraints.identities]
             for r in members
@@ -70,14 +77,16 @@ class _Clusters:
         return root
 
     def add_pair(self, a: int, b: int, weight: float) -> None:
-        """Both directions share one [sum, count] list, so a merge updates both at once."""
+        """Both directions share one [weight sum, count, probability sum] list, so a merge updates
+        both at once."""
         entry = self.links[a].get(b)
         if entry is None:
-            entry = [0.0, 0]
+            entry = [0.0, 0, 0.0]
             self.links[a][b] = entry
             self.links[b][a] = entry
         entry[0] += weight
         entry[1] += 1
+        entry[2] += 1.0 / (1.0 + 2.0 ** (-weight))
 
     def keep_apart(self, a: int, b: int) -> None:
         """A cannot-link between the clusters of a and b (ignored if they are already one)."""
@@ -101,8 +110,10 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb or not self.compatible(ra, rb):
             return
-        total, count = self.links[ra].get(rb, (0.0, 0))
+        total, count, probability = self.links[ra].get(rb, (0.0, 0, 0.0))
         if count == 0 or total / count <= 0:
+            return
+        if self.unscored_apart and probability < 0.5 * self.size[ra] * self.size[rb]:
             return
         self._join(ra, rb)
 
@@ -110,6 +121,7 @@ class _Clusters:
         if len(self.links[ra]) < len(self.links[rb]):
             ra, rb = rb, ra
         self.parent[rb] = ra
+        self.size[ra] += self.size.pop(rb)
         self.identity[ra] = [x | y for x, y in zip(self.identity[ra], self.identity[rb], strict=True)]
         self.sources[ra] |= self.sources[rb]
         for other in self.apart.pop(rb, set()):
@@ -128,6 +140,7 @@ class _Clusters:
             else:
                 existing[0] += entry[0]
                 existing[1] += entry[1]
+                existing[2] += entry[2]
 
 
 def _conflicting(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -149,8 +162,10 @@ def cluster(
     right: np.ndarray,
     weight: np.ndarray,
     constraints: Constraints,
+    *,
+    unscored_apart: bool = False,
 ) -> np.ndarray:
-    """Cluster label per record (0..k-1)."""
+    """Cluster label per record (0..k-1); unscored_apart: pairs never compared count as non-matches."""
     if n == 0:
         return np.empty(0, dtype=np.int64)
     positive = weight > 0
@@ -181,7 +196,7 @@ def cluster(
         inside = careful[left] & careful[right] & (component[left] == component[right])
         order = np.argsort(-weight[inside], kind="stable")
         pair_left, pair_right, pair_weight = left[inside][order], right[inside][order], weight[inside][order]
-        state = _Clusters(np.flatnonzero(careful), constraints)
+        state = _Clusters(np.flatnonzero(careful), constraints, unscored_apart)
         for a, b, w in zip(pair_left.tolist(), pair_right.tolist(), pair_weight.tolist(), strict=True):
             state.add_pair(a, b, w)
         for a, b in must.tolist():

@@ -14,6 +14,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
+from dedup import kinds as event_kinds
 from dedup.arrays import factorize
 from dedup.prepare import PreparedField
 
@@ -41,6 +42,7 @@ LEVEL_LABELS: dict[str, tuple[str, ...]] = {
     "address": ("exact", "near or contained", "similar", "different"),
     "exact": ("exact", "different"),
     "text": ("exact", "near", "similar", "different"),
+    **event_kinds.LABELS,
 }
 
 
@@ -134,6 +136,7 @@ _LEVELS_OF_DIFFERENT: dict[str, Callable[[list[str], list[str]], np.ndarray]] = 
     "address": _address_levels,
     "exact": _exact_levels,
     "text": _text_levels,
+    **event_kinds.LEVELS,
 }
 
 

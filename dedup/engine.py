@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dedup import kinds as event_kinds
 from dedup.blocking import candidate_pairs
 from dedup.check import ModelWarning, check_model, weight_table
 from dedup.cluster import Constraints, cluster
@@ -148,6 +149,9 @@ def link(
 
     mark = time.perf_counter()
     levels = compare(prepared, left, right)
+    ruled_out = event_kinds.ruled_out(prepared, levels)
+    never = np.column_stack([left[ruled_out], right[ruled_out]])
+    left, right, levels = left[~ruled_out], right[~ruled_out], levels[~ruled_out]
     timings["compare"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -163,8 +167,11 @@ def link(
     unique_codes = None
     if unique:
         unique_codes = np.where(sources.isin(unique), pd.factorize(sources)[0], -1)
-    constraints = Constraints(identity_codes(prepared), unique_codes, verdicts.must_link, verdicts.cannot_link)
-    labels = cluster(len(frame), left, right, weight, constraints)
+    cannot_link = np.concatenate([verdicts.cannot_link, never]).astype(np.int64)
+    constraints = Constraints(identity_codes(prepared), unique_codes, verdicts.must_link, cannot_link)
+    labels = cluster(
+        len(frame), left, right, weight, constraints, unscored_apart=event_kinds.has_time_windows(prepared)
+    )
     clusters = pd.DataFrame(
         {
             "source": sources.to_numpy(),

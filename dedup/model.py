@@ -34,6 +34,7 @@ from itertools import combinations
 
 import numpy as np
 
+from dedup import kinds as event_kinds
 from dedup.arrays import distinct, factorize
 from dedup.blocking import pairs_within_blocks
 from dedup.compare import LEVEL_LABELS, MISSING, compare, compare_field
@@ -61,6 +62,7 @@ U_PRIOR_EQUAL: dict[str, float] = {
     "address": 1e-3,
     "exact": 0.5,
     "text": 1e-2,
+    **event_kinds.U_PRIOR_EQUAL,
 }
 
 # Prior m per kind and level (LEVEL_LABELS order): what a record of the same person typically shows.
@@ -73,12 +75,16 @@ PRIOR_M: dict[str, tuple[float, ...]] = {
     "address": (0.60, 0.20, 0.10, 0.10),
     "exact": (0.95, 0.05),
     "text": (0.75, 0.12, 0.06, 0.07),
+    **event_kinds.PRIOR_M,
 }
 
 # Kinds that tell one person from another in the same household: training blockings on them leave
 # non-matches that are as good as random for the other fields. Name fields block together (a full
 # name), each date and identifier field alone.
 PERSON_KINDS = ("name", "date", "identifier", "cn_id")
+# Kinds that tell one event from another (dedup.kinds): they teach like the person kinds; an event
+# table trains on the blockings of dedup.kinds.training_blockings and has no households.
+TEACHING_KINDS = (*PERSON_KINDS, *event_kinds.EVENT_KINDS)
 # A blocking on the first kind says something about the second beyond identity (a resident ID
 # embeds the birth date: people born the same day have IDs a few digits apart), so a blocking on
 # the first does not teach the second.
@@ -267,17 +273,20 @@ def random_u(
 
 @dataclass(frozen=True)
 class _Session:
-    """A training blocking: pairs that agree exactly on `blocked`, teaching the other fields."""
+    """A training blocking: pairs that agree exactly on `blocked` (or share `key`, which holds
+    `blocked` partly fixed), teaching the other fields."""
 
     label: str
     blocked: tuple[int, ...]
+    key: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def training_sessions(prepared: list[PreparedField]) -> tuple[list[_Session], list[_Session]]:
-    """(person blockings, fallback blockings) derived from the kinds."""
+    """(person or event blockings, fallback blockings) derived from the kinds."""
     names = tuple(c for c, f in enumerate(prepared) if f.kind == "name")
     person = [_Session("+".join(prepared[c].name for c in names), names)] if names else []
     person += [_Session(f.name, (c,)) for c, f in enumerate(prepared) if f.kind in PERSON_KINDS and f.kind != "name"]
+    person += [_Session(label, blocked, key) for label, blocked, key in event_kinds.training_blockings(prepared)]
     fallback = [_Session(f.name, (c,)) for c, f in enumerate(prepared) if f.kind in FALLBACK_KINDS]
     return person, fallback
 
@@ -334,7 +343,7 @@ def teaching_columns(kinds: list[str]) -> list[int]:
     matches there, so they are learned but do not teach; exact fields (sex, state) teach only when
     fewer than two person fields are left; with none at all, every field teaches.
     """
-    person = [c for c, kind in enumerate(kinds) if kind in PERSON_KINDS]
+    person = [c for c, kind in enumerate(kinds) if kind in TEACHING_KINDS]
     if len(person) < 2:
         person += [c for c, kind in enumerate(kinds) if kind == "exact"]
     return sorted(person) or list(range(len(kinds)))
@@ -467,9 +476,12 @@ def _household_pass(
 def _learn_households(
     prepared: list[PreparedField], fields: list[FieldWeights], order: np.ndarray, rng: np.random.Generator
 ) -> tuple[tuple[int, ...], float, int]:
-    """Household weights of every field (in place) and the evidence of sharing a household at all."""
+    """Household weights of every field (in place) and the evidence of sharing a household at all.
+
+    Events (a table with a `datetime` field) have no households: an address they share is where the
+    event happened, the very thing their reports have in common."""
     columns = tuple(c for c, f in enumerate(prepared) if f.kind in HOUSEHOLD_KINDS)
-    if not columns:
+    if not columns or event_kinds.has_time_windows(prepared):
         return (), 0.0, 0
     n = len(order)
     encoded = distinct(
@@ -539,7 +551,8 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
         teaches = [c for c in range(len(prepared)) if c not in session.blocked and kinds[c] not in embedded]
         if session in fallback and all(learned[c] for c in teaches):
             continue
-        pair_left, pair_right = _session_pairs(_block_key(prepared, session.blocked), order, rng)
+        key = _block_key(prepared, session.blocked) if session.key is None else session.key
+        pair_left, pair_right = _session_pairs(key, order, rng)
         if len(pair_left) < MIN_SESSION_PAIRS or not teaches:
             continue
         sessions[session.label] = len(pair_left)

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from dedup import kinds as event_kinds
 from hub_errors import ConfigError
 
-KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text")
+KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text", *event_kinds.EVENT_KINDS)
 
 PARALLEL_MIN_VALUES = 50000
 PLACEHOLDER_NAMES = Path(__file__).with_name("placeholder_names.yaml")
@@ -147,6 +148,7 @@ _SIMPLE_NORMALIZERS: dict[str, Callable[[str], str | None]] = {
     "address": _address_key,
     "exact": _exact_key,
     "text": _text_key,
+    **event_kinds.NORMALIZERS,
 }
 
 

@@ -18,3 +18,13 @@ RESIDENT_FIELDS: MappingProxyType[str, str] = MappingProxyType(
 # Upstream verdicts the engine honours: a resident ID that standardize marks as not valid (for
 # example a number a spreadsheet turned into a float) is no identity, even if it passes the check digit.
 RESIDENT_VALIDITY: MappingProxyType[str, str] = MappingProxyType({"id_no": "id_valid"})
+
+# Event reports (dedup.incidents): when, what and where; the grid follows from the place and the
+# description restates the rest, so neither is compared (each would count its evidence twice).
+INCIDENT_FIELDS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "reported_at": "datetime",
+        "category": "category",
+        "location": "place",
+    }
+)

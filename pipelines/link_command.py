@@ -49,6 +49,8 @@ class LinkSummary:
 
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+# kinds whose values start with a date that may be written day-first or month-first
+DATED_KINDS = ("date", "datetime")
 
 
 CSV_DELIMITERS = ",;\t|"
@@ -110,8 +112,8 @@ def load_link_config(config_path: Path) -> dict[str, Any]:
 def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> pd.DataFrame:
     """One source's records under the field names, plus source and record_id.
 
-    A date field's day/month order is inferred from its column (dedup.formats) and recorded, with
-    its evidence, in `attrs["date_formats"]` (field -> description)."""
+    A date or datetime field's day/month order is inferred from its column (dedup.formats) and
+    recorded, with its evidence, in `attrs["date_formats"]` (field -> description)."""
     if not isinstance(spec, dict) or "path" not in spec or "id" not in spec:
         raise ConfigError(f"source {name!r}: needs 'path' and 'id'")
     path = base / str(spec["path"])
@@ -141,7 +143,7 @@ def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> 
         if field in recodes:
             mapping = {str(k): str(v) for k, v in recodes[field].items()}
             column = column.map(lambda value, m=mapping: m.get(str(value).strip(), value))
-        if fields[field] == "date" and field in renamed.columns:
+        if fields[field] in DATED_KINDS and field in renamed.columns:
             order = infer_date_order(column)
             column = apply_date_order(column, order.order)
             date_formats[field] = order.describe()

@@ -92,3 +92,30 @@ def test_too_little_data_falls_back_to_the_priors_of_the_kinds() -> None:
         assert weights.learned_from == ()
         assert weights.weights[0] > 0 > weights.weights[-1]
         assert (np.diff(weights.weights) <= 1e-9).all()
+
+
+def test_event_tables_train_on_their_own_blockings_and_have_no_households() -> None:
+    """Reports of one event share their address by nature: an address there is the event's place,
+    not a household, and the place and the category (in any words) on one day make the blockings."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for event in range(120):
+        flat = f"建元路{rng.integers(1, 60)}号{rng.integers(1, 20)}栋{rng.integers(1, 6)}单元{rng.integers(1, 30)}01室"
+        category = ("违章搭建", "噪声扰民", "道路破损")[event % 3]
+        for report in range(2):
+            rows.append(
+                {
+                    "source": "grid" if report == 0 else "resident",
+                    "record_id": f"{event}-{report}",
+                    "at": f"2026-04-{1 + event % 28:02d} {8 + report:02d}:{event % 60:02d}",
+                    "category": category,
+                    "where": flat if report == 0 else flat.replace("栋", "幢"),
+                }
+            )
+    fields = {"at": "datetime", "category": "category", "where": "address"}
+    prepared = prepare(pd.DataFrame(rows), fields)
+    person, _ = training_sessions(prepared)
+    assert sorted(s.label for s in person) == ["category+at day", "where", "where (flat)"]
+    model = train(prepared)
+    assert model.household_columns == ()
+    assert all(f.u_household is None for f in model.fields)
