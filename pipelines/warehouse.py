@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
+from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
 from pipelines.migrations import Migration, create_tables, migrate
 from pipelines.run_lock import run_lock
@@ -98,6 +99,11 @@ MIGRATIONS = [
     Migration(2, "delivery state per report position; pulled counts per source", create_tables(
         delivery_state, source_pull_counts
     )),
+    Migration(
+        3,
+        "daily runs: current records per source, removals, cursors, pulls, commits, completed runs",
+        create_tables(*STATE_TABLES),
+    ),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
@@ -131,6 +137,16 @@ class Warehouse:
     def run_lock(self, holder: str, *, wait: float | None = None) -> AbstractContextManager[None]:
         """One run at a time on this warehouse (see pipelines/run_lock.py); re-entrant for ``holder``."""
         return run_lock(self.engine, holder, wait=wait)
+
+    @property
+    def state(self) -> CurrentState:
+        """What each source holds now and how far it has been read (pipelines/current_state.py)."""
+        return CurrentState(self.engine)
+
+    def complete_run(self, run_id: str, mode: str) -> None:
+        """Mark a run finished: the next run is incremental and tells its changes against this one."""
+        with self.transaction() as conn:
+            self.state.complete_run(conn, run_id, mode)
 
     def delivery_log(self) -> DeliveryLog:
         """The delivery log and state (the migrations created their tables)."""
