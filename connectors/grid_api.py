@@ -17,7 +17,7 @@ from typing import Literal, Protocol, Unpack
 from connectors.http import ClientOptions, JsonApiClient, as_raw_row
 from connectors.paging import LatestById, PullGuard, PullTally
 from connectors.text import RawRow
-from hub_errors import ConfigError
+from hub_errors import ConfigError, SourceError
 
 Paging = Literal["keyset", "page"]
 UPDATED_AT = "updated_at"
@@ -71,6 +71,14 @@ class GridApiClient(JsonApiClient):
         """Every event grid workers reported, or those changed after ``updated_since``."""
         return self._pull("/api/v1/events", self.id_fields.get("events"), updated_since)
 
+    def deletions(self, dataset: str, deleted_since: str | None = None) -> list[tuple[str, str]]:
+        """(record id, deleted at) of the records of ``dataset`` deleted after ``deleted_since`` (all
+        the tombstones the system keeps without it), oldest first."""
+        path = f"/api/v1/{dataset}/deleted"
+        params: dict[str, str | int] = {"deleted_since": deleted_since} if deleted_since else {}
+        _, items = self.get_page(path, params, "items")
+        return tombstones(items, source=self.source, url=self.base_url + path)
+
     def _pull(self, path: str, id_field: str | None, updated_since: str | None) -> Iterator[RawRow]:
         url = self.base_url + path
         if self.paging == "keyset" and not id_field:
@@ -116,3 +124,13 @@ class GridApiClient(JsonApiClient):
     def _note_updated_at(self, value: str) -> None:
         if value and (self.latest_updated_at is None or value > self.latest_updated_at):
             self.latest_updated_at = value
+
+
+def tombstones(items: list[object], *, source: str, url: str) -> list[tuple[str, str]]:
+    """A deletion listing's entries as (id, deleted_at); an entry without both is a SourceError."""
+    gone = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not item.get("id") or not item.get("deleted_at"):
+            raise SourceError(f"{source}: deletion listing {url} entry {number} lacks 'id' or 'deleted_at'.")
+        gone.append((str(item["id"]), str(item["deleted_at"])))
+    return gone

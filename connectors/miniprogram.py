@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Unpack
 
+from connectors.grid_api import tombstones
 from connectors.http import ClientOptions, JsonApiClient, as_raw_row
 from connectors.paging import LatestById, PullGuard, PullTally
 from connectors.text import RawRow
@@ -43,9 +44,17 @@ class MiniProgramClient(JsonApiClient):
         self.limit = limit
         self.id_field = id_field
         self.last_pull: PullTally | None = None
+        self.latest_updated_at: str | None = None
 
-    def iter_events(self) -> Iterator[RawRow]:
-        """Every event residents reported, in the order the platform keeps them."""
+    def deletions(self, deleted_since: str | None = None) -> list[tuple[str, str]]:
+        """(event id, deleted at) of the events deleted after ``deleted_since`` (all without it)."""
+        params: dict[str, str | int] = {"deleted_since": deleted_since} if deleted_since else {}
+        _, items = self.get_page(EVENTS_PATH + "/deleted", params, "data")
+        return tombstones(items, source=self.source, url=self.base_url + EVENTS_PATH + "/deleted")
+
+    def iter_events(self, updated_since: str | None = None) -> Iterator[RawRow]:
+        """Every event residents reported (or those changed after ``updated_since``), in the order the
+        platform keeps them; ``latest_updated_at`` holds the newest update time received."""
         url = self.base_url + EVENTS_PATH
         guard = PullGuard(source=self.source, url=url, deadline_seconds=self.pull_deadline, max_pages=self.max_pages)
         kept = LatestById(self.id_field)
@@ -54,6 +63,8 @@ class MiniProgramClient(JsonApiClient):
         while True:
             guard.before_request(page)
             params: dict[str, str | int] = {"limit": self.limit}
+            if updated_since:
+                params["updated_since"] = updated_since
             if cursor:
                 params["cursor"] = cursor
             body, data = self.get_page(EVENTS_PATH, params, "data", deadline=guard.deadline, page=page)
@@ -65,6 +76,9 @@ class MiniProgramClient(JsonApiClient):
             guard.page(page, rows, total=body.get("total"), has_more=bool(next_cursor))
             for row in rows:
                 kept.add(row)
+                stamp = row.get("updated_at", "")
+                if stamp and (self.latest_updated_at is None or stamp > self.latest_updated_at):
+                    self.latest_updated_at = stamp
             if not next_cursor:
                 break
             cursor = str(next_cursor)

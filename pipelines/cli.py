@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--people", type=int, default=3000, help="people in the seeded synthetic city")
     demo.add_argument("--seed", type=int, default=1, help="seed of the synthetic city")
     demo.add_argument("--out", type=Path, default=Path("hub-out"), help="output folder (default ./hub-out)")
+    demo.add_argument(
+        "--full", action="store_true", help="rebuild from everything the sources hold (default: only their changes)"
+    )
 
     systems = commands.add_parser(
         "systems", help="keep the simulated department systems running for the Dagster UI (make ui)"
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from pipelines.demo import run_demo
 
-            return run_demo(data=args.data, people=args.people, seed=args.seed, out=args.out)
+            return run_demo(data=args.data, people=args.people, seed=args.seed, out=args.out, full=args.full)
         if args.command == "systems":
             from pipelines.demo import serve_systems
 

@@ -34,6 +34,7 @@ from hub_errors import HubError
 from pipelines.alerts import as_csv_frame, empty_alerts
 from pipelines.assets.raw import RAW_SOURCES
 from pipelines.metadata import hide_credentials, mask_text
+from pipelines.run_mode import MODE_TAG, default_mode
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
 from pipelines.warehouse import Warehouse
 
@@ -74,7 +75,7 @@ def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, 
     community_inbox = home / "community-inbox"
     community_inbox.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(16)
-    with start_simulated_systems(data, systems_dir, token=token) as systems:
+    with start_simulated_systems(data, systems_dir, token=token, history_dir=home / "simulated") as systems:
         inbox = systems.department_inbox
         assert inbox is not None and systems.department_inbox_url is not None
         addresses = SystemAddresses(
@@ -91,7 +92,7 @@ def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, 
         yield addresses, inbox
 
 
-def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
+def run_demo(*, data: Path | None, people: int, seed: int, out: Path, full: bool = False) -> int:
     started = time.perf_counter()
     os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
     warehouse = Warehouse.from_url(os.environ["HUB_DATABASE_URL"])
@@ -105,6 +106,7 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
         os.environ["HUB_OUT"] = str(out)
         instance = dg.DagsterInstance.get()
         fail_dead_runs(instance)
+        mode = default_mode(warehouse, full=full)
         with simulated_department_systems(data) as (_, inbox):
             inbox.keep_state_in(hub_home() / "department-inbox")
             from pipelines.definitions import build_definitions
@@ -116,15 +118,16 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
                     instance=instance,
                     raise_on_error=False,
                     run_id=run_id,
-                    tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+                    tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), MODE_TAG: mode},
                     run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
                 )
             )
             if not result.success:
                 raise DemoFailed(describe_failure(result))
+            warehouse.complete_run(run_id, mode)
             held = inbox.write_received(out / "reports")
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
-        summary = export_outputs(warehouse, out, pushed, run_books(result))
+        summary = {"mode": mode, **export_outputs(warehouse, out, pushed, run_books(result))}
         summary["department_state"] = {dept: path.name for dept, path in held.items()}
         summary["deliveries"] = run_deliveries(result)
         summary["change_workbooks"] = sorted(
@@ -278,15 +281,17 @@ def export_outputs(
     accepted: dict[str, int] = {}
     quarantined: dict[str, int] = {}
     superseded: dict[str, int] = {}
+    removed: dict[str, int] = {}
     for dataset in ("residents", "events"):
         if dataset in books:
             for source, figures in books[dataset].items():
-                if figures["received"] or figures.get("superseded"):
+                if figures["received"] or figures.get("superseded") or figures.get("removed") or figures.get("current"):
                     key = summary_key(dataset, source)
                     received[key] = int(figures["received"])
                     accepted[key] = int(figures["accepted"])
                     quarantined[key] = int(figures["quarantined"])
                     superseded[key] = int(figures.get("superseded", 0))
+                    removed[key] = int(figures.get("removed", 0))
             continue
         run = warehouse.table_run(f"std_{dataset}")
         landed = warehouse.raw_counts(run["run_id"] if run else "", dataset)
@@ -303,6 +308,7 @@ def export_outputs(
         "accepted": accepted,
         "quarantined": quarantined,
         "superseded": superseded,
+        "removed": removed,
         "rejected_files": {key: int(figures["rejected_files"]) for key, figures in files.items()},
         "persons": int(persons["person_id"].nunique()),
         "incidents": int(incidents["incident_id"].nunique()),

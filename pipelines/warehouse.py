@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
 from pipelines.changes import snapshot_tables
+from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
 from pipelines.migrations import Migration, create_tables, migrate
 from pipelines.run_lock import run_lock
@@ -127,6 +128,11 @@ MIGRATIONS = [
     Migration(2, "delivery state per report position; pulled counts per source", create_tables(
         delivery_state, source_pull_counts
     )),
+    Migration(
+        3,
+        "daily runs: current records per source, removals, cursors, pulls, commits, completed runs",
+        create_tables(*STATE_TABLES),
+    ),
     Migration(4, "per department report, the rows it last received (change deliveries)", create_tables(
         report_snapshots, report_snapshot_rows
     )),
@@ -168,6 +174,16 @@ class Warehouse:
     def run_lock(self, holder: str, *, wait: float | None = None) -> AbstractContextManager[None]:
         """One run at a time on this warehouse (see pipelines/run_lock.py); re-entrant for ``holder``."""
         return run_lock(self.engine, holder, wait=wait)
+
+    @property
+    def state(self) -> CurrentState:
+        """What each source holds now and how far it has been read (pipelines/current_state.py)."""
+        return CurrentState(self.engine)
+
+    def complete_run(self, run_id: str, mode: str) -> None:
+        """Mark a run finished: the next run is incremental and tells its changes against this one."""
+        with self.transaction() as conn:
+            self.state.complete_run(conn, run_id, mode)
 
     def delivery_log(self) -> DeliveryLog:
         """The delivery log and state (the migrations created their tables)."""

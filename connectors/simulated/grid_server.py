@@ -1,7 +1,9 @@
 """A simulated grid system (网格化管理平台): an HTTP JSON API on loopback, as the real one behaves.
 
 It serves the grid's resident records (实有人口) and grid workers' events with a bearer token,
-page-based or keyset paging (``after_updated_at`` + ``after_id``), an ``updated_since`` cursor,
+page-based or keyset paging (``after_updated_at`` + ``after_id``), an ``updated_since`` cursor, the
+tombstones of deleted records (``/api/v1/<dataset>/deleted?deleted_since=``; with a
+:class:`ServedHistory` the server remembers what it served before, as a real one would),
 injectable failures and named faults (:data:`GRID_FAULTS`), so the connectors and the demo talk real
 HTTP without a real department, and meet its misbehaviour on purpose.
 """
@@ -17,6 +19,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from connectors.simulated.history import ServedHistory
 from connectors.simulated.loopback import COMMON_FAULTS, LoopbackJsonServer, Reply, load_csv_rows, parse_positive_int
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -53,10 +56,25 @@ class GridCollection:
     keyset paging are stable and cheap.
     """
 
-    def __init__(self, rows: list[dict[str, str]]) -> None:
+    def __init__(
+        self,
+        rows: list[dict[str, str]],
+        *,
+        history: ServedHistory | None = None,
+        dataset: str = "",
+        now: datetime | None = None,
+    ) -> None:
         self.id_column = next(iter(rows[0])) if rows else ""
         self._rows = rows
-        self._updated = [FIRST_UPDATE + timedelta(seconds=7 * index) for index in range(len(rows))]
+        served = (history or ServedHistory(None)).serve(
+            dataset,
+            rows,
+            self.id_column,
+            lambda index: FIRST_UPDATE + timedelta(seconds=7 * index),
+            now=now or datetime.now(CHINA_TZ),
+        )
+        self._updated = served.updated
+        self.deleted = served.deleted
         self._order = sorted(range(len(rows)), key=self._key)
         self._keys = [self._key(index) for index in self._order]
 
@@ -65,6 +83,12 @@ class GridCollection:
 
     def _key(self, index: int) -> tuple[datetime, str]:
         return (self._updated[index], self._rows[index][self.id_column])
+
+    def deletions(self, since: datetime | None) -> dict[str, Any]:
+        """The tombstones of records deleted after ``since`` (all of them without it), oldest first."""
+        gone = sorted((stamp, key) for key, stamp in self.deleted.items() if since is None or stamp > since)
+        items = [{"id": key, "deleted_at": stamp.isoformat()} for stamp, key in gone]
+        return {"items": items, "total": len(items)}
 
     def newest(self) -> datetime:
         return max(self._updated, default=FIRST_UPDATE)
@@ -120,9 +144,11 @@ class GridServer(LoopbackJsonServer):
         token: str,
         faults: Iterable[str] = (),
         trickle_interval: float = 20.0,
+        history: ServedHistory | None = None,
     ) -> None:
-        self.residents = GridCollection(load_csv_rows(residents_csv, system="grid"))
-        self.events = GridCollection(load_csv_rows(events_csv, system="grid"))
+        residents = load_csv_rows(residents_csv, system="grid")
+        self.residents = GridCollection(residents, history=history, dataset="residents")
+        self.events = GridCollection(load_csv_rows(events_csv, system="grid"), history=history, dataset="events")
         self._token = token
         self.edit_changes: dict[str, str] = {}
         self.edited: list[str] = []
@@ -134,6 +160,13 @@ class GridServer(LoopbackJsonServer):
         if headers.get("Authorization", "") != f"Bearer {self._token}":
             return Reply(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
         collections = {"/api/v1/residents": self.residents, "/api/v1/events": self.events}
+        if path.rstrip("/").endswith("/deleted") and method == "GET":
+            gone = collections.get(path.rstrip("/").removesuffix("/deleted"))
+            if gone is not None:
+                since_raw = query.get("deleted_since", "")
+                since = parse_timestamp(since_raw, "deleted_since") if since_raw else None
+                with self._data_lock:
+                    return Reply(HTTPStatus.OK, gone.deletions(since))
         collection = collections.get(path.rstrip("/"))
         if collection is None or method != "GET":
             return super().route(method, path, query, headers, body)

@@ -19,6 +19,7 @@ from connectors.simulated.civil_system import CivilAffairsSystem
 from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.grid_server import GRID_FAULTS, GridServer
 from connectors.simulated.health_system import DEFAULT_TABLE, HealthSystem
+from connectors.simulated.history import ServedHistory
 from connectors.simulated.miniprogram_server import MINIPROGRAM_FAULTS, MiniProgramServer
 from hub_errors import SourceError
 
@@ -110,9 +111,12 @@ def start_simulated_systems(
     health_url: str | None = None,
     civil_rows_per_workbook: int = 5000,
     faults: Mapping[str, Iterable[str]] | None = None,
+    history_dir: Path | None = None,
 ) -> SimulatedSystems:
     """Start the grid API, the mini-program API, the health database and the civil-affairs inbox.
 
+    ``history_dir`` keeps what each system served (``<history_dir>/<system>/``), so a start on an
+    edited folder reports only the changes, with newer update times, and tombstones what is gone.
     ``faults`` (``{"grid": [...], "resident": [...]}``; default: from HUB_SIMULATED_FAULTS) switches
     on the servers' named faults from the start."""
     check_data_dir(data_dir)
@@ -127,13 +131,24 @@ def start_simulated_systems(
     work_dir.mkdir(parents=True, exist_ok=True)
     started: list[Stoppable] = []
     try:
+        def history(system: str) -> ServedHistory:
+            return ServedHistory(None if history_dir is None else history_dir / system)
+
         grid = GridServer(
-            data_dir / "grid_residents.csv", data_dir / "grid_events.csv", token=token, faults=faults.get("grid", ())
+            data_dir / "grid_residents.csv",
+            data_dir / "grid_events.csv",
+            token=token,
+            faults=faults.get("grid", ()),
+            history=history("grid"),
         )
         started.append(grid.start())
-        miniprogram = MiniProgramServer(data_dir / "resident_events.csv", faults=faults.get("resident", ()))
+        miniprogram = MiniProgramServer(
+            data_dir / "resident_events.csv", faults=faults.get("resident", ()), history=history("miniprogram")
+        )
         started.append(miniprogram.start())
-        health = HealthSystem(data_dir / "health_records.csv", work_dir, url=health_url, table=DEFAULT_TABLE)
+        health = HealthSystem(
+            data_dir / "health_records.csv", work_dir, url=health_url, table=DEFAULT_TABLE, history=history("health")
+        )
         started.append(health.start())
         civil = CivilAffairsSystem(
             data_dir / "civil_affairs.csv",

@@ -60,7 +60,8 @@ def build_guard_asset(config: GuardConfig) -> dg.AssetsDefinition:
         rows, checks = [], []
         for key in config.sources:
             dataset, source = key.split("/")
-            now = counts.get(dataset, {}).get(source, 0)
+            size = store.state.pulled_size(context.run_id, dataset, source)  # the source's size after an
+            now = counts.get(dataset, {}).get(source, 0) if size is None else size  # incremental pull too
             verdict = judge_pull(dataset, source, store.last_passed_pull(dataset, source), now, config, accepted)
             store.record_pulled(context.run_id, dataset, source, now, passed=verdict.passed)
             held = [] if verdict.passed else held_reports(config, key)

@@ -1,8 +1,11 @@
 """Standardized and validated rows: every source mapped onto the shared schema.
 
-Each row pulled ends either accepted (in `std_<dataset>`) or quarantined with a reason (in
+Each row pulled in this run ends either accepted or quarantined with a reason (in
 `quarantine_<dataset>`). The blocking `accounting` check stops the run before matching when that
-does not add up for any source.
+does not add up for any source. The accepted and quarantined records, the deletions and each
+source's next cursor are then committed to the warehouse's current state in one transaction
+(pipelines/current_state.py); `std_<dataset>` is every record the sources hold now (with the
+source's own `updated_at`), `<dataset>_delta` what changed since the last completed run.
 """
 
 from collections.abc import Iterator, Mapping
@@ -10,9 +13,15 @@ from collections.abc import Iterator, Mapping
 import dagster as dg
 import pandas as pd
 
-from pipelines.assets.raw import RAW_SOURCES, ROW_REF
+from pipelines.assets.raw import RAW_SOURCES, RECORD_ID_MAX, ROW_HASH, ROW_REF, UPDATED_AT, landing_text
+from pipelines.current_state import DELTA_COLUMNS, PulledRecord
+from pipelines.faults import crash_point
 from pipelines.metadata import frame_metadata, sample_markdown
+from pipelines.resources.warehouse import WarehouseResource
+from schemas.mapping import load_mapping
 from schemas.standardize import StandardizeResult, accounting, standardize
+
+INTERNAL_COLUMNS = [ROW_REF, ROW_HASH]
 
 QUARANTINE_COLUMNS = ["source", "record_id", "field", "check", "value", "reason", "row_ref"]
 
@@ -28,7 +37,9 @@ def standardize_sources(
         if raw.empty:
             books[source] = {"received": 0, "accepted": 0, "quarantined": 0, "superseded": 0, "reasons": {}}
             continue
-        result: StandardizeResult = standardize(dataset, source, raw.drop(columns=[ROW_REF]))
+        result: StandardizeResult = standardize(
+            dataset, source, raw.drop(columns=[c for c in INTERNAL_COLUMNS if c in raw.columns])
+        )
         accepted.append(result.accepted)
         quarantine = result.quarantine.copy()
         quarantine["row_ref"] = raw[ROW_REF].to_numpy(dtype=object)[result.quarantine_positions]
@@ -41,6 +52,46 @@ def standardize_sources(
         else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
     return accepted_frame, quarantine_frame, books
+
+
+def raw_versions(dataset: str, source: str, raw: pd.DataFrame) -> dict[str, tuple[str, str | None]]:
+    """Record id -> (hash, the source's updated_at) of the latest copy of each record pulled."""
+    if raw.empty:
+        return {}
+    id_column = load_mapping(dataset, source).record_id
+    keys = [landing_text(str(value), RECORD_ID_MAX) for value in raw[id_column].tolist()] if id_column in raw else []
+    hashes = raw[ROW_HASH].tolist() if ROW_HASH in raw else [""] * len(keys)
+    stamps = raw[UPDATED_AT].tolist() if UPDATED_AT in raw else [None] * len(keys)
+    return {
+        key: (str(digest), str(stamp) if stamp else None)
+        for key, digest, stamp in zip(keys, hashes, stamps, strict=True)
+    }
+
+
+def pulled_records(
+    dataset: str, raw_by_source: Mapping[str, pd.DataFrame], accepted: pd.DataFrame, quarantine: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, dict[str, PulledRecord]]]:
+    """The accepted frame with each record's ``updated_at``, and every record pulled per source as the
+    current state keeps it (quarantined ones without a standardized record)."""
+    versions = {source: raw_versions(dataset, source, raw) for source, raw in raw_by_source.items()}
+    pulled: dict[str, dict[str, PulledRecord]] = {source: {} for source in raw_by_source}
+    for source, key in quarantine[["source", "record_id"]].drop_duplicates().itertuples(index=False):
+        digest, stamp = versions.get(source, {}).get(str(key), ("", None))
+        if str(key):
+            pulled.setdefault(source, {})[str(key)] = PulledRecord(digest, stamp, None)
+    if accepted.empty:
+        return accepted, pulled
+    accepted = accepted.copy()
+    accepted[UPDATED_AT] = [
+        versions.get(source, {}).get(str(key), ("", None))[1]
+        for source, key in zip(accepted["source"], accepted["record_id"], strict=True)
+    ]
+    records = accepted.astype(object).where(accepted.notna(), None).to_dict("records")
+    for record in records:
+        source, key = str(record["source"]), str(record["record_id"])
+        digest, stamp = versions.get(source, {}).get(key, ("", None))
+        pulled.setdefault(source, {})[key] = PulledRecord(digest, stamp, {str(k): v for k, v in record.items()})
+    return accepted, pulled
 
 
 def accounting_check(dataset: str, books: dict[str, dict[str, object]]) -> dg.AssetCheckResult:
@@ -76,7 +127,12 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
         outs={
             f"std_{dataset}": dg.AssetOut(description=f"Accepted {dataset} rows in the shared schema."),
             f"quarantine_{dataset}": dg.AssetOut(description="Rejected rows: source, record, field, reason."),
+            f"{dataset}_delta": dg.AssetOut(
+                description="What changed since the last completed run: source, record_id, change "
+                "(added / edited / removed)."
+            ),
         },
+        required_resource_keys={"warehouse"},
         check_specs=[
             dg.AssetCheckSpec(
                 "accounting",
@@ -89,11 +145,33 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
     def standardize_asset(context: dg.AssetExecutionContext, **raw: pd.DataFrame) -> Iterator[object]:
         raw_by_source = {source: raw[asset] for source, asset in sources.items()}
         accepted, quarantine, books = standardize_sources(dataset, raw_by_source)
+        accepted, pulled = pulled_records(dataset, raw_by_source, accepted, quarantine)
+        warehouse: WarehouseResource = context.resources.warehouse
+        store = warehouse.get()
+        state = store.state
+        check = accounting_check(dataset, books)
+        if check.passed:  # an unbalanced pull is not committed: its cursors stay where they were
+            pulls = state.pending_pulls(context.run_id, dataset)
+            crash_point("before_state_commit")
+            with store.run_lock(context.run_id), store.transaction() as conn:
+                state.commit(conn, context.run_id, dataset, pulls, pulled)
+        current = state.current_frame(dataset, list(sources), columns=list(accepted.columns))
+        delta, removed = state.delta(dataset)
+        sizes = state.current_counts(dataset)
+        for source, figures in books.items():
+            figures["removed"] = removed.get(source, 0)
+            figures["current"] = sizes.get(source, 0)
         reasons = quarantine.groupby("reason").size().sort_values(ascending=False).to_dict()
         yield dg.Output(
-            accepted,
+            current,
             output_name=f"std_{dataset}",
-            metadata=frame_metadata(accepted, per_source=dg.MetadataValue.json(books)),
+            metadata=frame_metadata(current, per_source=dg.MetadataValue.json(books)),
+        )
+        changes = {str(k): int(v) for k, v in delta["change"].value_counts().items()}
+        yield dg.Output(
+            delta[DELTA_COLUMNS],
+            output_name=f"{dataset}_delta",
+            metadata=frame_metadata(delta, changes=dg.MetadataValue.json(changes)),
         )
         yield dg.Output(
             quarantine,
@@ -107,7 +185,7 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
                 "sample": sample_markdown(quarantine),
             },
         )
-        yield accounting_check(dataset, books)
+        yield check
 
     return standardize_asset
 

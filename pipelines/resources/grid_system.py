@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import PrivateAttr
 
+from connectors.changes import ChangePull, newest, next_cursor
 from connectors.grid_api import GridApiClient
 from connectors.http import DEFAULT_PULL_DEADLINE_SECONDS
 from connectors.paging import PullTally
@@ -60,3 +61,24 @@ class GridSystemResource(dg.ConfigurableResource):
     def last_pull(self, dataset: str) -> PullTally | None:
         """What the last complete pull of ``dataset`` received against the server's ``total``."""
         return self._pulls.get(dataset)
+
+    def pull_changes(self, dataset: str, cursor: dict[str, str] | None) -> ChangePull:
+        """The records changed after the cursor and the tombstones since; without a cursor, every
+        record (a snapshot) and the newest tombstone's time as the next deletion cursor."""
+        client = self.client()
+        since = (cursor or {}).get("updated_since")
+        deleted_since = (cursor or {}).get("deleted_since")
+        items = client.iter_residents(since) if dataset == "residents" else client.iter_events(since)
+        path = "residents" if dataset == "residents" else "events"
+        rows = [(f"{self.base_url}/api/v1/{path} #{number}", row) for number, row in enumerate(items, start=1)]
+        if client.last_pull is not None:
+            self._pulls[dataset] = client.last_pull
+        gone = client.deletions(path, deleted_since)
+        return ChangePull(
+            rows=rows,
+            deleted=[key for key, _ in gone] if cursor is not None else [],
+            cursor=next_cursor(
+                newest(since, [client.latest_updated_at or ""]), newest(deleted_since, [at for _, at in gone])
+            ),
+            snapshot=cursor is None,
+        )

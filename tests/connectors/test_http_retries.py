@@ -14,6 +14,8 @@ from connectors.http import JsonApiClient, make_session, request_with_retries, r
 from connectors.simulated.miniprogram_server import MiniProgramServer
 from hub_errors import DeliveryError, SourceError
 
+ONE_EVENT = [{"event_id": "RE1", "category": "噪音", "updated_at": "2026-01-05T09:00:00+08:00"}]
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[MiniProgramServer]:
@@ -35,7 +37,7 @@ def test_recovers_after_server_errors_and_reports_every_attempt(server: MiniProg
         on_attempt=lambda n, outcome: attempts.append((n, getattr(outcome, "status_code", outcome))),
         sleep=waits.append,
     )
-    assert response.json()["data"] == [{"event_id": "RE1", "category": "噪音"}]
+    assert response.json()["data"] == ONE_EVENT
     assert attempts == [(1, 503), (2, 503), (3, 200)]
     assert waits == [0.01, 0.02]
 
@@ -103,7 +105,7 @@ def test_make_session_sets_bearer_token() -> None:
 def test_get_page_returns_the_listing_or_names_the_missing_key(server: MiniProgramServer) -> None:
     client = JsonApiClient(server.url, backoff=0)
     body, items = client.get_page("/api/events", {"limit": 5}, "data")
-    assert items == [{"event_id": "RE1", "category": "噪音"}] and body["next_cursor"] is None
+    assert items == ONE_EVENT and body["next_cursor"] is None
     with pytest.raises(
         SourceError, match=r"/api/events .*has no 'items' list; got keys \['data', 'next_cursor', 'total'\]"
     ):
