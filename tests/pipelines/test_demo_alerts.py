@@ -97,7 +97,7 @@ def test_demo_finds_each_kind_and_keeps_answers_across_runs(
         writer.writerows(health)
 
     again = tmp_path / "out2"
-    assert run_demo(data=planted, people=0, seed=0, out=again) == 0
+    assert run_demo(data=planted, people=0, seed=0, out=again, full=True) == 0  # full workbooks carry the 核验 sheet
     later = read_csv(again / "alerts.csv")
     assert gone["record_id"] not in {a["record_id"] for a in later if a["kind"] == "deceased_still_registered"}
     states = warehouse.alert_states().set_index("alert_id")
