@@ -123,7 +123,9 @@ def fit_frequencies(model: Model, prepared: list[PreparedField]) -> Model:
     names = [(w.name, w.kind) for w in model.fields]
     if names != [(p.name, p.kind) for p in prepared]:
         raise HubError(f"the stored matching model compares {names}, not these fields: run a full rebuild (--full)")
-    fields = [dataclasses.replace(w, tf_adjustment=_tf_adjustment(p)) for w, p in zip(model.fields, prepared, strict=True)]
+    fields = [
+        dataclasses.replace(w, tf_adjustment=_tf_adjustment(p)) for w, p in zip(model.fields, prepared, strict=True)
+    ]
     return dataclasses.replace(model, fields=fields)
 
 
@@ -229,7 +231,7 @@ def link_incremental(
 
     delta_keys = member_keys(delta["source"], delta["record_id"]) if len(delta) else np.empty(0, dtype=object)
     changes = delta["change"].astype(str).to_numpy() if len(delta) else np.empty(0, dtype=object)
-    unknown = sorted(set(changes) - set(DELTA_CHANGES))
+    unknown = sorted({str(c) for c in changes} - set(DELTA_CHANGES))
     if unknown:
         raise HubError(f"records delta: unknown change kind(s) {unknown}; expected one of {list(DELTA_CHANGES)}")
     touched = set(delta_keys[np.isin(changes, ("added", "edited"))].tolist())
@@ -254,11 +256,11 @@ def link_incremental(
     while True:
         in_scope = seeds | pd.Series(person).isin(affected_persons).to_numpy()
         scoped = set(keys[in_scope].tolist())
-        pulled = {
-            person_of_key.get(b if a in scoped else a)
-            for a, b in decided
-            if (a in scoped) != (b in scoped)
-        } - {None} - affected_persons
+        pulled = (
+            {person_of_key.get(b if a in scoped else a) for a, b in decided if (a in scoped) != (b in scoped)}
+            - {None}
+            - affected_persons
+        )
         if not pulled:
             break
         affected_persons |= {str(p) for p in pulled}
