@@ -164,11 +164,6 @@ def derive_delta(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.Dat
     return pd.concat(parts)[DELTA_COLUMNS].sort_values(["source", "record_id"], kind="stable").reset_index(drop=True)
 
 
-def changed_share(delta: pd.DataFrame, records: int) -> float:
-    """Changed records (added, edited, removed) as a share of today's records: the drift measure."""
-    return len(delta) / max(records, 1)
-
-
 # --- linking ----------------------------------------------------------------------------------
 
 
@@ -282,7 +277,11 @@ def link_incremental(
         unique_codes = np.where(sources.isin(unique), pd.factorize(sources)[0], -1)[scope]
     identities = [codes[scope] for codes in _identity_codes(prepared)]
     constraints = Constraints(identities, unique_codes, verdicts.must_link, verdicts.cannot_link)
-    labels = cluster(len(scope), local[left], local[right], weight, constraints)
+    labels = (
+        cluster(len(scope), local[left], local[right], weight, constraints)
+        if len(scope)
+        else np.empty(0, dtype=np.int64)
+    )
     scoped_before = before[before["person_id"].isin(affected_persons).to_numpy()]
     current = pd.DataFrame(
         {
@@ -330,7 +329,6 @@ __all__ = [
     "FINGERPRINT_COLUMNS",
     "UNHONOURED_COLUMNS",
     "IncrementalResult",
-    "changed_share",
     "derive_delta",
     "fingerprints",
     "fit_frequencies",
