@@ -10,7 +10,7 @@ changed that is 99% wasted work, and it may move person ids of records nothing h
   recounted on today's data, since they describe the values, not the matching);
 - the affected persons are the previous persons of edited records, the persons a changed record
   has a positive-weight pair with (a non-positive pair can never join two clusters), the persons
-  that lost records, and the persons steward decisions tie to those; their records plus the new
+  that lost records, and the persons of records a steward decision names; their records plus the new
   ones are re-clustered with the engine's clustering, steward decisions and identity rules;
 - every other record keeps its person id; dedup.stable_ids.carry_forward maps the re-clustered
   groups onto the previous ids, so merges and splits come out as history rows (old ids -> new id).
@@ -33,7 +33,7 @@ from dedup.arrays import distinct
 from dedup.blocking import blocking_keys, pairs_within_blocks
 from dedup.cluster import Constraints, cluster
 from dedup.compare import compare
-from dedup.decisions import DECISION_COLUMNS, UNHONOURED_COLUMNS, resolve_decisions
+from dedup.decisions import DECISION_COLUMNS, UNHONOURED_COLUMNS, no_decisions, resolve_decisions
 from dedup.engine import DEFAULT_MAX_BLOCK, LinkResult
 from dedup.ids import member_keys
 from dedup.model import FieldWeights, Model
@@ -187,13 +187,14 @@ def _pairs_touching(
     return union // max(n, 1), union % max(n, 1)
 
 
-def _decision_partners(decisions: pd.DataFrame | None) -> list[tuple[str, str]]:
-    """(key, key) of every decision, to pull a decided partner's person into the re-clustering."""
+def _decided_keys(decisions: pd.DataFrame | None) -> np.ndarray:
+    """Keys of every record a steward decision names: their persons are always re-clustered, so a
+    decision taken since the last run holds even when none of its records changed."""
     if decisions is None or decisions.empty:
-        return []
+        return np.empty(0, dtype=object)
     left = member_keys(decisions["left_source"], decisions["left_record_id"])
     right = member_keys(decisions["right_source"], decisions["right_record_id"])
-    return list(zip(left.tolist(), right.tolist(), strict=True))
+    return np.concatenate([left, right])
 
 
 def link_incremental(
@@ -247,18 +248,9 @@ def link_incremental(
     timings["seed_pairs"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    decided = _decision_partners(decisions)
-    while True:
-        in_scope = seeds | pd.Series(person).isin(affected_persons).to_numpy()
-        scoped = set(keys[in_scope].tolist())
-        pulled = (
-            {person_of_key.get(b if a in scoped else a) for a, b in decided if (a in scoped) != (b in scoped)}
-            - {None}
-            - affected_persons
-        )
-        if not pulled:
-            break
-        affected_persons |= {str(p) for p in pulled}
+    decided = _decided_keys(decisions)
+    affected_persons |= set(person_of_key.reindex(decided).dropna().tolist())
+    in_scope = seeds | pd.Series(person).isin(affected_persons).to_numpy()
     scope = np.flatnonzero(in_scope)
     left, right = _pairs_touching(blocking, in_scope, in_scope, max_block, both=True)
     levels = compare(prepared, left, right)
@@ -269,8 +261,10 @@ def link_incremental(
     local = np.full(len(frame), -1, dtype=np.int64)
     local[scope] = np.arange(len(scope))
     sub = frame.iloc[scope]
-    verdicts = resolve_decisions(decisions, sub["source"].astype(str), sub["record_id"])
-    reported = resolve_decisions(decisions, sources, frame["record_id"])
+    verdicts = (
+        resolve_decisions(decisions, sub["source"].astype(str), sub["record_id"]) if len(scope) else no_decisions()
+    )
+    reported = resolve_decisions(decisions, sources, frame["record_id"]) if len(frame) else no_decisions()
     unique = sorted(set(unique_sources))
     unique_codes = None
     if unique:

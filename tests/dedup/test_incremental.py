@@ -263,3 +263,27 @@ def test_incremental_equals_full_linking_on_a_generated_day(bench_small: Path, t
         [k not in changed_keys for k in zip(unchanged["source"], unchanged["record_id"], strict=True)]
     ]
     assert (unchanged["person_id"] == unchanged["person_id_after"]).mean() >= 0.999
+
+
+def test_a_decision_taken_since_the_last_run_is_honoured_without_any_record_changing() -> None:
+    day1 = _day1()
+    lineage, model = _run_day1(day1)
+    before = _ids(lineage)
+    assert before["g3"] == before["h3"] == before["c3"]
+    apart = pd.DataFrame(
+        [
+            {
+                "left_source": "grid",
+                "left_record_id": "g3",
+                "right_source": "health",
+                "right_record_id": "h3",
+                "same": False,
+            }
+        ]
+    )
+    after_lineage, changes, delta = _run_day2(day1, day1, lineage, model, apart)
+    after = _ids(after_lineage)
+    assert delta.empty
+    assert after["g3"] != after["h3"]
+    assert (changes["change"] == "split").sum() == 1
+    _kept_apart_from(set(), before, after, {before["g3"]})
