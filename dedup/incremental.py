@@ -103,17 +103,20 @@ def model_to_json(model: Model) -> str:
     return json.dumps({"fields": fields, **rest})
 
 
+def _restored(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Stored values back in their types: arrays, and tuples where the dataclass declares one."""
+    out = {key: _restore(value) for key, value in values.items()}
+    for spec in dataclasses.fields(cls):
+        if spec.name in out and str(spec.type).startswith("tuple") and isinstance(out[spec.name], list):
+            out[spec.name] = tuple(out[spec.name])
+    return out
+
+
 def model_from_json(text: str) -> Model:
     """A stored model, with empty term-frequency adjustments until `fit_frequencies`."""
     data = json.loads(text)
-    fields = []
-    for item in data.pop("fields"):
-        values = {key: _restore(value) for key, value in item.items()}
-        for spec in dataclasses.fields(FieldWeights):
-            if spec.name in values and spec.type in ("tuple[str, ...]",):
-                values[spec.name] = tuple(values[spec.name])
-        fields.append(FieldWeights(**values, tf_adjustment=np.zeros(0)))
-    return Model(fields=fields, **{key: _restore(value) for key, value in data.items()})
+    fields = [FieldWeights(**_restored(FieldWeights, item), tf_adjustment=np.zeros(0)) for item in data.pop("fields")]
+    return Model(fields=fields, **_restored(Model, data))
 
 
 def fit_frequencies(model: Model, prepared: list[PreparedField]) -> Model:

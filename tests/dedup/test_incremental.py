@@ -125,17 +125,26 @@ def test_an_edited_record_that_now_belongs_elsewhere_splits_off_into_that_person
     _kept_apart_from({"h7"}, before, after, {before["g7"], before["g9"]})
 
 
+MOVED = "漳州市龙文区建元路88号3栋2单元501室"
+
+
+def _halves_and_bridge(number: int, suffix: str) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Two records of one person that alone look like two people (one moved house and lacks the ID
+    number, the other lacks phone and birth date), and a record that shares enough with each."""
+    who = _person(number)
+    halves = [
+        {"source": "grid", "record_id": f"g{suffix}", **dict(who, id_no="", address=MOVED)},
+        {"source": "health", "record_id": f"h{suffix}", **dict(who, phone="", birth="")},
+    ]
+    return halves, {"source": "civil", "record_id": f"c{suffix}", **who}
+
+
 def test_new_evidence_merges_two_persons_and_records_the_merge() -> None:
-    day1 = _day1()
-    who = _person(200)
-    moved = "漳州市龙文区建元路88号3栋2单元501室"
-    half_a = {"source": "grid", "record_id": "gx", **dict(who, id_no="", address=moved)}
-    half_b = {"source": "health", "record_id": "hx", **dict(who, phone="", birth="")}
-    day1 = pd.concat([day1, pd.DataFrame([half_a, half_b])], ignore_index=True)
+    halves, bridge = _halves_and_bridge(200, "x")
+    day1 = pd.concat([_day1(), pd.DataFrame(halves)], ignore_index=True)
     lineage, model = _run_day1(day1)
     before = _ids(lineage)
     assert before["gx"] != before["hx"], "precondition: the two halves look like two people on day 1"
-    bridge = {"source": "civil", "record_id": "cx", **dict(who, address=moved)}
     day2 = pd.concat([day1, pd.DataFrame([bridge])], ignore_index=True)
     after_lineage, changes, _ = _run_day2(day1, day2, lineage, model)
     after = _ids(after_lineage)
@@ -149,15 +158,8 @@ def test_new_evidence_merges_two_persons_and_records_the_merge() -> None:
 
 
 def test_a_removed_bridge_splits_the_person_it_held_together() -> None:
-    day1 = _day1()
-    who = _person(201)
-    moved = "漳州市龙文区建元路88号3栋2单元501室"
-    extra = [
-        {"source": "grid", "record_id": "gy", **dict(who, id_no="", address=moved)},
-        {"source": "health", "record_id": "hy", **dict(who, phone="", birth="")},
-        {"source": "civil", "record_id": "cy", **dict(who, address=moved)},
-    ]
-    day1 = pd.concat([day1, pd.DataFrame(extra)], ignore_index=True)
+    halves, bridge = _halves_and_bridge(201, "y")
+    day1 = pd.concat([_day1(), pd.DataFrame([*halves, bridge])], ignore_index=True)
     lineage, model = _run_day1(day1)
     before = _ids(lineage)
     assert before["gy"] == before["hy"] == before["cy"]
@@ -168,6 +170,7 @@ def test_a_removed_bridge_splits_the_person_it_held_together() -> None:
     assert after["gy"] != after["hy"]
     assert before["gy"] in {after["gy"], after["hy"]}, "one part keeps the id"
     assert (changes["change"] == "split").sum() == 1
+    _kept_apart_from(set(), before, after, {before["gy"]})
 
 
 def test_steward_decisions_still_hold_for_the_persons_a_change_touches() -> None:
