@@ -216,7 +216,8 @@ def link_incremental(
 
     records: every current record (source, record_id and the `fields` columns); previous: the last
     run's lineage (source, record_id, person_id); model: the last trained model. A current record the
-    previous lineage lacks counts as added even if the delta forgot it.
+    previous lineage lacks counts as added, and a lineage record no longer current as removed, even if
+    the delta forgot them.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -236,6 +237,8 @@ def link_incremental(
     touched = set(delta_keys[np.isin(changes, ("added", "edited"))].tolist())
     seeds = np.isin(keys, list(touched)) | pd.isna(person)
     affected_persons = set(person_of_key.reindex(delta_keys[changes != "added"]).dropna().tolist())
+    vanished = ~np.isin(before_keys, keys)
+    affected_persons |= set(before["person_id"].to_numpy()[vanished].tolist())
 
     prepared = prepare(frame, fields)
     model = fit_frequencies(model, prepared)

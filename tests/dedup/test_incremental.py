@@ -290,3 +290,18 @@ def test_a_decision_taken_since_the_last_run_is_honoured_without_any_record_chan
     assert after["g3"] != after["h3"]
     assert (changes["change"] == "split").sum() == 1
     _kept_apart_from(set(), before, after, {before["g3"]})
+
+
+def test_records_the_delta_forgot_are_still_added_and_removed() -> None:
+    halves, bridge = _halves_and_bridge(202, "z")
+    day1 = pd.concat([_day1(), pd.DataFrame([*halves, bridge])], ignore_index=True)
+    lineage, model = _run_day1(day1)
+    day2 = pd.concat(
+        [day1[day1["record_id"] != "cz"], pd.DataFrame([{"source": "civil", "record_id": "c_5", **_person(5)}])],
+        ignore_index=True,
+    )
+    silent = pd.DataFrame(columns=["source", "record_id", "change"])
+    result = link_incremental(day2, FIELDS, lineage, silent, model)
+    after = _ids(result.stable.lineage)
+    assert "cz" not in after.index and after["gz"] != after["hz"], "the bridge's removal still splits"
+    assert after["c_5"] == after["g5"], "the unannounced record still joins its person"
