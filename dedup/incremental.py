@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dedup import engine
 from dedup.arrays import distinct
 from dedup.blocking import blocking_keys, pairs_within_blocks
 from dedup.cluster import Constraints, cluster
 from dedup.compare import compare
 from dedup.decisions import DECISION_COLUMNS, UNHONOURED_COLUMNS, no_decisions, resolve_decisions
 from dedup.engine import DEFAULT_MAX_BLOCK, LinkResult
+from dedup.identity import identity_codes, mark_contradicting_ids
 from dedup.ids import member_keys
 from dedup.model import FieldWeights, Model
 from dedup.prepare import PreparedField, prepare
@@ -62,15 +62,6 @@ class IncrementalResult:
     affected_records: int
     affected_persons: int
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _identity_codes(prepared: list[PreparedField]) -> list[np.ndarray]:
-    """The engine's identity codes (valid national ID numbers), whichever module holds them."""
-    try:
-        from dedup.identity import identity_codes  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return engine._identity_codes(prepared)  # type: ignore[attr-defined, no-any-return, unused-ignore]
-    return identity_codes(prepared)  # type: ignore[no-any-return, unused-ignore]
 
 
 # --- model kept between runs ------------------------------------------------------------------
@@ -135,9 +126,10 @@ def fit_frequencies(model: Model, prepared: list[PreparedField]) -> Model:
 # --- what changed -----------------------------------------------------------------------------
 
 
-def fingerprints(records: pd.DataFrame, fields: Mapping[str, str]) -> pd.DataFrame:
-    """source, record_id, a hash of the compared fields: an edit that matters to matching changes it."""
-    columns = [c for c in fields if c in records.columns]
+def fingerprints(records: pd.DataFrame, fields: Iterable[str]) -> pd.DataFrame:
+    """source, record_id, a hash of the compared columns (field names, and any column of verdicts on
+    them): an edit that matters to matching changes it."""
+    columns = [c for c in dict.fromkeys(fields) if c in records.columns]
     values = records[columns].astype("string").fillna("\x00") if columns else pd.DataFrame(index=records.index)
     digest = pd.util.hash_pandas_object(values, index=False) if columns else pd.Series(0, index=records.index)
     return pd.DataFrame(
@@ -211,13 +203,14 @@ def link_incremental(
     max_block: int = DEFAULT_MAX_BLOCK,
     decisions: pd.DataFrame | None = None,
     reserved: Iterable[str] = (),
+    validity: Mapping[str, str] | None = None,
 ) -> IncrementalResult:
     """Re-link the records `delta` names (DELTA_COLUMNS) into the persons of `previous` lineage.
 
     records: every current record (source, record_id and the `fields` columns); previous: the last
     run's lineage (source, record_id, person_id); model: the last trained model. A current record the
     previous lineage lacks counts as added, and a lineage record no longer current as removed, even if
-    the delta forgot them.
+    the delta forgot them. unique_sources, max_block, decisions and validity as for dedup.link.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -240,7 +233,7 @@ def link_incremental(
     vanished = ~np.isin(before_keys, keys)
     affected_persons |= set(before["person_id"].to_numpy()[vanished].tolist())
 
-    prepared = prepare(frame, fields)
+    prepared = mark_contradicting_ids(prepare(frame, fields, validity))
     model = fit_frequencies(model, prepared)
     blocking = blocking_keys(prepared)
     timings["prepare"] = time.perf_counter() - started
@@ -275,7 +268,7 @@ def link_incremental(
     unique_codes = None
     if unique:
         unique_codes = np.where(sources.isin(unique), pd.factorize(sources)[0], -1)[scope]
-    identities = [codes[scope] for codes in _identity_codes(prepared)]
+    identities = [codes[scope] for codes in identity_codes(prepared)]
     constraints = Constraints(identities, unique_codes, verdicts.must_link, verdicts.cannot_link)
     labels = (
         cluster(len(scope), local[left], local[right], weight, constraints)

@@ -90,11 +90,12 @@ def link_persons(
     fields: Mapping[str, str],
     run_id: str,
     mode: Mode,
+    validity: Mapping[str, str] | None = None,
 ) -> PersonLinking:
     """Link `records` into persons, keep ids from the last run, write lineage, history and state together."""
     fields_text = json.dumps(dict(fields), sort_keys=True)
     decisions = store.decisions()
-    prints = fingerprints(records, fields)
+    prints = fingerprints(records, [*fields, *(validity or {}).values()])
     with store.run_lock(run_id):
         previous = store.read_table(LINEAGE_TABLE) if store.has_table(LINEAGE_TABLE) else None
         previous_prints = store.read_table(FINGERPRINT_TABLE) if store.has_table(FINGERPRINT_TABLE) else None
@@ -115,6 +116,7 @@ def link_persons(
                 model_from_json(str(stored["model"])),
                 decisions=decisions,
                 reserved=reserved,
+                validity=validity,
             )
             linking = PersonLinking(
                 outcome.stable.lineage[["source", "record_id", "person_id"]],
@@ -130,7 +132,7 @@ def link_persons(
                 store.replace_table_in(conn, FINGERPRINT_TABLE, prints, run_id)
                 store.count_link_changes(conn, model_id, len(delta))
         else:
-            result = link(records, fields, decisions=decisions)
+            result = link(records, fields, decisions=decisions, validity=validity)
             stable = carry_forward(previous, result.clusters, reserved=reserved)
             linking = PersonLinking(
                 stable.lineage[["source", "record_id", "person_id"]],

@@ -7,6 +7,7 @@ import pandas as pd
 
 from dedup import RESIDENT_FIELDS, LinkResult, build_golden
 from dedup.incidents import fill_missing_grids, resolve_incidents
+from dedup.presets import RESIDENT_VALIDITY
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.person_linking import Mode, link_persons
 from pipelines.resources.warehouse import WarehouseResource
@@ -59,7 +60,12 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
             "steward_decisions_honoured",
             asset="person_lineage",
             description="every steward decision on two records is honoured (contradictions listed)",
-        )
+        ),
+        dg.AssetCheckSpec(
+            "matching_model_plausible",
+            asset="person_lineage",
+            description="the learned weights and the clusters are about persons, not households (dedup.check)",
+        ),
     ],
 )
 def resolve_persons(
@@ -71,7 +77,9 @@ def resolve_persons(
     retrains and re-clusters everything. Lineage, id history and linking state are written in one
     transaction, under the run lock, so a crash or a concurrent run cannot leave them apart."""
     mode: Mode = "full" if context.run.tags.get(MODE_TAG) == "full" else "incremental"
-    linking = link_persons(warehouse.get(), std_residents, RESIDENT_FIELDS, context.run_id, mode)
+    linking = link_persons(
+        warehouse.get(), std_residents, RESIDENT_FIELDS, context.run_id, mode, validity=RESIDENT_VALIDITY
+    )
     result, lineage, changes = linking.result, linking.lineage, linking.changes
     yield dg.Output(
         lineage,
@@ -103,6 +111,27 @@ def resolve_persons(
             "ignored_for_absent_records": dg.MetadataValue.int(result.ignored_decisions),
         },
         description="所有人工判定均已执行" if unhonoured.empty else f"{len(unhonoured)} 条人工判定相互矛盾，请复核",
+    )
+    yield model_check_result(result)
+
+
+def model_check_result(result: LinkResult) -> dg.AssetCheckResult:
+    """Fails with severity ERROR when the model looks like it learned households (dedup.check)."""
+    warnings = result.check()
+    return dg.AssetCheckResult(
+        check_name="matching_model_plausible",
+        asset_key="person_lineage",
+        passed=not warnings,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "warnings": dg.MetadataValue.json(
+                [{"code": w.code, "field": w.field, "message": w.message} for w in warnings]
+            ),
+            "weights": dg.MetadataValue.md("\n".join(f"- {line}" for line in result.weight_lines())),
+        },
+        description=(
+            "匹配模型权重与合并结果合理" if not warnings else "匹配模型不可信：" + "；".join(str(w) for w in warnings)
+        ),
     )
 
 
