@@ -228,9 +228,9 @@ def link_incremental(
     if unknown:
         raise HubError(f"records delta: unknown change kind(s) {unknown}; expected one of {list(DELTA_CHANGES)}")
     touched = set(delta_keys[np.isin(changes, ("added", "edited"))].tolist())
-    seeds = np.isin(keys, list(touched)) | pd.isna(person)
+    seeds = pd.Series(keys).isin(touched).to_numpy() | pd.isna(person)
     affected_persons = set(person_of_key.reindex(delta_keys[changes != "added"]).dropna().tolist())
-    vanished = ~np.isin(before_keys, keys)
+    vanished = ~pd.Index(before_keys).isin(keys)
     affected_persons |= set(before["person_id"].to_numpy()[vanished].tolist())
 
     prepared = mark_contradicting_ids(prepare(frame, fields, validity))
