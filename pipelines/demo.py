@@ -125,6 +125,10 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
         summary = export_outputs(warehouse, out, pushed, run_books(result))
         summary["department_state"] = {dept: path.name for dept, path in held.items()}
+        summary["deliveries"] = run_deliveries(result)
+        summary["change_workbooks"] = sorted(
+            name for delivery in summary["deliveries"].values() for name in delivery["change_workbooks"]
+        )
         summary["held_back"] = held_back(warehouse, run_id)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["dagster_run_id"] = result.run_id
@@ -304,6 +308,18 @@ def export_outputs(
     }
 
 
+def run_deliveries(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+    """Per department report of this run: full or changes only, why, and what changed (nothing to
+    deliver when there were no changes)."""
+    deliveries: dict[str, dict] = {}
+    for node in result.job_def.nodes_in_topological_order:
+        for materialization in result.asset_materializations_for_node(node.name):
+            delivery = materialization.metadata.get("delivery")
+            if delivery is not None:
+                deliveries[materialization.asset_key.path[-1].removeprefix("report_")] = dict(delivery.value)  # type: ignore[arg-type]
+    return deliveries
+
+
 def csv_safe(value: object) -> object:
     """A CSV value a spreadsheet opens as text: one starting with = + - @ (or tab, CR) gets a '."""
     return neutralise_formula(value) if isinstance(value, str) else value
@@ -340,6 +356,17 @@ def print_summary(summary: dict, out: Path) -> None:
         f"{summary['persons']} persons, {summary['incidents']} incidents, "
         f"{len(summary['reports'])} reports written, {summary['seconds']} s"
     )
+    for name, delivery in sorted(summary.get("deliveries", {}).items()):
+        changes = "，".join(f"{kind} {count}" for kind, count in delivery["changes"].items() if count)
+        if delivery["delivery"] == "full":
+            what = "full workbook" + (f" and changes ({changes})" if changes else "")
+        elif delivery["nothing_to_deliver"]:
+            what = "no changes: nothing written or pushed"
+        else:
+            what = f"changes only ({changes}; {delivery['change_rows_pushed']} change rows pushed)"
+        print(f"  {name}: {what}")
+    for book in summary.get("change_workbooks", []):
+        print(f"  change workbook: reports/{book}")
     for stop in summary.get("held_back", []):
         print(
             f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "

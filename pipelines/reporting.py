@@ -39,6 +39,7 @@ MASKED_NOTE = "已脱敏（无权查看）"
 DERIVED_FIELDS = {"age": "由出生日期按统计日计算"}
 ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
+KEY_FIELDS = {"persons": "person_id", "incidents": "incident_id"}
 FILE_NAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 
@@ -251,6 +252,7 @@ class ReportTable:
     number_formats: Mapping[str, str] = field(default_factory=dict)
     text_columns: frozenset[str] = frozenset()
     coverage: str = ""
+    keys: tuple[str, ...] = ()
 
     def as_sheet(self) -> TableSheet:
         return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns)
@@ -351,6 +353,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         number_formats=number_formats,
         text_columns=frozenset(text_columns),
         coverage=describe_rule(section.include),
+        keys=tuple(plain_text(value) or "" for value in view.values(KEY_FIELDS[section.covers])),
     )
     return table, view
 
@@ -365,7 +368,17 @@ def require_columns(frame: pd.DataFrame, covers: str, spec: ReportSpec) -> None:
         )
 
 
+AS_OF_VARIABLE = "HUB_AS_OF"
+
+
 def today_in_china() -> date:
+    """The report date: today in China, or ``HUB_AS_OF`` (YYYY-MM-DD) to produce a given day's reports."""
+    pinned = os.environ.get(AS_OF_VARIABLE, "").strip()
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            raise ConfigError(f"{AS_OF_VARIABLE}={pinned!r} is not a date (YYYY-MM-DD).") from None
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 

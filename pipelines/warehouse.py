@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
+from pipelines.changes import snapshot_tables
 from pipelines.faults import crash_point
 from pipelines.migrations import Migration, create_tables, migrate
 from pipelines.run_lock import run_lock
@@ -100,6 +101,7 @@ link_models = sa.Table(
 )
 
 delivery_log, delivery_state = delivery_tables(metadata)
+report_snapshots, report_snapshot_rows = snapshot_tables(metadata)
 
 MIGRATIONS = [
     Migration(
@@ -109,6 +111,9 @@ MIGRATIONS = [
     ),
     Migration(2, "delivery state per report position; pulled counts per source", create_tables(
         delivery_state, source_pull_counts
+    )),
+    Migration(4, "per department report, the rows it last received (change deliveries)", create_tables(
+        report_snapshots, report_snapshot_rows
     )),
     Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
 ]
