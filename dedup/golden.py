@@ -2,8 +2,11 @@
 
 Per field the value comes from, in order: the most authoritative source that has one (from the
 configuration, `rules["authority"][field]` = sources best first), then the most recent record
-(`rules["recency"]` names a column of sortable timestamps), then the most frequent value, then the
-smallest (source, record_id) so the choice is deterministic. Address parts travel with the chosen
+(`rules["recency"]` names a column of ISO timestamps, e.g. the source's `updated_at`), then the most
+frequent value, then the smallest (source, record_id) so the choice is deterministic. A field whose
+rule is `rules["prefer"][field] == "latest"` takes the most recent value first, whatever its source
+(a phone number the resident changed yesterday beats the older one of a more trusted source);
+records without a time rank after those with one. Address parts travel with the chosen
 address, so a golden address is never stitched from two records.
 """
 
@@ -45,6 +48,15 @@ def _empty(values: pd.Series) -> np.ndarray:
     return (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
 
 
+PREFER_KINDS = ("latest",)
+
+
+def _recency(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Update times as UTC nanoseconds (times without a zone taken as UTC); -1 when missing or unreadable."""
+    times = pd.to_datetime(frame[column].astype("string"), format="ISO8601", utc=True, errors="coerce")
+    return pd.Series(times.astype("int64").where(times.notna(), -1), index=frame.index)
+
+
 def _winners(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> pd.DataFrame:
     """Row (position in frame) of the surviving value of `field` per person."""
     if field not in frame.columns:
@@ -57,9 +69,10 @@ def _winners(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> pd.Da
     sort_by = ["person", "authority_rank"]
     ascending = [True, True]
     if recency and recency in frame.columns:
-        candidates["recency"] = frame.loc[candidates.index, recency].astype("string").fillna("")
-        sort_by.append("recency")
-        ascending.append(False)
+        candidates["recency"] = _recency(frame, recency).loc[candidates.index]
+        position = 1 if rules.get("prefer", {}).get(field) == "latest" else 2
+        sort_by.insert(position, "recency")
+        ascending.insert(position, False)
     candidates["frequency"] = candidates.groupby(["person", field])[field].transform("size")
     sort_by += ["frequency", "source", "record_id"]
     ascending += [False, True, True]
@@ -150,7 +163,7 @@ def _winners_order(frame: pd.DataFrame, rules: Mapping[str, Any]) -> np.ndarray:
     recency = rules.get("recency")
     by, ascending = ["rank"], [True]
     if recency and recency in frame.columns:
-        keys["recency"] = frame[recency].astype("string").fillna("")
+        keys["recency"] = _recency(frame, recency)
         by.append("recency")
         ascending.append(False)
     return keys.sort_values([*by, "source", "record_id"], ascending=[*ascending, True, True]).index.to_numpy()

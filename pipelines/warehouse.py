@@ -10,7 +10,7 @@ migrations (pipelines/migrations.py), once, under a lock; one run at a time writ
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +89,18 @@ source_pull_counts = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+link_models = sa.Table(
+    "link_models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("changed_records", sa.Integer, nullable=False),
+    sa.Column("trained_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 delivery_log, delivery_state = delivery_tables(metadata)
 report_snapshots, report_snapshot_rows = snapshot_tables(metadata)
 
@@ -136,6 +148,7 @@ MIGRATIONS = [
     Migration(4, "per department report, the rows it last received (change deliveries)", create_tables(
         report_snapshots, report_snapshot_rows
     )),
+    Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
     Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
 ]
 
@@ -262,16 +275,58 @@ class Warehouse:
         )
 
     def write_lineage_with_history(
-        self, name: str, lineage: pd.DataFrame, run_id: str, changes: pd.DataFrame
+        self,
+        name: str,
+        lineage: pd.DataFrame,
+        run_id: str,
+        changes: pd.DataFrame,
+        *,
+        also: Callable[[sa.Connection], None] | None = None,
     ) -> int:
         """Replace the lineage table and append its id changes to the history in ONE transaction, so a
-        crash leaves both as they were or both written (never ids in the history that no lineage holds)."""
+        crash leaves both as they were or both written (never ids in the history that no lineage holds).
+        `also` writes what must change with them (the linking state) in the same transaction."""
         with self.transaction() as conn:
             written = self._insert_person_id_changes(conn, run_id, changes)
             crash_point("after_history")
             self._replace_table(conn, name, lineage, run_id)
+            if also is not None:
+                also(conn)
         crash_point("after_lineage")
         return written
+
+    def replace_table_in(self, conn: sa.Connection, name: str, frame: pd.DataFrame, run_id: str) -> None:
+        """write_table inside a transaction the caller holds."""
+        self._replace_table(conn, name, frame, run_id)
+
+    def latest_link_model(self) -> dict[str, Any] | None:
+        """The last trained matching model (id, run_id, fields, model, records, changed_records), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(link_models).order_by(link_models.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    @staticmethod
+    def save_link_model(conn: sa.Connection, run_id: str, fields: str, model: str, records: int) -> None:
+        """Keep a freshly trained model (fields and weights as JSON text) for the next runs."""
+        conn.execute(
+            link_models.insert().values(
+                run_id=run_id,
+                fields=fields,
+                model=model,
+                records=records,
+                changed_records=0,
+                trained_at=datetime.now(UTC),
+            )
+        )
+
+    @staticmethod
+    def count_link_changes(conn: sa.Connection, model_id: int, changed: int) -> None:
+        """Add a run's changed records to the model's tally (the drift that calls for retraining)."""
+        conn.execute(
+            link_models.update()
+            .where(link_models.c.id == model_id)
+            .values(changed_records=link_models.c.changed_records + changed)
+        )
 
     def has_table(self, name: str) -> bool:
         return sa.inspect(self.engine).has_table(name)

@@ -5,14 +5,16 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from dedup import RESIDENT_FIELDS, LinkResult, build_golden, carry_forward, link
+from dedup import RESIDENT_FIELDS, LinkResult, build_golden
 from dedup.incidents import fill_missing_grids, resolve_incidents
 from dedup.presets import RESIDENT_VALIDITY
 from pipelines.metadata import frame_metadata, sample_markdown
+from pipelines.person_linking import Mode, link_persons
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.survivorship import load_survivorship_rules
 from schemas.categories import unknown_categories as list_unknown_categories
 
+MODE_TAG = "hub/mode"
 REVIEW_BAND = (0.05, 0.95)
 REVIEW_LIMIT = 500
 
@@ -70,22 +72,25 @@ def resolve_persons(
     context: dg.AssetExecutionContext, std_residents: pd.DataFrame, warehouse: WarehouseResource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Link resident records into persons (weights learned from the data, steward decisions honoured),
-    keeping each person's id from the previous run. The lineage and its id history are written together
-    in one transaction, under the run lock, so a crash or a concurrent run cannot leave them apart."""
-    store = warehouse.get()
-    result = link(std_residents, RESIDENT_FIELDS, decisions=store.decisions(), validity=RESIDENT_VALIDITY)
-    with store.run_lock(context.run_id):
-        previous = store.read_table("person_lineage") if store.has_table("person_lineage") else None
-        stable = carry_forward(previous, result.clusters, reserved=store.issued_person_ids())
-        changes = stable.changes[stable.changes["change"] != "kept"]
-        lineage = stable.lineage[["source", "record_id", "person_id"]]
-        store.write_lineage_with_history("person_lineage", lineage, context.run_id, changes)
+    keeping each person's id from the previous run. An incremental run (run tag ``hub/mode``, the default)
+    re-links only the changed records and the persons they touch, with the stored model; a full one
+    retrains and re-clusters everything. Lineage, id history and linking state are written in one
+    transaction, under the run lock, so a crash or a concurrent run cannot leave them apart."""
+    mode: Mode = "full" if context.run.tags.get(MODE_TAG) == "full" else "incremental"
+    linking = link_persons(
+        warehouse.get(), std_residents, RESIDENT_FIELDS, context.run_id, mode, validity=RESIDENT_VALIDITY
+    )
+    result, lineage, changes = linking.result, linking.lineage, linking.changes
     yield dg.Output(
         lineage,
         output_name="person_lineage",
         metadata=frame_metadata(
             lineage,
             persons=dg.MetadataValue.int(lineage["person_id"].nunique()),
+            linking_mode=dg.MetadataValue.text(linking.mode),
+            linking_mode_reason=dg.MetadataValue.text(linking.reason),
+            records_changed=dg.MetadataValue.json(linking.delta),
+            records_relinked=dg.MetadataValue.int(linking.affected_records),
             scored_pairs=dg.MetadataValue.int(len(result.pairs)),
             person_id_changes=dg.MetadataValue.json(
                 {str(kind): int(count) for kind, count in changes["change"].value_counts().items()}

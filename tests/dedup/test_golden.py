@@ -73,3 +73,27 @@ def test_a_record_missing_from_the_clusters_is_a_person_of_its_own() -> None:
     assert sorted(golden["record_count"]) == [1, 3]
     alone = golden[golden["record_count"] == 1].iloc[0]
     assert alone["person_id"].startswith("P") and alone["name"] == "李娜"
+
+
+def test_prefer_latest_takes_the_newest_value_over_a_more_trusted_source() -> None:
+    records = pd.DataFrame(
+        {
+            "source": ["civil", "grid", "health"],
+            "record_id": ["c1", "g1", "h1"],
+            "name": ["张伟", "张伟", "张伟"],
+            "phone": ["13900000001", "13900000002", "13900000003"],
+            "address": ["新华路1号", "胜利路2号", ""],
+            "updated_at": ["2024-05-01T09:00:00+08:00", "2024-05-01T02:00:00+00:00", None],
+        }
+    )
+    clusters = records[["source", "record_id"]].assign(cluster_id="A")
+    rules = {"authority": {"phone": ["civil", "health", "grid"], "address": ["civil", "grid"]}, "recency": "updated_at"}
+    person = build_golden(records, clusters, rules).iloc[0]
+    assert person["phone"] == "13900000001", "without a latest rule the trusted source wins"
+    latest = build_golden(records, clusters, {**rules, "prefer": {"phone": "latest"}}).iloc[0]
+    assert latest["phone"] == "13900000002", "02:00 UTC is later than 09:00 in UTC+8 (01:00 UTC)"
+    assert json.loads(str(latest["provenance"]))["phone"] == {"source": "grid", "record_id": "g1"}
+    assert latest["address"] == "新华路1号", "fields without the rule keep authority first"
+    records.loc[1, "updated_at"] = None
+    undated = build_golden(records, clusters, {**rules, "prefer": {"phone": "latest"}}).iloc[0]
+    assert undated["phone"] == "13900000001", "a record without an update time ranks after a dated one"
