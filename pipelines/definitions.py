@@ -26,9 +26,11 @@ from pipelines.sensors import community_inbox_sensor
 from pipelines.settings import default_database_url
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """The hub's definitions; ``executor`` (the Celery one) replaces Dagster's default for every job."""
     database_url = default_database_url()
     return dg.Definitions(
+        executor=executor,
         assets=[
             *raw_assets,
             source_guard_asset,
