@@ -1,0 +1,107 @@
+"""`hub demo --executor celery`: the main job's steps in real Celery workers (local RabbitMQ), the
+Dagster instance and the warehouse in PostgreSQL, against the same data run in one process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines.celery_run import CeleryNotReady, instance_database_url, require_shared_stores
+from tests.conftest import make_bench
+from tests.pipelines.conftest import demo_env, postgres_schema
+
+BROKER = os.environ.get("HUB_BROKER_URL", "pyamqp://guest:guest@127.0.0.1:5672//")
+
+
+def residents(path: Path) -> set[tuple[str, str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return {(row["source"], row["record_id"], row["person_id"]) for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def bench_2k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2k bench (as ../shared/bench makes it): about 4,000 resident records."""
+    return make_bench(tmp_path_factory.mktemp("bench_2k"), 2000, 7)
+
+
+@pytest.fixture
+def instance_database(pg_engine: sa.Engine) -> Iterator[str]:
+    """A database of its own for the Dagster instance (dagster-postgres makes its tables there)."""
+    name = f"hub_celery_{uuid.uuid4().hex[:8]}"
+    admin = pg_engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    try:
+        yield pg_engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database "{name}" with (force)'))
+
+
+def test_celery_run_gives_the_same_persons_with_steps_on_both_workers(
+    bench_2k: Path, tmp_path: Path, pg_engine: sa.Engine, instance_database: str
+) -> None:
+    with postgres_schema(pg_engine, prefix="hub_celery") as (_, warehouse_url):
+        env = demo_env(
+            tmp_path / "celery",
+            warehouse_url,
+            HUB_DAGSTER_DATABASE_URL=instance_database,
+            HUB_BROKER_URL=BROKER,
+        )
+        command = [sys.executable, "-m", "pipelines.cli", "demo", "--data", str(bench_2k)]
+        celery = subprocess.run(
+            [*command, "--out", str(tmp_path / "out-celery"), "--executor", "celery", "--workers", "2"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert celery.returncode == 0, celery.stderr[-3000:]
+    local = tmp_path / "local"
+    in_process = subprocess.run(
+        [*command, "--out", str(tmp_path / "out-local")],
+        env=demo_env(local, f"sqlite:///{local / 'warehouse.sqlite'}"),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert in_process.returncode == 0, in_process.stderr[-3000:]
+
+    summary = json.loads((tmp_path / "out-celery" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["executor"] == "celery"
+    host = socket.gethostname()
+    assert set(summary["steps_by_worker"]) == {f"hub-worker-1@{host}", f"hub-worker-2@{host}"}
+    assert all(steps > 0 for steps in summary["steps_by_worker"].values())
+    local_summary = json.loads((tmp_path / "out-local" / "summary.json").read_text(encoding="utf-8"))
+    assert local_summary["executor"] == "in_process"
+    assert sum(summary["steps_by_worker"].values()) == sum(local_summary["steps_by_worker"].values())
+    assert summary["persons"] == local_summary["persons"]
+    assert residents(tmp_path / "out-celery" / "lineage_residents.csv") == residents(
+        tmp_path / "out-local" / "lineage_residents.csv"
+    )
+    with sa.create_engine(instance_database).connect() as conn:
+        status = conn.execute(sa.text("select status from runs where run_id = :id"), {"id": summary["dagster_run_id"]})
+        assert status.scalar_one() == "SUCCESS", "the run is in the instance's PostgreSQL database"
+    logs = (tmp_path / "celery" / ".hub" / "workers").glob("*.log")
+    assert len(list(logs)) == 2
+    stray = subprocess.run(["pgrep", "-f", f"hub-demo-{summary['dagster_run_id'][:8]}"], capture_output=True)
+    assert stray.returncode == 1, "the demo's workers were stopped"
+
+
+def test_celery_needs_the_instance_database_and_a_server_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_DAGSTER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with pytest.raises(CeleryNotReady, match="HUB_DAGSTER_DATABASE_URL"):
+        require_shared_stores()
+    monkeypatch.setenv("HUB_DAGSTER_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/dagster")
+    monkeypatch.setenv("HUB_DATABASE_URL", "sqlite:////tmp/warehouse.sqlite")
+    with pytest.raises(CeleryNotReady, match="HUB_DATABASE_URL"):
+        require_shared_stores()
+    with pytest.raises(CeleryNotReady, match="PostgreSQL"):
+        instance_database_url("mysql://user@host/dagster")
+    assert instance_database_url("postgresql+psycopg://u@h:5432/d").startswith("postgresql+psycopg2://u@h:5432/d")
