@@ -59,18 +59,22 @@ def test_celery_run_gives_the_same_persons_with_steps_on_both_workers(
             HUB_BROKER_URL=BROKER,
         )
         command = [sys.executable, "-m", "pipelines.cli", "demo", "--data", str(bench_2k)]
-        celery = subprocess.run(
-            [*command, "--out", str(tmp_path / "out-celery"), "--executor", "celery", "--workers", "2"],
-            env=env, capture_output=True, text=True, timeout=300,
+        local = tmp_path / "local"
+        in_process = subprocess.Popen(
+            [*command, "--out", str(tmp_path / "out-local")],
+            env=demo_env(local, f"sqlite:///{local / 'warehouse.sqlite'}"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        try:
+            celery = subprocess.run(
+                [*command, "--out", str(tmp_path / "out-celery"), "--executor", "celery", "--workers", "2"],
+                env=env, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            _, local_errors = in_process.communicate(timeout=300)
+        finally:
+            in_process.kill()
         assert celery.returncode == 0, celery.stderr[-3000:]
-    local = tmp_path / "local"
-    in_process = subprocess.run(
-        [*command, "--out", str(tmp_path / "out-local")],
-        env=demo_env(local, f"sqlite:///{local / 'warehouse.sqlite'}"),
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert in_process.returncode == 0, in_process.stderr[-3000:]
+        assert in_process.returncode == 0, local_errors[-3000:]
 
     summary = json.loads((tmp_path / "out-celery" / "summary.json").read_text(encoding="utf-8"))
     assert summary["executor"] == "celery"
