@@ -28,8 +28,9 @@ import pandas as pd
 import requests
 import sqlalchemy as sa
 
+from connectors.bulk_workbook import write_bulk_workbook
 from connectors.push import DeliveryLog, PushResult, push_batches
-from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title, write_workbook
+from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title
 from hub_errors import ConfigError, DeliveryError
 from pipelines.departments import ColumnSpec, ReportSpec, Section
 from pipelines.faults import crash_point
@@ -549,14 +550,15 @@ def cover_sheet(
 
 def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None) -> Path:
     """Write to a temporary name in the same folder, then rename over ``path``: a reader (or a run
-    killed while saving) sees the old workbook or the new one, never half of one."""
+    killed while saving) sees the old workbook or the new one, never half of one. Reports are bulk
+    exports: XlsxWriter writes them (connectors/bulk_workbook.py, benchmarks/bench_workbooks.py)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         stale.unlink(missing_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        write_workbook(temporary, sheets, cover)
+        write_bulk_workbook(temporary, sheets, cover)
         crash_point("workbook_written")
         os.replace(temporary, path)
     finally:
