@@ -102,6 +102,13 @@ def executor_config(queue: str) -> dict[str, object]:
     return {"broker": broker_url(), "backend": RESULT_BACKEND, "config_source": {"task_default_queue": queue}}
 
 
+def configured_executor() -> dg.ExecutorDefinition:
+    """The Celery executor on HUB_BROKER_URL and the queue of HUB_CELERY_QUEUE (`hub worker`'s default)."""
+    from dagster_celery import celery_executor
+
+    return celery_executor.configured(executor_config(os.environ.get(QUEUE_ENV) or DEFAULT_QUEUE))
+
+
 def execute_on_celery(
     instance: dg.DagsterInstance,
     *,

@@ -6,6 +6,8 @@ pipelines/settings.py); no address or secret is written here.
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from pipelines.assets.guards import source_guard_asset
@@ -64,4 +66,13 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
     )
 
 
-defs = build_definitions()
+def default_executor() -> dg.ExecutorDefinition | None:
+    """HUB_EXECUTOR=celery: every job's steps go to Celery workers (`hub worker`), as in production."""
+    if os.environ.get("HUB_EXECUTOR", "") != "celery":
+        return None
+    from pipelines.celery_run import configured_executor
+
+    return configured_executor()
+
+
+defs = build_definitions(executor=default_executor())

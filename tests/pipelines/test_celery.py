@@ -91,6 +91,8 @@ def test_celery_run_gives_the_same_persons_with_steps_on_both_workers(
     with sa.create_engine(instance_database).connect() as conn:
         status = conn.execute(sa.text("select status from runs where run_id = :id"), {"id": summary["dagster_run_id"]})
         assert status.scalar_one() == "SUCCESS", "the run is in the instance's PostgreSQL database"
+    run_id = summary["dagster_run_id"]
+    assert not (tmp_path / "celery" / ".dagster" / "storage" / run_id).exists(), "no step output pickled to disk"
     logs = (tmp_path / "celery" / ".hub" / "workers").glob("*.log")
     assert len(list(logs)) == 2
     stray = subprocess.run(["pgrep", "-f", f"hub-demo-{summary['dagster_run_id'][:8]}"], capture_output=True)
@@ -109,3 +111,40 @@ def test_celery_needs_the_instance_database_and_a_server_warehouse(monkeypatch: 
     with pytest.raises(CeleryNotReady, match="PostgreSQL"):
         instance_database_url("mysql://user@host/dagster")
     assert instance_database_url("postgresql+psycopg://u@h:5432/d").startswith("postgresql+psycopg2://u@h:5432/d")
+
+
+def test_a_runs_steps_in_other_processes_go_on_under_its_lock_and_other_runs_wait(pg_engine: sa.Engine) -> None:
+    """The demo holds the warehouse's run lock for its run; a worker's step of that run (another process)
+    goes on under it, a step of any other run waits and gives up clearly."""
+    from pipelines.run_lock import run_lock
+
+    with postgres_schema(pg_engine, prefix="hub_celery_lock") as (_, url):
+        engine = sa.create_engine(url)
+        probe = (
+            "import sqlalchemy as sa, sys\n"
+            "from pipelines.run_lock import run_lock, RunInProgress\n"
+            "try:\n"
+            f"    with run_lock(sa.create_engine({url!r}), sys.argv[1], wait=1.0):\n"
+            "        print('ran')\n"
+            "except RunInProgress as exc:\n"
+            "    print('waited:', exc)\n"
+        )
+        with run_lock(engine, "run-A"):
+            same = subprocess.run([sys.executable, "-c", probe, "run-A"], capture_output=True, text=True, timeout=60)
+            other = subprocess.run([sys.executable, "-c", probe, "run-B"], capture_output=True, text=True, timeout=60)
+        engine.dispose()
+    assert same.stdout.strip() == "ran", same.stderr[-2000:]
+    assert other.stdout.startswith("waited:") and "run-A" in other.stdout, other.stderr[-2000:]
+
+
+def test_hub_executor_celery_gives_every_job_the_celery_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.definitions import build_definitions, default_executor
+
+    monkeypatch.delenv("HUB_EXECUTOR", raising=False)
+    assert default_executor() is None
+    monkeypatch.setenv("HUB_EXECUTOR", "celery")
+    monkeypatch.setenv("HUB_CELERY_QUEUE", "hub-city")
+    executor = default_executor()
+    assert executor is not None and executor.name == "celery"
+    job = build_definitions(executor=executor).resolve_job_def("hub_all")
+    assert job.executor_def.name == "celery"
