@@ -96,6 +96,22 @@ def file_metadata(context: dg.AssetExecutionContext, pulled: SourcePull) -> dict
     }
 
 
+def pull_metadata(source_system: object, dataset: str) -> dict[str, object]:
+    """What an API or database pull received against the total the source said it holds."""
+    last_pull = getattr(source_system, "last_pull", None)
+    tally = last_pull(dataset) if callable(last_pull) else None
+    if tally is None:
+        return {}
+    metadata: dict[str, object] = {
+        "source_received": dg.MetadataValue.int(tally.received),
+        "source_rows_pulled": dg.MetadataValue.int(tally.rows_pulled),
+        "source_superseded": dg.MetadataValue.int(tally.superseded),
+    }
+    if tally.expected_total is not None:
+        metadata["source_total"] = dg.MetadataValue.int(tally.expected_total)
+    return metadata
+
+
 def build_raw_asset(spec: RawSource) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.asset,
@@ -122,7 +138,13 @@ def build_raw_asset(spec: RawSource) -> dg.AssetsDefinition:
             ),
         )
         context.add_output_metadata(
-            frame_metadata(frame, landed=landed, batch_id=context.run_id, **file_metadata(context, pulled))
+            frame_metadata(
+                frame,
+                landed=landed,
+                batch_id=context.run_id,
+                **file_metadata(context, pulled),
+                **pull_metadata(source_system, spec.dataset),
+            )
         )
         return frame
 
