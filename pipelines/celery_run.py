@@ -10,6 +10,7 @@ ones on a queue of its own (so no other worker takes its steps), and stops them 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -40,6 +41,7 @@ CELERY_APP = "dagster_celery.app"
 WORKER_MARK = "Celery worker"  # the metadata label dagster-celery gives the worker in its engine event
 READY_SECONDS = 90.0
 STOP_SECONDS = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 class CeleryNotReady(HubError):
@@ -198,13 +200,19 @@ def local_workers(count: int, queue: str, log_dir: Path) -> Iterator[list[str]]:
             command = [sys.executable, "-m", "pipelines.cli", "worker", "--queue", queue, "--name", name]
             processes.append(
                 subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
-                                 start_new_session=True)
+                                 start_new_session=True, preexec_fn=die_with_parent)
             )  # fmt: skip
             log.close()
         wait_until_ready(names, processes, log_dir)
         yield names
     finally:
         stop_workers(processes)
+
+
+def die_with_parent() -> None:
+    """In the worker before it starts: SIGTERM it when the demo's process dies, even by SIGKILL (Linux)."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_until_ready(names: list[str], processes: list[subprocess.Popen[bytes]], log_dir: Path) -> None:
