@@ -93,7 +93,7 @@ def pairs_within_blocks(codes: np.ndarray, max_block: int) -> np.ndarray:
 
 def candidate_pairs(fields: list[PreparedField], max_block: int) -> tuple[np.ndarray, np.ndarray]:
     """Union of the pairs of every key, as two index arrays (left < right)."""
-    if not fields:
+    if not fields or len(fields[0].codes) < 2:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     n = len(fields[0].codes)
     encoded = [pairs_within_blocks(codes, max_block) for _, codes in blocking_keys(fields)]

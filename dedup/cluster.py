@@ -151,6 +151,8 @@ def cluster(
     constraints: Constraints,
 ) -> np.ndarray:
     """Cluster label per record (0..k-1)."""
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
     positive = weight > 0
     must, cannot = constraints.must_link, constraints.cannot_link
     graph_left = np.concatenate([left[positive], must[:, 0]])

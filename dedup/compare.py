@@ -8,6 +8,7 @@ disagreement. Fuzzy scores are computed once per distinct pair of differing valu
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -18,12 +19,24 @@ from dedup.prepare import PreparedField
 
 MISSING = -1
 EXACT = 0
+CN_ID_EXACT_CONTRADICTED, CN_ID_NEAR, CN_ID_DIFFERENT_WEAK, CN_ID_DIFFERENT = 1, 2, 4, 5
 
+# Levels per kind, best agreement first: a level never weighs more than the one before it (the model
+# keeps learned weights monotone in this order). A new kind adds its labels here, its levels function
+# to _LEVELS_OF_DIFFERENT, its normalizer to dedup.prepare (KINDS, _SIMPLE_NORMALIZERS) and its priors
+# to dedup.model (PRIOR_M, U_PRIOR_EQUAL; PERSON_KINDS / HOUSEHOLD_KINDS say how it is trained).
 LEVEL_LABELS: dict[str, tuple[str, ...]] = {
-    "name": ("exact", "one edit or reordered", "similar", "different"),
+    "name": ("exact", "one edit or reordered", "same characters in another order", "similar", "different"),
     "date": ("exact", "one digit or day/month swapped", "same year", "different"),
     "identifier": ("exact", "one edit", "two edits", "different"),
-    "cn_id": ("exact", "one edit or old/new form", "two edits", "different, one not valid", "different"),
+    "cn_id": (
+        "exact",
+        "exact, contradicts its record",
+        "one edit or old/new form",
+        "two edits",
+        "different, one not valid or contradicts its record",
+        "different",
+    ),
     "phone": ("exact", "one edit", "different"),
     "address": ("exact", "near or contained", "similar", "different"),
     "exact": ("exact", "different"),
@@ -35,12 +48,31 @@ def _distance(scorer: Callable[..., float], a: list[str], b: list[str]) -> np.nd
     return np.asarray(process.cpdist(a, b, scorer=scorer, workers=-1))
 
 
+@lru_cache(maxsize=200_000)
+def _sorted_characters(text: str) -> str:
+    return "".join(sorted(text))
+
+
+def _same_characters(a: list[str], b: list[str]) -> np.ndarray:
+    """The same characters in another order (曾梓轩 / 曾轩梓, Jonh / John)."""
+    return np.fromiter(
+        (len(x) == len(y) and _sorted_characters(x) == _sorted_characters(y) for x, y in zip(a, b, strict=True)),
+        dtype=bool,
+        count=len(a),
+    )
+
+
 def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
     edits = _distance(Levenshtein.distance, a, b)
     reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
     jaro = _distance(JaroWinkler.normalized_similarity, a, b)
     share_kept = _distance(Levenshtein.normalized_similarity, a, b)
-    return np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 2], 3)
+    levels = np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 3], 4)
+    candidates = np.flatnonzero(levels > 1)
+    if len(candidates):
+        shuffled = _same_characters([a[i] for i in candidates], [b[i] for i in candidates])
+        levels[candidates[shuffled]] = 2
+    return levels
 
 
 def _characters(values: list[str], width: int) -> np.ndarray:
@@ -59,6 +91,13 @@ def _date_levels(a: list[str], b: list[str]) -> np.ndarray:
         & (first[:, 8:10] == second[:, 5:7]).all(axis=1)
     )
     return np.select([(edits <= 1) | swapped, same_year], [1, 2], 3)
+
+
+def date_contradicts(a: list[str], b: list[str]) -> np.ndarray:
+    """Dates further apart than a slip of the pen (one digit, day and month swapped)."""
+    if not a:
+        return np.zeros(0, dtype=bool)
+    return _date_levels(a, b) >= 2
 
 
 def _identifier_levels(a: list[str], b: list[str]) -> np.ndarray:
@@ -105,6 +144,8 @@ def cn_id_cores(values: np.ndarray) -> np.ndarray:
     both forms certainly share, so the two forms of one person's number compare equal on it.
     """
     text = np.asarray(values, dtype="U18")
+    if len(text) == 0:
+        return text
     return np.char.add(
         np.char.ljust(text, 6).astype("U6"), _characters(list(text), 18)[:, 8:17].view("U9")[:, 0]
     )
@@ -113,13 +154,26 @@ def cn_id_cores(values: np.ndarray) -> np.ndarray:
 def _cn_id_levels(
     field: PreparedField, first: np.ndarray, second: np.ndarray, levels: np.ndarray
 ) -> np.ndarray:
-    """Same core -> old/new form; a difference where one number fails its check counts less."""
+    """Same core -> old/new form; a difference where one number fails its check counts less.
+
+    levels are those of _identifier_levels (1 one edit, 2 two edits, 3 different) for distinct values.
+    """
     cores = cn_id_cores(field.values)
     valid = field.valid if field.valid is not None else np.zeros(len(field.values), dtype=bool)
     same_core = cores[first] == cores[second]
     both_valid = valid[first] & valid[second]
-    levels = np.where(levels >= 3, np.where(both_valid, 4, 3), levels)
-    return np.where(same_core, 1, levels).astype(np.int8)
+    levels = np.where(levels >= 3, np.where(both_valid, CN_ID_DIFFERENT, CN_ID_DIFFERENT_WEAK), levels + 1)
+    return np.where(same_core, CN_ID_NEAR, levels).astype(np.int8)
+
+
+def _contradicted_ids(field: PreparedField, left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
+    """An ID that contradicts its own record (birth date or sex) may be a relative's: agreement on it
+    counts less, and so does disagreement (it is no identity)."""
+    if field.suspect is None:
+        return
+    either = field.suspect[left] | field.suspect[right]
+    levels[either & (levels == EXACT)] = CN_ID_EXACT_CONTRADICTED
+    levels[either & (levels == CN_ID_DIFFERENT)] = CN_ID_DIFFERENT_WEAK
 
 
 def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -141,6 +195,8 @@ def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> 
                 field, distinct // len(field.values), distinct % len(field.values), distinct_levels
             )
         levels[differ] = distinct_levels[inverse]
+    if field.kind == "cn_id":
+        _contradicted_ids(field, left, right, levels)
     return levels
 
 
@@ -148,4 +204,26 @@ def compare(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) ->
     """Level matrix: one row per pair, one column per field."""
     if not fields:
         return np.empty((len(left), 0), dtype=np.int8)
-    return np.column_stack([compare_field(f, left, right) for f in fields])
+    levels = np.column_stack([compare_field(f, left, right) for f in fields])
+    _swapped_names(fields, left, right, levels)
+    return levels
+
+
+def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
+    """Given and family name entered in each other's field (Jacob Butler / Butler Jacob): both fields
+    count as reordered rather than different."""
+    names = [c for c, f in enumerate(fields) if f.kind == "name"]
+    for position, first in enumerate(names):
+        for second in names[position + 1 :]:
+            a, b = fields[first], fields[second]
+            candidates = np.flatnonzero((levels[:, first] > 1) & (levels[:, second] > 1))
+            if len(candidates) == 0:
+                continue
+            vocabulary = {value: code for code, value in enumerate(np.concatenate([a.values, b.values]).tolist())}
+            in_a = np.array([vocabulary[v] for v in a.values.tolist()] + [-1], dtype=np.int64)
+            in_b = np.array([vocabulary[v] for v in b.values.tolist()] + [-1], dtype=np.int64)
+            i, j = left[candidates], right[candidates]
+            swapped = (in_a[a.codes[i]] == in_b[b.codes[j]]) & (in_b[b.codes[i]] == in_a[a.codes[j]])
+            swapped &= (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
+            levels[candidates[swapped], first] = 1
+            levels[candidates[swapped], second] = 1

@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 
 from dedup.blocking import candidate_pairs
+from dedup.check import ModelWarning, check_model, weight_table
 from dedup.cluster import Constraints, cluster
-from dedup.compare import LEVEL_LABELS, MISSING, cn_id_cores, compare
+from dedup.compare import LEVEL_LABELS, MISSING, compare
 from dedup.decisions import UNHONOURED_COLUMNS, resolve_decisions
+from dedup.identity import identity_codes, mark_contradicting_ids
 from dedup.ids import stable_ids
-from dedup.model import Model, train
+from dedup.model import Model, fit_match_share, record_order, train
 from dedup.prepare import PreparedField, prepare
 
 DEFAULT_MAX_BLOCK = 50
@@ -47,6 +49,15 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
     unhonoured_decisions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNHONOURED_COLUMNS))
     ignored_decisions: int = 0
+
+    def check(self) -> list[ModelWarning]:
+        """Warnings when the weights or the clusters look implausible (dedup.check)."""
+        pairs = (self.pairs["left"].to_numpy(), self.pairs["right"].to_numpy(), self.pairs["weight"].to_numpy())
+        return check_model(self.model, self.prepared, self.clusters["cluster_id"].to_numpy(), pairs)
+
+    def weight_lines(self) -> list[str]:
+        """The learned weights per field and level, for printing."""
+        return weight_table(self.model, self.prepared)
 
     def _position(self, record: tuple[str, str] | int) -> int:
         if isinstance(record, int | np.integer):
@@ -106,24 +117,6 @@ class LinkResult:
         )
 
 
-def _identity_codes(prepared: list[PreparedField]) -> list[np.ndarray]:
-    """Valid national ID numbers identify a person: a code per record, -1 when none is valid.
-
-    Codes are over the number's 15-digit core, so an old number upgraded with a guessed century
-    never forbids a merge with the person's new number.
-    """
-    identities = []
-    for data in prepared:
-        if data.kind == "cn_id" and data.valid is not None:
-            core_codes: np.ndarray = pd.factorize(pd.Series(cn_id_cores(data.values), dtype=object))[0]
-            codes = np.full(len(data.codes), -1, dtype=np.int64)
-            known = data.codes >= 0
-            codes[known] = np.asarray(core_codes)[data.codes[known]]
-            codes[known & ~data.valid[np.maximum(data.codes, 0)]] = -1
-            identities.append(codes)
-    return identities
-
-
 def link(
     records: pd.DataFrame,
     fields: Mapping[str, str],
@@ -133,6 +126,7 @@ def link(
     unique_sources: Iterable[str] = (),
     max_block: int = DEFAULT_MAX_BLOCK,
     decisions: pd.DataFrame | None = None,
+    validity: Mapping[str, str] | None = None,
 ) -> LinkResult:
     """Find the records of one entity across and within sources, without labels.
 
@@ -140,11 +134,12 @@ def link(
     each entity at most once (two of their records never merge). decisions are a steward's verdicts
     on pairs (dedup.decisions.DECISION_COLUMNS): "same" always joins the two records, "not the
     same" keeps them apart unless "same" decisions join them; the model is trained without them.
+    validity maps a field to a column of upstream verdicts on its value (dedup.prepare.prepare).
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     frame = records.reset_index(drop=True)
-    prepared = prepare(frame, fields)
+    prepared = mark_contradicting_ids(prepare(frame, fields, validity))
     timings["prepare"] = time.perf_counter() - started
 
     mark = time.perf_counter()
@@ -156,24 +151,25 @@ def link(
     timings["compare"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    model = train(prepared, levels)
-    weight = model.score(prepared, levels, left) if len(left) else np.empty(0)
+    sources = frame[source_col].astype(str)
+    identity = pd.util.hash_pandas_object(pd.DataFrame({"s": sources, "r": frame[id_col].astype(str)}), index=False)
+    model = train(prepared, record_order(identity.to_numpy()))
+    weight = fit_match_share(model, prepared, levels, left)
     timings["train"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    sources = frame[source_col].astype(str)
     verdicts = resolve_decisions(decisions, sources, frame[id_col])
     unique = sorted(set(unique_sources))
     unique_codes = None
     if unique:
         unique_codes = np.where(sources.isin(unique), pd.factorize(sources)[0], -1)
-    constraints = Constraints(_identity_codes(prepared), unique_codes, verdicts.must_link, verdicts.cannot_link)
+    constraints = Constraints(identity_codes(prepared), unique_codes, verdicts.must_link, verdicts.cannot_link)
     labels = cluster(len(frame), left, right, weight, constraints)
     clusters = pd.DataFrame(
         {
             "source": sources.to_numpy(),
             "record_id": frame[id_col].astype(str).to_numpy(),
-            "cluster_id": stable_ids(sources, frame[id_col], labels),
+            "cluster_id": stable_ids(sources, frame[id_col], labels) if len(frame) else np.empty(0, dtype=object),
         }
     )
     timings["cluster"] = time.perf_counter() - mark

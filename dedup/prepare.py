@@ -12,23 +12,36 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from hub_errors import ConfigError
 
 KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text")
 
 PARALLEL_MIN_VALUES = 50000
+PLACEHOLDER_NAMES = Path(__file__).with_name("placeholder_names.yaml")
 _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
+_NOT_DIGIT = re.compile(r"\D+")
+# A number a spreadsheet turned into a float: E-notation, or many digits followed by a decimal point.
+_EXCEL_NUMBER = re.compile(r"^(?:\d(?:\.\d+)?[eE][+]?\d+|\d{9,}\.\d*)$")
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
+MAX_FLOAT_DIGITS = 15
 
 
 @dataclass(frozen=True)
 class PreparedField:
-    """One field after normalization: a code per record (-1 when empty) into `values`."""
+    """One field after normalization: a code per record (-1 when empty) into `values`.
+
+    valid: per value, for cn_id, whether the number passes its checks. suspect: per record, for cn_id,
+    whether the number contradicts the record's own birth date or sex (dedup.identity).
+    """
 
     name: str
     kind: str
@@ -36,6 +49,7 @@ class PreparedField:
     values: np.ndarray
     counts: np.ndarray
     valid: np.ndarray | None = None
+    suspect: np.ndarray | None = None
 
     def value_of(self, record: int) -> str | None:
         code = int(self.codes[record])
@@ -43,8 +57,18 @@ class PreparedField:
 
 
 def _identifier_key(raw: str) -> str | None:
-    """Identifiers compare on their letters and digits only, case-folded (any country's format)."""
-    key = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", raw)).upper()
+    """Identifiers compare on their letters and digits only, case-folded (any country's format).
+
+    A number a spreadsheet stored as a float keeps its digits only up to 15 of them: beyond that
+    (or in E-notation) the value is no longer the identifier and counts as missing.
+    """
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if _EXCEL_NUMBER.match(text):
+        whole, _, fraction = text.partition(".")
+        if "e" in text.lower() or fraction.strip("0") or len(whole) > MAX_FLOAT_DIGITS:
+            return None
+        text = whole
+    key = _NOT_ALNUM.sub("", text).upper()
     return key or None
 
 
@@ -58,10 +82,26 @@ def _text_key(raw: str) -> str | None:
     return key or None
 
 
+@lru_cache(maxsize=1)
+def _placeholder_names() -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """Names that mean "not known yet" (dedup/placeholder_names.yaml), as whole keys and one pattern."""
+    spec = yaml.safe_load(PLACEHOLDER_NAMES.read_text(encoding="utf-8")) or {}
+    patterns = [str(p) for p in spec.get("patterns") or []]
+    return frozenset(str(n) for n in spec.get("exact") or []), re.compile("|".join(patterns)) if patterns else None
+
+
+def is_placeholder_name(key: str) -> bool:
+    """True for 某某之子, 新生儿, 无名氏, "Baby Boy", "Unknown": names that identify nobody."""
+    whole, pattern = _placeholder_names()
+    return key in whole or (pattern is not None and pattern.search(key) is not None)
+
+
 def _name_key(raw: str) -> str | None:
+    """A placeholder name is no evidence of identity, so it counts as missing."""
     from schemas.normalize.names import name_key
 
-    return name_key(raw) or None
+    key = name_key(raw)
+    return None if not key or is_placeholder_name(key) else key
 
 
 def _date_key(raw: str) -> str | None:
@@ -71,9 +111,15 @@ def _date_key(raw: str) -> str | None:
 
 
 def _phone_key(raw: str) -> str | None:
+    """The hub's phone normalizer; a number it does not know (another country's local format)
+    compares on its digits, unless it looks like a spreadsheet float."""
     from schemas.normalize.phone import normalize_phone
 
-    return normalize_phone(raw)
+    value = normalize_phone(raw)
+    if value is None and not _EXCEL_NUMBER.match(raw.strip()):
+        digits = _NOT_DIGIT.sub("", unicodedata.normalize("NFKC", raw))
+        value = digits if MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS else None
+    return value
 
 
 def _address_key(raw: str) -> str | None:
@@ -83,8 +129,12 @@ def _address_key(raw: str) -> str | None:
 
 
 def _cn_id_key(raw: str) -> tuple[str | None, bool]:
+    """An 18-digit number that went through a spreadsheet float lost its last digits: it is no
+    identity even when what is left happens to pass the check digit, so it counts as missing."""
     from schemas.normalize.id_number import normalize_cn_id
 
+    if _EXCEL_NUMBER.match(unicodedata.normalize("NFKC", raw).strip()):
+        return None, False
     result = normalize_cn_id(raw)
     return result.value, bool(result.valid)
 
@@ -159,8 +209,37 @@ def _normalize_all(tasks: list[tuple[str, list[str]]]) -> list[list[tuple[str | 
     return results
 
 
-def prepare(records: pd.DataFrame, fields: Mapping[str, str]) -> list[PreparedField]:
-    """Prepare every configured field; a field missing from the frame counts as empty everywhere."""
+_FALSE_TEXT = frozenset({"false", "0", "no", "n", "f"})
+
+
+def _not_valid(column: pd.Series) -> np.ndarray:
+    """Records a validity column marks as not valid (False, or text like "false"/"0"); empty = unknown."""
+    if pd.api.types.is_bool_dtype(column):
+        return ~column.to_numpy(dtype=bool)
+    return column.astype("string").str.strip().str.lower().isin(_FALSE_TEXT).fillna(False).to_numpy(dtype=bool)
+
+
+def _drop_flagged(field: PreparedField, flagged: np.ndarray) -> PreparedField:
+    """A number the upstream checks flag as not valid (a spreadsheet-damaged ID) is no identity even when
+    it passes the check digit: such a record's number counts as missing."""
+    valid = field.valid if field.valid is not None else np.ones(len(field.values), dtype=bool)
+    drop = flagged & (field.codes >= 0) & valid[np.maximum(field.codes, 0)]
+    if not drop.any():
+        return field
+    codes = np.where(drop, -1, field.codes).astype(np.int32)
+    counts = np.bincount(codes[codes >= 0], minlength=len(field.values)).astype(np.int64)
+    return replace(field, codes=codes, counts=counts)
+
+
+def prepare(
+    records: pd.DataFrame, fields: Mapping[str, str], validity: Mapping[str, str] | None = None
+) -> list[PreparedField]:
+    """Prepare every configured field; a field missing from the frame counts as empty everywhere.
+
+    validity maps a field to a column of upstream verdicts on it (the standardized `id_valid`): a
+    record whose verdict is False has its value treated as missing when the value would otherwise
+    pass as valid.
+    """
     check_kinds(fields)
     factorized = []
     for field in fields:
@@ -168,7 +247,13 @@ def prepare(records: pd.DataFrame, fields: Mapping[str, str]) -> list[PreparedFi
         raw_codes, raw_uniques = pd.factorize(column.reset_index(drop=True).astype("string").fillna(""))
         factorized.append((raw_codes, [str(v) for v in raw_uniques]))
     normalized = _normalize_all([(kind, raw) for kind, (_, raw) in zip(fields.values(), factorized, strict=True)])
-    return [
+    prepared = [
         _field_from_normalized(field, kind, raw_codes, values)
         for (field, kind), (raw_codes, _), values in zip(fields.items(), factorized, normalized, strict=True)
     ]
+    for position, data in enumerate(prepared):
+        column_name = (validity or {}).get(data.name)
+        if column_name is not None and column_name in records.columns:
+            flagged = _not_valid(records[column_name].reset_index(drop=True))
+            prepared[position] = _drop_flagged(data, flagged)
+    return prepared

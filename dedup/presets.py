@@ -14,3 +14,7 @@ RESIDENT_FIELDS: MappingProxyType[str, str] = MappingProxyType(
         "address_canonical": "address",
     }
 )
+
+# Upstream verdicts the engine honours: a resident ID that standardize marks as not valid (for
+# example a number a spreadsheet turned into a float) is no identity, even if it passes the check digit.
+RESIDENT_VALIDITY: MappingProxyType[str, str] = MappingProxyType({"id_no": "id_valid"})

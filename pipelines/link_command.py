@@ -30,13 +30,20 @@ class LinkSummary:
     seconds: float
     out_path: Path
     date_formats: dict[str, str] = dataclasses.field(default_factory=dict)
+    weights: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """Counts, the learned weights (log2 Bayes factor per level) and the model check's verdict."""
         per_source = ", ".join(f"{name} {count}" for name, count in self.records.items())
+        check = [f"警告 (model check): {warning}" for warning in self.warnings] or ["model check: passed"]
         return [
             f"records: {sum(self.records.values())} ({per_source})",
             *(f"date format {column}: {described}" for column, described in self.date_formats.items()),
             f"clusters: {self.clusters} ({self.multi_record_clusters} with more than one record)",
+            "learned weights (log2 Bayes factor per level):",
+            *(f"  {line}" for line in self.weights),
+            *check,
             f"written: {self.out_path} in {self.seconds:.1f} s",
         ]
 
@@ -169,4 +176,6 @@ def run_link(config_path: Path, out_path: Path) -> LinkSummary:
         seconds=time.perf_counter() - started,
         out_path=out_path,
         date_formats=date_formats,
+        weights=result.weight_lines(),
+        warnings=[str(warning) for warning in result.check()],
     )

@@ -7,6 +7,7 @@ import pandas as pd
 
 from dedup import RESIDENT_FIELDS, LinkResult, build_golden, carry_forward, link
 from dedup.incidents import fill_missing_grids, resolve_incidents
+from dedup.presets import RESIDENT_VALIDITY
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.survivorship import load_survivorship_rules
@@ -57,7 +58,12 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
             "steward_decisions_honoured",
             asset="person_lineage",
             description="every steward decision on two records is honoured (contradictions listed)",
-        )
+        ),
+        dg.AssetCheckSpec(
+            "matching_model_plausible",
+            asset="person_lineage",
+            description="the learned weights and the clusters are about persons, not households (dedup.check)",
+        ),
     ],
 )
 def resolve_persons(
@@ -67,7 +73,7 @@ def resolve_persons(
     keeping each person's id from the previous run. The lineage and its id history are written together
     in one transaction, under the run lock, so a crash or a concurrent run cannot leave them apart."""
     store = warehouse.get()
-    result = link(std_residents, RESIDENT_FIELDS, decisions=store.decisions())
+    result = link(std_residents, RESIDENT_FIELDS, decisions=store.decisions(), validity=RESIDENT_VALIDITY)
     with store.run_lock(context.run_id):
         previous = store.read_table("person_lineage") if store.has_table("person_lineage") else None
         stable = carry_forward(previous, result.clusters, reserved=store.issued_person_ids())
@@ -100,6 +106,27 @@ def resolve_persons(
             "ignored_for_absent_records": dg.MetadataValue.int(result.ignored_decisions),
         },
         description="所有人工判定均已执行" if unhonoured.empty else f"{len(unhonoured)} 条人工判定相互矛盾，请复核",
+    )
+    yield model_check_result(result)
+
+
+def model_check_result(result: LinkResult) -> dg.AssetCheckResult:
+    """Fails with severity ERROR when the model looks like it learned households (dedup.check)."""
+    warnings = result.check()
+    return dg.AssetCheckResult(
+        check_name="matching_model_plausible",
+        asset_key="person_lineage",
+        passed=not warnings,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "warnings": dg.MetadataValue.json(
+                [{"code": w.code, "field": w.field, "message": w.message} for w in warnings]
+            ),
+            "weights": dg.MetadataValue.md("\n".join(f"- {line}" for line in result.weight_lines())),
+        },
+        description=(
+            "匹配模型权重与合并结果合理" if not warnings else "匹配模型不可信：" + "；".join(str(w) for w in warnings)
+        ),
     )
 
 

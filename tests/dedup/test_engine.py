@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from dedup import RESIDENT_FIELDS, link, pairwise_scores
+from dedup.compare import LEVEL_LABELS
 
 FIELDS = {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact", "phone": "phone", "address": "address"}
 
@@ -20,9 +22,9 @@ def _id_with_check(body: str) -> str:
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
-def _population() -> list[dict[str, str]]:
+def _population(people: int = 160) -> list[dict[str, str]]:
     rows = []
-    for person in range(160):
+    for person in range(people):
         surname = _SURNAMES[person % len(_SURNAMES)]
         given = _GIVEN[(person * 7) % len(_GIVEN)] + _GIVEN[(person * 3 + 1) % len(_GIVEN)]
         birth = f"19{40 + person % 50}-{1 + person % 12:02d}-{1 + person % 27:02d}"
@@ -33,7 +35,7 @@ def _population() -> list[dict[str, str]]:
             "birth": birth,
             "gender": "1" if person % 2 else "2",
             "phone": f"139{person:08d}",
-            "address": f"漳州市芗城区胜利路{person + 1}号{person % 9 + 1}栋{person % 5 + 1}单元{person % 30 + 101}室",
+            "address": f"漳州市芗城区胜利路{person % 400 + 1}号{person % 9 + 1}栋{person % 5 + 1}单元{person % 30 + 101}室",  # noqa: E501
         }
         rows.append({"source": "grid", "record_id": f"g{person}", "truth": f"p{person}", **base})
         copy = dict(base, phone="" if person % 3 else base["phone"], id_no="" if person % 4 == 0 else id_no)
@@ -154,3 +156,116 @@ def test_many_pairs_are_explained_at_once_with_the_same_figures() -> None:
         for field in one.fields.itertuples():
             assert batch[f"{field.field}_level"].iloc[position] == field.level
     assert abs(batch["probability"] - pairs["probability"].to_numpy()).max() < 1e-9
+
+
+# --- identity rules with evidence ------------------------------------------------------------------
+
+MOTHER_ID = _id_with_check("35060219650304022")
+CHILD_ID = _id_with_check("35060219920811003")
+FAMILY = {"phone": "13800000077", "address": "漳州市芗城区新华路77号2栋1单元301室"}
+
+
+def _row(source: str, record_id: str, name: str, id_no: str, birth: str, **rest: str) -> dict[str, str]:
+    values = {"gender": "1", "phone": "", "address": "", **rest}
+    return {"source": source, "record_id": record_id, "name": name, "id_no": id_no, "birth": birth, **values}
+
+
+def _level(result: object, a: tuple[str, str], b: tuple[str, str], field: str) -> str:
+    return str(result.explain(a, b).fields.set_index("field").loc[field, "level"])  # type: ignore[attr-defined]
+
+
+def test_a_relatives_id_that_contradicts_the_record_does_not_keep_it_from_its_owner() -> None:
+    """The child's health record carries the mother's valid ID (its birth date says 1965, the record
+    1992): the ID is suspect, so it neither merges the child into the mother nor keeps it apart."""
+    rows = [
+        _row("grid", "m1", "林秀英", MOTHER_ID, "1965-03-04", gender="2", **FAMILY),
+        _row("grid", "c1", "陈志强", CHILD_ID, "1992-08-11", **FAMILY),
+        _row("health", "c2", "陈志强", MOTHER_ID, "1992-08-11", **FAMILY),
+    ]
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
+    assert _same(result.clusters, "c1", "c2")
+    assert not _same(result.clusters, "m1", "c2")
+    assert _level(result, ("grid", "c1"), ("health", "c2"), "id_no") == LEVEL_LABELS["cn_id"][4]
+
+
+def test_same_id_with_a_different_birth_date_still_merges_when_the_rest_agrees() -> None:
+    """A lunar birthday on one record: identical ID, name, phone and address outweigh the date."""
+    home = {"phone": HOME["phone"], "address": HOME["address"]}
+    rows = [
+        _row("grid", "l1", "郑明华", TWIN_A, "1990-01-01", **home),
+        _row("health", "l2", "郑明华", TWIN_A, "1989-12-05", **home),
+    ]
+    clusters = link(pd.DataFrame(_population(1500) + rows), FIELDS).clusters
+    assert _same(clusters, "l1", "l2")
+
+
+def test_placeholder_names_are_no_name_evidence() -> None:
+    """A newborn filed as 林秀英之子 without an ID is not merged into its mother 林秀英."""
+    rows = [
+        _row("grid", "n0", "林秀英", MOTHER_ID, "1965-03-04", gender="2", **FAMILY),
+        _row("health", "n1", "林秀英之子", "", "2026-10-02", **FAMILY),
+        _row("civil", "n2", "新生儿", "", "2026-10-02", **FAMILY),
+    ]
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
+    assert not _same(result.clusters, "n0", "n1")
+    assert _level(result, ("grid", "n0"), ("health", "n1"), "name") == "missing"
+
+
+def test_swapped_given_name_characters_are_a_near_match() -> None:
+    rows = [
+        _row("grid", "s1", "曾梓轩", "", "2015-06-01", phone="13800000099"),
+        _row("health", "s2", "曾轩梓", "", "2015-06-01", phone="13800000099"),
+    ]
+    result = link(pd.DataFrame(_population(1500) + rows), FIELDS)
+    row = result.explain(("grid", "s1"), ("health", "s2")).fields.set_index("field").loc["name"]
+    different = result.model.fields[0].weights[-1]
+    assert row["level"] == "same characters in another order" and row["weight"] > different + 3
+    assert _same(result.clusters, "s1", "s2")
+
+
+@pytest.mark.parametrize("kind", ["name", "date", "identifier", "cn_id", "phone", "address", "exact", "text"])
+def test_a_field_empty_in_every_row_does_not_crash(kind: str) -> None:
+    records = pd.DataFrame(_population()).assign(empty="")
+    result = link(records, {**FIELDS, "empty": kind})
+    assert len(result.clusters) == len(records)
+    assert not [w for w in result.check() if w.field == "empty"]
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_no_records_or_one_record_do_not_crash(rows: int) -> None:
+    records = pd.DataFrame(_population())[["source", "record_id", "name", "id_no", "birth", "gender"]].head(rows)
+    result = link(records, {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact"})
+    assert len(result.clusters) == rows and result.check() == []
+
+
+def test_only_empty_fields_give_singletons() -> None:
+    records = pd.DataFrame({"source": ["a"] * 3, "record_id": ["1", "2", "3"], "id_no": ["", "", ""]})
+    result = link(records, {"id_no": "cn_id"})
+    assert result.clusters["cluster_id"].nunique() == 3
+
+
+def test_spreadsheet_damaged_ids_are_no_identity() -> None:
+    """Two different people whose IDs a spreadsheet turned into the same float: never merged on it."""
+    rows = [
+        _row("grid", "e1", "黄志明", "350627199001010000.0", "1990-01-01", phone="13900000001"),
+        _row("health", "e2", "许国栋", "350627199001010000.0", "1990-01-01", phone="13900000002"),
+        _row("civil", "e3", "黄志明", "3.50627199001011e+17", "1990-01-01", phone="13900000001"),
+    ]
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
+    assert not _same(result.clusters, "e1", "e2")
+    assert _level(result, ("grid", "e1"), ("health", "e2"), "id_no") == "missing"
+    assert _level(result, ("grid", "e1"), ("civil", "e3"), "id_no") == "missing"
+
+
+def test_an_id_that_standardize_marked_not_valid_is_no_identity() -> None:
+    rows = [
+        _row("grid", "v1", "黄志明", TWIN_A, "1990-01-01"),
+        _row("health", "v2", "许国栋", TWIN_A, "1971-05-05"),
+    ]
+    flagged = pd.DataFrame(_population() + rows)
+    flagged["id_valid"] = flagged["record_id"] != "v2"
+    plain = link(flagged, FIELDS)
+    checked = link(flagged, FIELDS, validity={"id_no": "id_valid"})
+    assert _level(plain, ("grid", "v1"), ("health", "v2"), "id_no") != "missing"
+    assert _level(checked, ("grid", "v1"), ("health", "v2"), "id_no") == "missing"
+    assert not _same(checked.clusters, "v1", "v2")

@@ -71,10 +71,12 @@ def test_names_written_surname_first_with_a_comma_share_a_blocking_key() -> None
 def test_training_on_no_candidate_pairs_keeps_the_starting_weights() -> None:
     import warnings
 
-    from dedup.model import train
+    from dedup.model import fit_match_share, train
 
     names = prepare_field("name", "name", pd.Series(["Anna", "Erik"]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = train([names], np.empty((0, 1), dtype=np.int64))
+        model = train([names])
+        weights = fit_match_share(model, [names], np.empty((0, 1), dtype=np.int8), np.empty(0, dtype=np.int64))
+    assert len(weights) == 0
     assert 0 < model.match_share < 1

@@ -106,6 +106,17 @@ def test_latin_records_from_csv_and_xlsx_link_well(tmp_path: Path) -> None:
     assert any("clusters" in line for line in summary.lines())
 
 
+def test_hub_link_prints_the_learned_weights_and_the_model_check(tmp_path: Path) -> None:
+    _write_sources(tmp_path)
+    (tmp_path / "link.yaml").write_text(CONFIG + "  unused: cn_id\n", encoding="utf-8")
+    lines = run_link(tmp_path / "link.yaml", tmp_path / "clusters.csv").lines()
+    weights = [line for line in lines if line.startswith("  personal_no (identifier): exact +")]
+    assert len(weights) == 1 and "different -" in weights[0]
+    assert "  unused (cn_id): no values" in lines  # a field empty in every row is reported, not a crash
+    assert "model check: passed" in lines
+    assert list(pd.read_csv(tmp_path / "clusters.csv", dtype=str).columns) == ["source", "record_id", "cluster_id"]
+
+
 @pytest.mark.parametrize(
     ("config_text", "message"),
     [

@@ -33,3 +33,22 @@ def test_review_lists_only_uncertain_pairs_with_every_fields_contribution(bench_
     for row in review.itertuples():
         same = clusters[(row.left_source, row.left_record_id)] == clusters[(row.right_source, row.right_record_id)]
         assert row.merged == same
+
+
+def test_model_check_passes_on_the_bench_and_fails_with_error_on_households(bench_small: Path) -> None:
+    import copy
+
+    import dagster as dg
+
+    from dedup.presets import RESIDENT_VALIDITY
+    from pipelines.assets.resolved import model_check_result
+
+    records = standardized(bench_small)
+    result = link(records, RESIDENT_FIELDS, validity=RESIDENT_VALIDITY)
+    sound = model_check_result(result)
+    assert sound.passed and sound.severity == dg.AssetCheckSeverity.ERROR
+    chained = copy.copy(result)
+    chained.clusters = result.clusters.assign(cluster_id=records["address_canonical"].fillna("").to_numpy())
+    failed = model_check_result(chained)
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+    assert "household_clusters" in str(failed.metadata["warnings"])

@@ -1,0 +1,124 @@
+"""Which national ID numbers identify their record's person, and which only look like they do.
+
+A valid GB 11643 number carries a birth date and a sex. When the record it sits on says otherwise,
+the number is more likely a relative's (a child filed under a parent's number) or an entry error
+than the record's own, so it is *suspect*: agreement on it counts less, and it never keeps two
+records apart. Which field holds the birth date and which the sex is read from the data (the date
+field that mostly agrees with the numbers; an exact field whose values split by the number's sex
+digit), so nothing depends on column names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from dedup.compare import cn_id_cores, date_contradicts
+from dedup.prepare import PreparedField
+
+BIRTH_FIELD_MIN_AGREEMENT = 0.5
+SEX_VALUE_MIN_SHARE = 0.9
+SEX_FIELD_MIN_COVERAGE = 0.9
+SEX_VALUE_MIN_RECORDS = 5
+
+
+def _births(values: np.ndarray) -> np.ndarray:
+    """ISO birth date inside each 18-character number ('' when the value is shorter)."""
+    text = pd.Series(values, dtype="string")
+    iso = text.str.slice(6, 10) + "-" + text.str.slice(10, 12) + "-" + text.str.slice(12, 14)
+    return np.where(text.str.len().to_numpy(dtype=np.int64, na_value=0) >= 18, iso.fillna(""), "").astype(object)
+
+
+def _male(values: np.ndarray) -> np.ndarray:
+    """1 when the sex digit (17th) is odd, 0 when even, -1 when unreadable."""
+    digit = pd.to_numeric(pd.Series(values, dtype="string").str.slice(16, 17), errors="coerce")
+    return np.where(digit.isna(), -1, digit.fillna(0).astype(np.int64) % 2).astype(np.int64)
+
+
+def _birth_contradictions(field: PreparedField, dates: list[PreparedField], usable: np.ndarray) -> np.ndarray:
+    """Records whose birth date (the date field that mostly agrees with the numbers) contradicts it."""
+    births = _births(field.values)
+    best: tuple[float, PreparedField | None] = (BIRTH_FIELD_MIN_AGREEMENT, None)
+    for date in dates:
+        both = usable & (date.codes >= 0)
+        if not both.any():
+            continue
+        agree = date.values[date.codes[both]] == births[field.codes[both]]
+        if agree.mean() >= best[0]:
+            best = (float(agree.mean()), date)
+    chosen = best[1]
+    contradicts = np.zeros(len(field.codes), dtype=bool)
+    if chosen is None:
+        return contradicts
+    known = np.flatnonzero(usable & (chosen.codes >= 0))
+    differ = known[chosen.values[chosen.codes[known]] != births[field.codes[known]]]
+    if len(differ):
+        on_record = [str(v) for v in chosen.values[chosen.codes[differ]]]
+        in_number = [str(v) for v in births[field.codes[differ]]]
+        contradicts[differ] = date_contradicts(on_record, in_number)
+    return contradicts
+
+
+def _sex_contradictions(field: PreparedField, candidates: list[PreparedField], usable: np.ndarray) -> np.ndarray:
+    """Records whose sex (an exact field whose values split cleanly by the sex digit) contradicts it."""
+    male = _male(field.values)
+    record_male = np.where(usable, male[np.maximum(field.codes, 0)], -1)
+    best: tuple[float, np.ndarray | None] = (SEX_FIELD_MIN_COVERAGE, None)
+    for candidate in candidates:
+        known = (record_male >= 0) & (candidate.codes >= 0)
+        if not known.any():
+            continue
+        size = len(candidate.values)
+        total = np.bincount(candidate.codes[known], minlength=size)
+        males = np.bincount(candidate.codes[known], weights=record_male[known], minlength=size)
+        share = males / np.maximum(total, 1)
+        frequent = total >= max(SEX_VALUE_MIN_RECORDS, 0.01 * known.sum())
+        says_male = frequent & (share >= SEX_VALUE_MIN_SHARE)
+        says_female = frequent & (share <= 1 - SEX_VALUE_MIN_SHARE)
+        coverage = total[says_male | says_female].sum() / known.sum()
+        if says_male.any() and says_female.any() and coverage >= best[0]:
+            value_sex = np.where(says_male, 1, np.where(says_female, 0, -1))
+            record_sex = np.where(candidate.codes >= 0, value_sex[np.maximum(candidate.codes, 0)], -1)
+            best = (float(coverage), np.where(known & (record_sex >= 0), record_sex, -1))
+    if best[1] is None:
+        return np.zeros(len(field.codes), dtype=bool)
+    return (best[1] >= 0) & (best[1] != record_male)
+
+
+def mark_contradicting_ids(prepared: list[PreparedField]) -> list[PreparedField]:
+    """Each cn_id field with `suspect` set per record: a valid number that contradicts the record's
+    own birth date or sex."""
+    dates = [f for f in prepared if f.kind == "date"]
+    exacts = [f for f in prepared if f.kind == "exact"]
+    marked = []
+    for field in prepared:
+        if field.kind != "cn_id" or field.valid is None or len(field.values) == 0:
+            marked.append(field)
+            continue
+        usable = (field.codes >= 0) & field.valid[np.maximum(field.codes, 0)]
+        suspect = _birth_contradictions(field, dates, usable) | _sex_contradictions(field, exacts, usable)
+        marked.append(replace(field, suspect=suspect & usable))
+    return marked
+
+
+def identity_codes(prepared: list[PreparedField]) -> list[np.ndarray]:
+    """Valid national ID numbers identify a person: a code per record, -1 when none is valid.
+
+    Codes are over the number's 15-digit core, so an old number upgraded with a guessed century
+    never forbids a merge with the person's new number. A suspect number identifies nobody.
+    """
+    identities = []
+    for data in prepared:
+        if data.kind == "cn_id" and data.valid is not None:
+            codes = np.full(len(data.codes), -1, dtype=np.int64)
+            if len(data.values):
+                core_codes = np.asarray(pd.factorize(pd.Series(cn_id_cores(data.values), dtype=object))[0])
+                known = data.codes >= 0
+                codes[known] = core_codes[data.codes[known]]
+                codes[known & ~data.valid[np.maximum(data.codes, 0)]] = -1
+            if data.suspect is not None:
+                codes[data.suspect] = -1
+            identities.append(codes)
+    return identities
