@@ -1,5 +1,5 @@
-"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`,
-`hub answer`.
+"""The `hub` command: `hub demo`, `hub worker`, `hub systems`, `hub link`, `hub template`, `hub decide`,
+`hub explain`, `hub answer`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback, with
 any personal number or credential in it masked.
@@ -27,6 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--full", action="store_true", help="rebuild from everything the sources hold (default: only their changes)"
     )
+    demo.add_argument(
+        "--executor",
+        choices=["in_process", "celery"],
+        default="in_process",
+        help="in_process (default: one process, nothing to install) or celery (steps on local Celery workers)",
+    )
+    demo.add_argument("--workers", type=positive, default=2, help="Celery workers it starts (--executor celery)")
+
+    worker = commands.add_parser(
+        "worker", help="a Celery worker running the hub's steps (HUB_BROKER_URL, HUB_DAGSTER_DATABASE_URL, ...)"
+    )
+    worker.add_argument("--queue", default=os.environ.get("HUB_CELERY_QUEUE", "hub"), help="queue to take steps from")
+    worker.add_argument("--name", default=None, help="worker name (default hub-worker-<pid>@host)")
+    worker.add_argument("--concurrency", type=positive, default=1, help="steps this worker runs at once")
+    worker.add_argument("--loglevel", default="INFO", help="Celery log level")
 
     systems = commands.add_parser(
         "systems", help="keep the simulated department systems running for the Dagster UI (make ui)"
@@ -70,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def record_key(text: str) -> tuple[str, str]:
     """SOURCE:RECORD_ID (the record id may itself contain ':', as intake ids do)."""
     source, sep, record_id = text.partition(":")
@@ -84,7 +106,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from pipelines.demo import run_demo
 
-            return run_demo(data=args.data, people=args.people, seed=args.seed, out=args.out, full=args.full)
+            return run_demo(
+                data=args.data,
+                people=args.people,
+                seed=args.seed,
+                out=args.out,
+                full=args.full,
+                executor=args.executor,
+                workers=args.workers,
+            )
+        if args.command == "worker":
+            import socket
+
+            from pipelines.celery_run import run_worker
+
+            name = args.name or f"hub-worker-{os.getpid()}@{socket.gethostname()}"
+            return run_worker(queue=args.queue, name=name, concurrency=args.concurrency, loglevel=args.loglevel)
         if args.command == "systems":
             from pipelines.demo import serve_systems
 

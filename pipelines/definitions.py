@@ -6,6 +6,8 @@ pipelines/settings.py); no address or secret is written here.
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from pipelines.assets.alerts import alerts_asset
@@ -27,9 +29,11 @@ from pipelines.sensors import community_inbox_sensor
 from pipelines.settings import default_database_url
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Definitions:
+    """The hub's definitions; ``executor`` (the Celery one) replaces Dagster's default for every job."""
     database_url = default_database_url()
     return dg.Definitions(
+        executor=executor,
         assets=[
             *raw_assets,
             source_guard_asset,
@@ -64,4 +68,13 @@ def build_definitions() -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+def default_executor() -> dg.ExecutorDefinition | None:
+    """HUB_EXECUTOR=celery: every job's steps go to Celery workers (`hub worker`), as in production."""
+    if os.environ.get("HUB_EXECUTOR", "") != "celery":
+        return None
+    from pipelines.celery_run import configured_executor
+
+    return configured_executor()
+
+
+defs = build_definitions(executor=default_executor())

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from dagster._core.execution.job_execution_result import JobExecutionResult
 
 from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.seed import write_synthetic
@@ -51,6 +52,9 @@ run_monitoring:
   max_resume_run_attempts: 0
   poll_interval_seconds: 60
 """
+
+
+RunResult = dg.ExecuteInProcessResult | JobExecutionResult
 
 
 class DemoFailed(HubError):
@@ -92,8 +96,24 @@ def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, 
         yield addresses, inbox
 
 
-def run_demo(*, data: Path | None, people: int, seed: int, out: Path, full: bool = False) -> int:
+EXECUTORS = ("in_process", "celery")
+
+
+def run_demo(
+    *,
+    data: Path | None,
+    people: int,
+    seed: int,
+    out: Path,
+    full: bool = False,
+    executor: str = "in_process",
+    workers: int = 2,
+) -> int:
     started = time.perf_counter()
+    if executor == "celery":
+        from pipelines.celery_run import require_shared_stores
+
+        require_shared_stores()
     os.environ.setdefault("HUB_DATABASE_URL", default_database_url())
     warehouse = Warehouse.from_url(os.environ["HUB_DATABASE_URL"])
     run_id = str(uuid.uuid4())
@@ -104,24 +124,27 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path, full: bool
         os.environ.setdefault("DAGSTER_HOME", str(dagster_home()))
         prepare_dagster_home(Path(os.environ["DAGSTER_HOME"]))
         os.environ["HUB_OUT"] = str(out)
-        instance = dg.DagsterInstance.get()
+        instance = demo_instance(executor)
         fail_dead_runs(instance)
         mode = default_mode(warehouse, full=full)
         with simulated_department_systems(data) as (_, inbox):
             inbox.keep_state_in(hub_home() / "department-inbox")
-            from pipelines.definitions import build_definitions
+            tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), MODE_TAG: mode}
+            run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+            by_worker: dict[str, int] = {}
+            if executor == "celery":
+                result, by_worker = run_on_local_workers(instance, run_id, workers, tags, run_config)
+            else:
+                from pipelines.definitions import build_definitions
 
-            result = (
-                build_definitions()
-                .resolve_job_def(MAIN_JOB)
-                .execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    run_id=run_id,
-                    tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), MODE_TAG: mode},
-                    run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                result = (
+                    build_definitions()
+                    .resolve_job_def(MAIN_JOB)
+                    .execute_in_process(
+                        instance=instance, raise_on_error=False, run_id=run_id, tags=tags, run_config=run_config
+                    )
                 )
-            )
+                by_worker = {f"in_process@{socket.gethostname()}": steps_run(result)}
             if not result.success:
                 raise DemoFailed(describe_failure(result))
             warehouse.complete_run(run_id, mode)
@@ -134,11 +157,38 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path, full: bool
             name for delivery in summary["deliveries"].values() for name in delivery["change_workbooks"]
         )
         summary["held_back"] = held_back(warehouse, run_id)
+    summary["executor"] = executor
+    summary["steps_by_worker"] = by_worker
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["dagster_run_id"] = result.run_id
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     print_summary(summary, out)
     return 0
+
+
+def demo_instance(executor: str) -> dg.DagsterInstance:
+    """The Dagster instance of DAGSTER_HOME; for Celery, with runs and events in PostgreSQL."""
+    if executor == "celery":
+        from pipelines.celery_run import postgres_instance
+
+        return postgres_instance(Path(os.environ["DAGSTER_HOME"]))
+    return dg.DagsterInstance.get()
+
+
+def run_on_local_workers(
+    instance: dg.DagsterInstance, run_id: str, workers: int, tags: dict[str, str], run_config: dict
+) -> tuple[RunResult, dict[str, int]]:
+    """Start ``workers`` Celery workers on a queue of this run's own, run the job on them, stop them."""
+    from pipelines.celery_run import execute_on_celery, local_workers, steps_by_worker
+
+    queue = f"hub-demo-{run_id[:8]}"
+    with local_workers(workers, queue, hub_home() / "workers"):
+        result = execute_on_celery(instance, run_id=run_id, queue=queue, tags=tags, run_config=run_config)
+    return result, steps_by_worker(instance, run_id)
+
+
+def steps_run(result: RunResult) -> int:
+    return sum(1 for event in result.all_events if event.is_step_start)
 
 
 class StopRequested(Exception):
@@ -224,7 +274,7 @@ def prepare_dagster_home(folder: Path) -> None:
             handle.write("\n" + DAGSTER_CONFIG[DAGSTER_CONFIG.index("# Runs whose") :])
 
 
-def describe_failure(result: dg.ExecuteInProcessResult) -> str:
+def describe_failure(result: RunResult) -> str:
     """The failed steps and their errors, for a steward, with where to look further."""
     lines = [f"Dagster run {result.run_id} failed:"]
     for event in result.all_events:
@@ -237,7 +287,7 @@ def describe_failure(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(lines)
 
 
-def run_books(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, dict]]:
+def run_books(result: RunResult) -> dict[str, dict[str, dict]]:
     """Per dataset and source, the accounting the run's blocking check verified (received = accepted
     + quarantined, superseded copies beside), and per source the files its inbox did not read."""
     books: dict[str, dict[str, dict]] = {}
@@ -318,15 +368,17 @@ def export_outputs(
     }
 
 
-def run_deliveries(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+def run_deliveries(result: RunResult) -> dict[str, dict]:
     """Per department report of this run: full or changes only, why, and what changed (nothing to
     deliver when there were no changes)."""
     deliveries: dict[str, dict] = {}
-    for node in result.job_def.nodes_in_topological_order:
-        for materialization in result.asset_materializations_for_node(node.name):
-            delivery = materialization.metadata.get("delivery")
-            if delivery is not None:
-                deliveries[materialization.asset_key.path[-1].removeprefix("report_")] = dict(delivery.value)  # type: ignore[arg-type]
+    for event in result.all_events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.step_materialization_data.materialization
+        delivery = materialization.metadata.get("delivery")
+        if delivery is not None:
+            deliveries[materialization.asset_key.path[-1].removeprefix("report_")] = dict(delivery.value)  # type: ignore[arg-type]
     return deliveries
 
 

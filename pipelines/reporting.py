@@ -28,8 +28,9 @@ import pandas as pd
 import requests
 import sqlalchemy as sa
 
+from connectors.bulk_workbook import write_bulk_workbook
 from connectors.push import DeliveryLog, PushResult, push_batches
-from connectors.workbook import CoverSheet, TableSheet, write_workbook
+from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title
 from hub_errors import ConfigError, DeliveryError
 from pipelines.departments import ColumnSpec, ReportSpec, Section
 from pipelines.faults import crash_point
@@ -41,6 +42,10 @@ ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
 KEY_FIELDS = {"persons": "person_id", "incidents": "incident_id"}
 FILE_NAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+EXCEL_MAX_ROWS = 1_048_576  # rows in one worksheet, the header included
+SHEET_ROW_LIMIT_ENV = "HUB_SHEET_ROW_LIMIT"
+AREA_FIELDS = {"persons": ("addr_district", "addr_community"), "incidents": ("loc_district", "loc_community")}
+UNKNOWN_DISTRICT = "未识别区"
 
 
 def is_missing(value: Any) -> bool:
@@ -254,9 +259,20 @@ class ReportTable:
     coverage: str = ""
     keys: tuple[str, ...] = ()
     choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    districts: tuple[str, ...] = ()  # per row, for splitting a sheet past the row limit
+    communities: tuple[str, ...] = ()
 
     def as_sheet(self) -> TableSheet:
         return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns, self.choices)
+
+    def rows(self, positions: Sequence[int]) -> ReportTable:
+        """The same table cut to the rows at ``positions``."""
+        return dataclasses.replace(
+            self,
+            frame=self.frame.iloc[list(positions)].reset_index(drop=True),
+            districts=tuple(self.districts[i] for i in positions) if self.districts else (),
+            communities=tuple(self.communities[i] for i in positions) if self.communities else (),
+        )
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as JSON-ready objects keyed by the department's column names (for HTTP delivery)."""
@@ -363,8 +379,89 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         text_columns=frozenset(text_columns),
         coverage=describe_rule(section.include),
         keys=tuple(plain_text(value) or "" for value in view.values(KEY_FIELDS[section.covers])),
+        districts=area_labels(view, AREA_FIELDS[section.covers][0], UNKNOWN_DISTRICT),
+        communities=area_labels(view, AREA_FIELDS[section.covers][1], UNKNOWN_GROUP),
     )
     return table, view
+
+
+def area_labels(view: RecordView, name: str, unknown: str) -> tuple[str, ...]:
+    return tuple(view.values(name).map(lambda value: plain_text(value) or unknown))
+
+
+def sheet_row_limit() -> int:
+    """Data rows one worksheet may hold (Excel's limit less the header; HUB_SHEET_ROW_LIMIT lowers it)."""
+    raw = os.environ.get(SHEET_ROW_LIMIT_ENV, "").strip()
+    limit = int(raw) if raw.isdigit() else EXCEL_MAX_ROWS - 1
+    return max(1, min(limit, EXCEL_MAX_ROWS - 1))
+
+
+@dataclass(frozen=True)
+class SheetSplit:
+    """A table too long for one worksheet, cut into parts: per district, a district still too long per
+    community, a community still too long into numbered parts."""
+
+    table: ReportTable
+    parts: tuple[tuple[str, ReportTable], ...]
+    limit: int
+
+    @property
+    def note(self) -> str:
+        if len(self.parts) == 1:
+            return ""
+        titles = "、".join(f"{title}（{len(part.frame)} 行）" for title, part in self.parts)
+        return (
+            f"共 {len(self.table.frame)} 行，超过每个工作表 {self.limit} 行的上限，按区拆分"
+            f"（区内仍超限的按社区，社区内仍超限的按序号分段）为 {len(self.parts)} 个工作表：{titles}"
+        )
+
+    def sheets(self) -> list[TableSheet]:
+        return [dataclasses.replace(part, sheet=title).as_sheet() for title, part in self.parts]
+
+
+def split_table(table: ReportTable, limit: int | None = None) -> SheetSplit:
+    """The table as worksheets of at most ``limit`` rows (one when it fits), titles unique in the book."""
+    limit = sheet_row_limit() if limit is None else limit
+    total = len(table.frame)
+    if total <= limit:
+        return SheetSplit(table, ((table.sheet, table),), limit)
+    districts = table.districts or (UNKNOWN_DISTRICT,) * total
+    communities = table.communities or (UNKNOWN_GROUP,) * total
+    parts: list[tuple[str, list[int]]] = []
+    for district, in_district in grouped(range(total), districts):
+        if len(in_district) <= limit:
+            parts.append((district, in_district))
+            continue
+        for community, in_community in grouped(in_district, communities):
+            if len(in_community) <= limit:
+                parts.append((f"{district}{community}", in_community))
+                continue
+            for number, start in enumerate(range(0, len(in_community), limit), start=1):
+                parts.append((f"{district}{community}{number}", in_community[start : start + limit]))
+    titles = unique_titles([f"{table.sheet}_{label}" for label, _ in parts])
+    return SheetSplit(table, tuple((t, table.rows(rows)) for t, (_, rows) in zip(titles, parts, strict=True)), limit)
+
+
+def grouped(positions: Iterable[int], labels: Sequence[str]) -> list[tuple[str, list[int]]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for position in positions:
+        groups[labels[position]].append(position)
+    return sorted(groups.items())
+
+
+def unique_titles(titles: Sequence[str]) -> list[str]:
+    """Sheet titles as Excel takes them (31 characters, no []:*?/\\), distinct regardless of case."""
+    seen: set[str] = set()
+    result = []
+    for title in titles:
+        candidate, number = safe_sheet_title(title), 1
+        while candidate.casefold() in seen:
+            number += 1
+            suffix = f"~{number}"
+            candidate = safe_sheet_title(title)[: MAX_SHEET_TITLE - len(suffix)] + suffix
+        seen.add(candidate.casefold())
+        result.append(candidate)
+    return result
 
 
 def require_columns(frame: pd.DataFrame, covers: str, spec: ReportSpec) -> None:
@@ -438,15 +535,9 @@ def build_community_rosters(
     groups = view.values(spec.group_by).map(lambda value: plain_text(value) or UNKNOWN_GROUP).to_numpy()
     rosters: dict[str, ReportTable] = {}
     for group in sorted(set(groups)):
-        rows = table.frame[groups == group].reset_index(drop=True)
-        rosters[group] = ReportTable(
-            sheet=section.sheet,
-            covers=section.covers,
-            frame=rows,
-            column_sources=table.column_sources,
-            number_formats=table.number_formats,
-            text_columns=table.text_columns,
-            coverage=f"{describe_rule(section.include)}，{spec.group_by} 为 {group}",
+        positions = [int(position) for position in (groups == group).nonzero()[0]]
+        rosters[group] = dataclasses.replace(
+            table.rows(positions), coverage=f"{describe_rule(section.include)}，{spec.group_by} 为 {group}"
         )
     return rosters
 
@@ -471,6 +562,9 @@ def cover_sheet(
     for table in tables:
         facts.append((f"{table.sheet} 行数", str(len(table.frame))))
         facts.append((f"{table.sheet} 范围", table.coverage))
+        split = split_table(table)
+        if split.note:
+            facts.append((f"{table.sheet} 拆分", split.note))
     masked = [source.header for table in tables for source in table.column_sources if MASKED_NOTE in source.treatment]
     facts.append(("脱敏列", "、".join(masked) if masked else "无"))
     rows = [[s.sheet, s.header, s.field, s.origin, s.treatment] for t in tables for s in t.column_sources]
@@ -484,14 +578,15 @@ def cover_sheet(
 
 def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None) -> Path:
     """Write to a temporary name in the same folder, then rename over ``path``: a reader (or a run
-    killed while saving) sees the old workbook or the new one, never half of one."""
+    killed while saving) sees the old workbook or the new one, never half of one. Reports are bulk
+    exports: XlsxWriter writes them (connectors/bulk_workbook.py, benchmarks/bench_workbooks.py)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         stale.unlink(missing_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        write_workbook(temporary, sheets, cover)
+        write_bulk_workbook(temporary, sheets, cover)
         crash_point("workbook_written")
         os.replace(temporary, path)
     finally:
@@ -502,7 +597,8 @@ def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: Co
 def write_report_workbook(report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime) -> Path:
     """The department's workbook: cover sheet, then one sheet per section."""
     cover = cover_sheet(report.spec, report.sheets, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
-    return save_workbook_atomically(path, [table.as_sheet() for table in report.sheets], cover)
+    sheets = [sheet for table in report.sheets for sheet in split_table(table).sheets()]
+    return save_workbook_atomically(path, sheets, cover)
 
 
 def safe_file_part(text: str) -> str:
@@ -531,7 +627,7 @@ def write_community_rosters(
         path = output_path(out_dir, folder, pattern, spec, as_of, group)
         titled = dataclasses.replace(spec, title=f"{spec.title}（{group}）")
         cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
-        paths[group] = save_workbook_atomically(path, [table.as_sheet()], cover)
+        paths[group] = save_workbook_atomically(path, split_table(table).sheets(), cover)
     return paths
 
 

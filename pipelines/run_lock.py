@@ -8,7 +8,9 @@ so a run killed with SIGKILL never leaves it behind:
 - SQLite: an exclusive ``flock`` on a file beside the database file.
 
 The same holder (one Dagster run) may take it again in the same process (the demo takes it for the
-whole run, the run's steps take it again around their writes): that is a no-op.
+whole run, the run's steps take it again around their writes): that is a no-op. On PostgreSQL the
+run's steps in other processes (Celery workers) find the lock held for their own run and go on under
+it: the holder is recorded beside the lock.
 """
 
 from __future__ import annotations
@@ -145,8 +147,12 @@ def _postgres_lock(engine: sa.Engine, holder: str, limit: float) -> Iterator[Non
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         while not conn.execute(take, {"name": LOCK_NAME}).scalar_one():
+            facts = _postgres_holder(conn)
+            if facts is not None and facts.get("holder") == holder:
+                yield  # held for this very run by the process that launched it: a step of it goes on
+                return
             if time.monotonic() >= deadline:
-                raise _give_up(_postgres_holder(conn), limit)
+                raise _give_up(facts, limit)
             time.sleep(POLL_SECONDS)
         try:
             _set_postgres_holder(conn, holder_facts(holder))

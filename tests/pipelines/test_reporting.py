@@ -261,3 +261,40 @@ def test_deliver_report_writes_the_workbook_and_pushes_once(
     assert len(DeliveryLog(engine).entries()) == 4
     skipped = deliver_report(report, out_dir=tmp_path, run_id="run-3", engine=engine, env={})
     assert skipped.pushes == [] and "unset variable" in skipped.not_attempted[0]
+
+
+def test_a_sheet_past_the_row_limit_is_split_by_district_then_community_then_numbered(
+    incidents: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = [("芗城区", "东铺头社区", 250), ("龙文区", "蓝田社区", 200), ("龙文区", "朝阳社区", 500)]
+    rows = []
+    for district, community, count in layout:
+        for _ in range(count):
+            row = person(f"P{len(rows):06d}", "林小红", None, "2", "1980-01-01", "grid", community)
+            rows.append({**row, "addr_district": district})
+    persons = pd.DataFrame(rows)
+    monkeypatch.setenv("HUB_SHEET_ROW_LIMIT", "300")
+    report = build_department_report(load_report_specs()["grid"], persons, incidents, as_of=AS_OF)
+    with DepartmentInbox() as inbox:
+        env = {"HUB_DEPARTMENT_INBOX_URL": inbox.url}
+        outcome = deliver_report(report, out_dir=tmp_path, run_id="run-1", engine=None, env=env)
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+        pushed = deliver_report(report, out_dir=tmp_path / "again", run_id="run-1", engine=engine, env=env)
+        assert len([row for row in inbox.rows("grid") if "公民身份号码" in row]) == 950, "pushed rows unchanged"
+        assert [len(push.delivered) for push in pushed.pushes] == [2, 1], "batches of 500 as without a split"
+    book = openpyxl.load_workbook(outcome.workbooks[0], read_only=True)
+    person_sheets = {
+        name: sum(1 for _ in book[name].iter_rows(min_row=2)) for name in book.sheetnames if name.startswith("实有人口")
+    }
+    assert person_sheets == {
+        "实有人口_芗城区": 250,
+        "实有人口_龙文区朝阳社区1": 300,
+        "实有人口_龙文区朝阳社区2": 200,
+        "实有人口_龙文区蓝田社区": 200,
+    }
+    assert "网格事件" in book.sheetnames, "a sheet under the limit stays whole"
+    facts = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if len(row) > 1 and row[0]}
+    assert "按区拆分" in facts["实有人口 拆分"] and "4 个工作表" in facts["实有人口 拆分"]
+    assert facts["实有人口 行数"] == "950"
+    assert "网格事件 拆分" not in facts
+    book.close()

@@ -1,0 +1,48 @@
+"""The bulk-export writer (XlsxWriter): the same workbook the openpyxl writer gives, cell for cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+
+from connectors.bulk_workbook import write_bulk_workbook
+from connectors.workbook import CoverSheet, TableSheet, write_workbook
+
+
+def sheets() -> tuple[list[TableSheet], CoverSheet]:
+    frame = pd.DataFrame(
+        {
+            "姓名": ['=HYPERLINK("x")', "李四", None],
+            "身份证号": ["350603195001011234", "35060319500101123X", None],
+            "电话": ["13912345678", "0596-1234567", ""],
+            "月发放金额": [800.0, None, 1234.5],
+            "备注": ["http://example.invalid", "0012", "+86"],
+        }
+    )
+    cover = CoverSheet("测试报表", [("运行编号", "run-1")], ("列名", "来源"), [("身份证号", "grid 2")])
+    table = TableSheet("名单", frame, {"月发放金额": "0.00"}, frozenset({"身份证号", "电话"}))
+    return [table, TableSheet("空表", frame.iloc[:0])], cover
+
+
+def test_bulk_writer_gives_the_same_cells_formats_and_header(tmp_path: Path) -> None:
+    tables, cover = sheets()
+    bulk = openpyxl.load_workbook(write_bulk_workbook(tmp_path / "bulk" / "r.xlsx", tables, cover))
+    styled = openpyxl.load_workbook(write_workbook(tmp_path / "r.xlsx", tables, cover))
+    assert bulk.sheetnames == styled.sheetnames == ["说明", "名单", "空表"]
+    for name in bulk.sheetnames:
+        assert [[c.value for c in row] for row in bulk[name].iter_rows()] == [
+            [c.value for c in row] for row in styled[name].iter_rows()
+        ], name
+    ws = bulk["名单"]
+    assert ws["A2"].value == '\'=HYPERLINK("x")' and ws["A2"].data_type == "s"
+    assert ws["B2"].data_type == "s" and ws["B2"].number_format == "@"
+    assert ws["C3"].value == "0596-1234567" and ws["C3"].number_format == "@"
+    assert ws["D2"].value == 800 and ws["D2"].number_format == "0.00"
+    assert ws["E2"].data_type == "s" and ws["E3"].value == "0012" and ws["E4"].value == "'+86"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E4"
+    assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("305496")
+    assert ws.column_dimensions["B"].width >= 18
+    assert bulk["说明"]["A1"].value == "测试报表" and bulk["说明"]["A1"].font.bold
+    assert bulk["说明"]["B3"].value == "run-1"
