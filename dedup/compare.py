@@ -14,19 +14,38 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
+from dedup import name_variants
 from dedup.arrays import factorize
 from dedup.prepare import PreparedField
 
 MISSING = -1
 EXACT = 0
 CN_ID_EXACT_CONTRADICTED, CN_ID_NEAR, CN_ID_DIFFERENT_WEAK, CN_ID_DIFFERENT = 1, 2, 4, 5
+(
+    NAME_SAME_SOUND,
+    NAME_NEAR,
+    NAME_SAME_CHARACTERS,
+    NAME_WITHIN,
+    NAME_KNOWN_VARIANT,
+    NAME_SIMILAR,
+    NAME_DIFFERENT,
+) = range(1, 8)
 
 # Levels per kind, best agreement first: a level never weighs more than the one before it (the model
 # keeps learned weights monotone in this order). A new kind adds its labels here, its levels function
 # to _LEVELS_OF_DIFFERENT, its normalizer to dedup.prepare (KINDS, _SIMPLE_NORMALIZERS) and its priors
 # to dedup.model (PRIOR_M, U_PRIOR_EQUAL; PERSON_KINDS / HOUSEHOLD_KINDS say how it is trained).
 LEVEL_LABELS: dict[str, tuple[str, ...]] = {
-    "name": ("exact", "one edit or reordered", "same characters in another order", "similar", "different"),
+    "name": (
+        "exact",
+        "same sound, other characters",
+        "one edit or reordered",
+        "same characters in another order",
+        "one name within the other",
+        "nickname or known variant",
+        "similar",
+        "different",
+    ),
     "date": ("exact", "one digit or day/month swapped", "same year", "different"),
     "identifier": ("exact", "one edit", "two edits", "different"),
     "cn_id": (
@@ -67,12 +86,29 @@ def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
     reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
     jaro = _distance(JaroWinkler.normalized_similarity, a, b)
     share_kept = _distance(Levenshtein.normalized_similarity, a, b)
-    levels = np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 3], 4)
-    candidates = np.flatnonzero(levels > 1)
-    if len(candidates):
-        shuffled = _same_characters([a[i] for i in candidates], [b[i] for i in candidates])
-        levels[candidates[shuffled]] = 2
+    levels = np.select(
+        [(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [NAME_NEAR, NAME_SIMILAR], NAME_DIFFERENT
+    )
+    _refine(levels, levels > NAME_NEAR, _same_characters, a, b, NAME_SAME_CHARACTERS)
+    _refine(levels, np.ones(len(levels), dtype=bool), name_variants.same_sound, a, b, NAME_SAME_SOUND)
+    _refine(levels, levels > NAME_WITHIN, name_variants.name_within, a, b, NAME_WITHIN)
+    _refine(levels, levels > NAME_KNOWN_VARIANT, name_variants.known_variant, a, b, NAME_KNOWN_VARIANT)
     return levels
+
+
+def _refine(
+    levels: np.ndarray,
+    eligible: np.ndarray,
+    test: Callable[[list[str], list[str]], np.ndarray],
+    a: list[str],
+    b: list[str],
+    level: int,
+) -> None:
+    """Pairs among `eligible` that pass `test` get `level` (the test runs on those pairs only)."""
+    candidates = np.flatnonzero(eligible)
+    if len(candidates):
+        passed = test([a[i] for i in candidates], [b[i] for i in candidates])
+        levels[candidates[passed]] = level
 
 
 def _characters(values: list[str], width: int) -> np.ndarray:
@@ -216,7 +252,7 @@ def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndar
     for position, first in enumerate(names):
         for second in names[position + 1 :]:
             a, b = fields[first], fields[second]
-            candidates = np.flatnonzero((levels[:, first] > 1) & (levels[:, second] > 1))
+            candidates = np.flatnonzero((levels[:, first] > NAME_NEAR) & (levels[:, second] > NAME_NEAR))
             if len(candidates) == 0:
                 continue
             vocabulary = {value: code for code, value in enumerate(np.concatenate([a.values, b.values]).tolist())}
@@ -225,5 +261,5 @@ def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndar
             i, j = left[candidates], right[candidates]
             swapped = (in_a[a.codes[i]] == in_b[b.codes[j]]) & (in_b[b.codes[i]] == in_a[a.codes[j]])
             swapped &= (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
-            levels[candidates[swapped], first] = 1
-            levels[candidates[swapped], second] = 1
+            levels[candidates[swapped], first] = NAME_NEAR
+            levels[candidates[swapped], second] = NAME_NEAR

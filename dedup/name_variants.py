@@ -1,0 +1,147 @@
+"""Name evidence beyond spelling: the same sound, a known nickname, a name within a longer one.
+
+Spelling distance misses three ways one person's name is written differently:
+
+- Chinese characters that sound the same (张伟 / 张玮, 同音字): the toneless pinyin of every
+  character agrees (any of a character's readings, so 曾 is both zeng and ceng), or a name written
+  in pinyin reads like the characters (Zhang Wei / 张伟).
+- A nickname or diminutive (Bob / Robert, Peggy / Margaret), from the hand-curated English names
+  dataset of the `nicknames` package.
+- A middle name or a second family name in one record only (Mary Ann / Mary, Smith-Jones / Smith).
+
+Every function works on distinct values: a value's reading, words and nickname groups are computed
+once (cached), and the pair checks run over the distinct pairs compare.py hands in.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_WORD_SEPARATORS = re.compile(r"[\s\-‐'’.,·]+")
+MIN_FULL_WORD = 2
+
+
+@lru_cache(maxsize=200_000)
+def readings(name: str) -> tuple[frozenset[str], ...] | None:
+    """Toneless pinyin readings per character of a Chinese name (None when it has no Chinese)."""
+    if not _CJK.search(name):
+        return None
+    from pypinyin import Style, pinyin
+
+    return tuple(frozenset(options) for options in pinyin(name, style=Style.NORMAL, heteronym=True, errors="ignore"))
+
+
+@lru_cache(maxsize=200_000)
+def spoken(name: str) -> str:
+    """The name as letters only: the common pinyin of a Chinese name, the letters of a Latin one."""
+    if _CJK.search(name):
+        from pypinyin import Style, lazy_pinyin
+
+        return "".join(lazy_pinyin(name, style=Style.NORMAL, errors="ignore"))
+    return _NOT_LETTER.sub("", name)
+
+
+def _same_sound(a: str, b: str) -> bool:
+    first, second = readings(a), readings(b)
+    if first is not None and second is not None:
+        return len(first) == len(second) and all(x & y for x, y in zip(first, second, strict=True))
+    if (first is None) == (second is None):
+        return False
+    sound_a, sound_b = spoken(a), spoken(b)
+    return bool(sound_a) and sound_a == sound_b
+
+
+def same_sound(a: list[str], b: list[str]) -> np.ndarray:
+    """Different writing, same sound: every character has a reading in common (张伟 / 张玮), or a
+    pinyin spelling reads like the characters (zhang wei / 张伟)."""
+    return np.fromiter((_same_sound(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+
+
+@lru_cache(maxsize=200_000)
+def words(name: str) -> tuple[str, ...]:
+    """The words of a name (spaces, hyphens, apostrophes and dots separate them)."""
+    return tuple(word for word in _WORD_SEPARATORS.split(name) if word)
+
+
+@lru_cache(maxsize=1)
+def _namer() -> object:
+    from nicknames import NickNamer
+
+    return NickNamer()
+
+
+@lru_cache(maxsize=200_000)
+def nickname_groups(word: str) -> frozenset[str]:
+    """The formal names a word is, or is a nickname of (robert -> robert; bob -> robert, ...)."""
+    if len(word) < MIN_FULL_WORD or _CJK.search(word):
+        return frozenset()
+    namer = _namer()
+    groups = set(namer.canonicals_of(word))  # type: ignore[attr-defined]
+    if namer.nicknames_of(word):  # type: ignore[attr-defined]
+        groups.add(word)
+    return frozenset(groups)
+
+
+def _word_relation(x: str, y: str) -> int:
+    """0 the same word, 1 a nickname / known variant of each other, 2 an initial of the other, 3 no relation."""
+    if x == y:
+        return 0
+    if nickname_groups(x) & nickname_groups(y):
+        return 1
+    if (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y)):
+        return 2
+    return 3
+
+
+def _matched_words(shorter: tuple[str, ...], longer: tuple[str, ...]) -> list[int] | None:
+    """Relation of each word of the shorter name to a distinct word of the longer one (best first),
+    or None when one of them has no counterpart."""
+    free = list(longer)
+    relations = []
+    for word in shorter:
+        best = min(range(len(free)), key=lambda k: _word_relation(word, free[k]), default=None)
+        if best is None or _word_relation(word, free[best]) == 3:
+            return None
+        relations.append(_word_relation(word, free.pop(best)))
+    return relations
+
+
+def _within(a: str, b: str) -> bool:
+    first, second = words(a), words(b)
+    if not first or not second:
+        return False
+    shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
+    relations = _matched_words(shorter, longer)
+    return (
+        relations is not None
+        and (len(first) != len(second) or 2 in relations)
+        and all(r in (0, 2) for r in relations)
+        and any(r == 0 and len(w) >= MIN_FULL_WORD for r, w in zip(relations, shorter, strict=True))
+    )
+
+
+def name_within(a: list[str], b: list[str]) -> np.ndarray:
+    """One name is the other with extra words or a word reduced to its initial: a middle name or a
+    second family name (Mary Ann / Mary, Mary A / Mary Ann, Smith-Jones / Smith). At least one
+    full word is the same."""
+    return np.fromiter((_within(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+
+
+def _known_variant(a: str, b: str) -> bool:
+    first, second = words(a), words(b)
+    if not first or not second:
+        return False
+    shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
+    relations = _matched_words(shorter, longer)
+    return relations is not None and 1 in relations and all(r in (0, 1) for r in relations)
+
+
+def known_variant(a: list[str], b: list[str]) -> np.ndarray:
+    """A word of one name is a nickname or known variant of the other's (Bob / Robert, Peggy Smith /
+    Margaret Smith, Bob / Robert James); the other words are the same."""
+    return np.fromiter((_known_variant(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
