@@ -20,7 +20,9 @@ def _labels(pairs: list[tuple[str, str]]) -> list[str]:
 
 
 def test_homophones_are_the_same_sound_not_a_one_character_edit() -> None:
-    labels = _labels([("张伟", "张玮"), ("曾梓轩", "曾子萱"), ("张伟", "张强"), ("王芳", "Wang Fang"), ("王芳", "Wang Li")])
+    labels = _labels(
+        [("张伟", "张玮"), ("曾梓轩", "曾子萱"), ("张伟", "张强"), ("王芳", "Wang Fang"), ("王芳", "Wang Li")]
+    )
     assert labels[:2] == ["same sound, other characters"] * 2
     assert labels[2] == "one edit or reordered"
     assert labels[3] == "same sound, other characters"
