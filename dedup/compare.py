@@ -246,20 +246,35 @@ def compare(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) ->
 
 
 def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
-    """Given and family name entered in each other's field (Jacob Butler / Butler Jacob): both fields
-    count as reordered rather than different."""
+    """Given and family name entered in each other's field (Jacob Butler / Butler Jacob, Anna Hill /
+    Hill Anna Catherine): where both fields compare well crosswise, each counts as its crosswise
+    level, at best "one edit or reordered"."""
     names = [c for c, f in enumerate(fields) if f.kind == "name"]
     for position, first in enumerate(names):
         for second in names[position + 1 :]:
             a, b = fields[first], fields[second]
             candidates = np.flatnonzero((levels[:, first] > NAME_NEAR) & (levels[:, second] > NAME_NEAR))
+            i, j = left[candidates], right[candidates]
+            present = (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
+            candidates, i, j = candidates[present], i[present], j[present]
             if len(candidates) == 0:
                 continue
-            vocabulary = {value: code for code, value in enumerate(np.concatenate([a.values, b.values]).tolist())}
-            in_a = np.array([vocabulary[v] for v in a.values.tolist()] + [-1], dtype=np.int64)
-            in_b = np.array([vocabulary[v] for v in b.values.tolist()] + [-1], dtype=np.int64)
-            i, j = left[candidates], right[candidates]
-            swapped = (in_a[a.codes[i]] == in_b[b.codes[j]]) & (in_b[b.codes[i]] == in_a[a.codes[j]])
-            swapped &= (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
-            levels[candidates[swapped], first] = NAME_NEAR
-            levels[candidates[swapped], second] = NAME_NEAR
+            across = _levels_of_values(a, a.codes[i], b, b.codes[j])
+            back = _levels_of_values(b, b.codes[i], a, a.codes[j])
+            swapped = (across <= NAME_KNOWN_VARIANT) & (back <= NAME_KNOWN_VARIANT)
+            rows = candidates[swapped]
+            levels[rows, first] = np.minimum(levels[rows, first], np.maximum(across[swapped], NAME_NEAR))
+            levels[rows, second] = np.minimum(levels[rows, second], np.maximum(back[swapped], NAME_NEAR))
+
+
+def _levels_of_values(a: PreparedField, a_codes: np.ndarray, b: PreparedField, b_codes: np.ndarray) -> np.ndarray:
+    """Name levels between values of two fields, computed once per distinct pair of values."""
+    first, second = a.values[a_codes], b.values[b_codes]
+    levels = np.full(len(a_codes), EXACT, dtype=np.int8)
+    differ = np.flatnonzero(first != second)
+    if len(differ):
+        inverse, distinct = factorize(a_codes[differ].astype(np.int64) * len(b.values) + b_codes[differ])
+        pairs_a = a.values[distinct // len(b.values)].tolist()
+        pairs_b = b.values[distinct % len(b.values)].tolist()
+        levels[differ] = _name_levels(pairs_a, pairs_b).astype(np.int8)[inverse]
+    return levels

@@ -19,11 +19,14 @@ import re
 from functools import lru_cache
 
 import numpy as np
+from rapidfuzz.distance import OSA
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _NOT_LETTER = re.compile(r"[^a-z]+")
 _WORD_SEPARATORS = re.compile(r"[\s\-‐'’.,·]+")
 MIN_FULL_WORD = 2
+MIN_SLIP_WORD = 4
+NO_RELATION = 4
 
 
 @lru_cache(maxsize=200_000)
@@ -88,14 +91,17 @@ def nickname_groups(word: str) -> frozenset[str]:
 
 
 def _word_relation(x: str, y: str) -> int:
-    """0 the same word, 1 a nickname / known variant of each other, 2 an initial of the other, 3 no relation."""
+    """0 the same word, 1 a nickname / known variant of each other, 2 an initial of the other,
+    3 one typing slip apart (words of MIN_SLIP_WORD letters or more), 4 no relation."""
     if x == y:
         return 0
     if nickname_groups(x) & nickname_groups(y):
         return 1
     if (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y)):
         return 2
-    return 3
+    if min(len(x), len(y)) >= MIN_SLIP_WORD and OSA.distance(x, y) <= 1:
+        return 3
+    return 4
 
 
 def _matched_words(shorter: tuple[str, ...], longer: tuple[str, ...]) -> list[int] | None:
@@ -105,7 +111,7 @@ def _matched_words(shorter: tuple[str, ...], longer: tuple[str, ...]) -> list[in
     relations = []
     for word in shorter:
         best = min(range(len(free)), key=lambda k: _word_relation(word, free[k]), default=None)
-        if best is None or _word_relation(word, free[best]) == 3:
+        if best is None or _word_relation(word, free[best]) == NO_RELATION:
             return None
         relations.append(_word_relation(word, free.pop(best)))
     return relations
@@ -120,15 +126,15 @@ def _within(a: str, b: str) -> bool:
     return (
         relations is not None
         and (len(first) != len(second) or 2 in relations)
-        and all(r in (0, 2) for r in relations)
-        and any(r == 0 and len(w) >= MIN_FULL_WORD for r, w in zip(relations, shorter, strict=True))
+        and all(r in (0, 2, 3) for r in relations)
+        and any(r in (0, 3) and len(w) >= MIN_FULL_WORD for r, w in zip(relations, shorter, strict=True))
     )
 
 
 def name_within(a: list[str], b: list[str]) -> np.ndarray:
     """One name is the other with extra words or a word reduced to its initial: a middle name or a
-    second family name (Mary Ann / Mary, Mary A / Mary Ann, Smith-Jones / Smith). At least one
-    full word is the same."""
+    second family name (Mary Ann / Mary, Mary A / Mary Ann, Smith-Jones / Smith, Jcak / Jack
+    Gregory). At least one full word is the same or one typing slip away."""
     return np.fromiter((_within(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
 
 

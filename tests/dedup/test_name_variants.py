@@ -59,3 +59,21 @@ def test_name_levels_are_registered_with_priors_in_agreement_order() -> None:
     m = np.asarray(PRIOR_M["name"]) / sum(PRIOR_M["name"])
     weights = np.log2(monotone(m, u) / u)
     assert np.all(np.diff(weights) <= 1e-9)
+
+
+def test_names_swapped_between_fields_compare_crosswise() -> None:
+    from dedup.compare import compare
+
+    given = prepare_field("given", "name", pd.Series(["Anna", "Hill", "Ed", "Scott", "Anna", "Moss"]))
+    family = prepare_field("family", "name", pd.Series(["Hill", "Anna Catherine", "Scott", "Edward", "Hill", "Lee"]))
+    levels = compare([given, family], np.array([0, 2, 4]), np.array([1, 3, 5]))
+    labels = [[LEVEL_LABELS["name"][lv] for lv in row] for row in levels]
+    assert labels[0] == ["one name within the other", "one edit or reordered"]
+    assert labels[1] == ["nickname or known variant", "one edit or reordered"]
+    assert labels[2] == ["different", "different"]
+
+
+def test_a_typing_slip_in_the_shared_word_still_counts_as_within() -> None:
+    assert name_within(["jcak"], ["jack gregory"]).tolist() == [True]
+    assert name_within(["jcak"], ["jack"]).tolist() == [False]
+    assert name_within(["jo"], ["ja paul"]).tolist() == [False]
