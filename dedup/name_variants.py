@@ -49,6 +49,7 @@ def spoken(name: str) -> str:
     return _NOT_LETTER.sub("", name)
 
 
+@lru_cache(maxsize=500_000)
 def _same_sound(a: str, b: str) -> bool:
     first, second = readings(a), readings(b)
     if first is not None and second is not None:
@@ -90,6 +91,7 @@ def nickname_groups(word: str) -> frozenset[str]:
     return frozenset(groups)
 
 
+@lru_cache(maxsize=500_000)
 def _word_relation(x: str, y: str) -> int:
     """0 the same word, 1 a nickname / known variant of each other, 2 an initial of the other,
     3 one typing slip apart (words of MIN_SLIP_WORD letters or more), 4 no relation."""
@@ -110,16 +112,23 @@ def _matched_words(shorter: tuple[str, ...], longer: tuple[str, ...]) -> list[in
     free = list(longer)
     relations = []
     for word in shorter:
-        best = min(range(len(free)), key=lambda k: _word_relation(word, free[k]), default=None)
-        if best is None or _word_relation(word, free[best]) == NO_RELATION:
+        found = [_word_relation(word, other) for other in free]
+        best = min(range(len(found)), key=found.__getitem__, default=None)
+        if best is None or found[best] == NO_RELATION:
             return None
-        relations.append(_word_relation(word, free.pop(best)))
+        relations.append(found[best])
+        free.pop(best)
     return relations
 
 
+@lru_cache(maxsize=500_000)
 def _within(a: str, b: str) -> bool:
     first, second = words(a), words(b)
     if not first or not second:
+        return False
+    if len(first) == len(second) and min(len(w) for w in first + second) > 1:
+        return False
+    if not {w[:1] for w in first} & {w[:1] for w in second} and not set(first) & set(second):
         return False
     shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
     relations = _matched_words(shorter, longer)
@@ -138,10 +147,16 @@ def name_within(a: list[str], b: list[str]) -> np.ndarray:
     return np.fromiter((_within(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
 
 
+@lru_cache(maxsize=200_000)
+def _name_groups(name: str) -> frozenset[str]:
+    return frozenset().union(*(nickname_groups(word) for word in words(name)))
+
+
+@lru_cache(maxsize=500_000)
 def _known_variant(a: str, b: str) -> bool:
-    first, second = words(a), words(b)
-    if not first or not second:
+    if not _name_groups(a) & _name_groups(b):
         return False
+    first, second = words(a), words(b)
     shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
     relations = _matched_words(shorter, longer)
     return relations is not None and 1 in relations and all(r in (0, 1) for r in relations)
