@@ -29,14 +29,21 @@ MIN_SLIP_WORD = 4
 NO_RELATION = 4
 
 
+@lru_cache(maxsize=50_000)
+def _character_readings(character: str) -> frozenset[str]:
+    """Every toneless pinyin reading of one character (itself when it has none: a letter, a dot)."""
+    from pypinyin import Style, pinyin
+
+    options = pinyin(character, style=Style.NORMAL, heteronym=True, errors="default")
+    return frozenset(options[0]) if options else frozenset({character})
+
+
 @lru_cache(maxsize=200_000)
 def readings(name: str) -> tuple[frozenset[str], ...] | None:
     """Toneless pinyin readings per character of a Chinese name (None when it has no Chinese)."""
     if not _CJK.search(name):
         return None
-    from pypinyin import Style, pinyin
-
-    return tuple(frozenset(options) for options in pinyin(name, style=Style.NORMAL, heteronym=True, errors="ignore"))
+    return tuple(_character_readings(character) for character in name)
 
 
 @lru_cache(maxsize=200_000)
