@@ -166,10 +166,11 @@ def _known_variant(a: str, b: str) -> bool:
     first, second = words(a), words(b)
     shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
     relations = _matched_words(shorter, longer)
-    return relations is not None and 1 in relations and all(r in (0, 1) for r in relations)
+    return relations is not None and 1 in relations and all(r in (0, 1, 2) for r in relations)
 
 
 def known_variant(a: list[str], b: list[str]) -> np.ndarray:
     """A word of one name is a nickname or known variant of the other's (Bob / Robert, Peggy Smith /
-    Margaret Smith, Bob / Robert James); the other words are the same."""
+    Margaret Smith, Bob / Robert James, Tim J / Timothy John); the other words are the same or
+    initials."""
     return np.fromiter((_known_variant(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))

@@ -50,6 +50,7 @@ def test_nicknames_are_known_variants() -> None:
     assert labels[3] == "different"
     assert known_variant(["bob"], ["robert james"]).tolist() == [True]
     assert known_variant(["bob smith"], ["robert jones"]).tolist() == [False]
+    assert known_variant(["tim jonathan"], ["timothy j"]).tolist() == [True]
 
 
 def test_name_levels_are_registered_with_priors_in_agreement_order() -> None:
