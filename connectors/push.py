@@ -178,6 +178,12 @@ class DeliveryLog:
         with self.engine.connect() as conn:
             return {int(no): (str(content), str(key)) for no, content, key in conn.execute(query)}
 
+    def forget(self, report: str) -> int:
+        """Drop what ``report``'s positions were last acknowledged with (the department's copy was changed
+        another way, by a change batch): its next push sends every batch again."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(self.state.delete().where(self.state.c.report == report)).rowcount or 0)
+
     def _log_row(
         self,
         *,
@@ -332,12 +338,14 @@ def push_batches(
     max_backoff: float = 30.0,
     timeout: float | tuple[float, float] = (5, 60),
     sleep: Callable[[float], None] = time.sleep,
+    payload_extra: Mapping[str, Any] | None = None,
 ) -> PushResult:
     """POST ``rows`` to ``url`` in batches, skipping what the department already holds, logging every attempt.
 
     Retries (exponential backoff, Retry-After on 429/5xx) are those of connectors.http. When a
     batch still fails, or is answered without an acknowledgement, the later batches are not tried
-    and DeliveryError says how many remain; they go out on the next run.
+    and DeliveryError says how many remain; they go out on the next run. ``payload_extra`` adds keys
+    to each batch's JSON body (a change batch says which report it applies to).
     """
     log = engine if isinstance(engine, DeliveryLog) else DeliveryLog(engine)
     session = session or make_session()
@@ -359,6 +367,7 @@ def push_batches(
             continue
         pending = batch.total - batch.number + 1
         payload = {
+            **(payload_extra or {}),
             "report": report,
             "run_id": run_id,
             "batch": batch.number,

@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.datavalidation import DataValidation
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_FORMAT = "@"
@@ -59,12 +60,14 @@ class TableSheet:
     ``number_formats`` names the numeric columns (header -> Excel format). ``text_columns`` are
     identifiers (ID numbers, phones) whose cells also carry the text format, so a spreadsheet never
     turns them into numbers, not even when staff edit them; other values are written as they are.
+    ``choices`` gives a column (header) a dropdown of the values a recipient may pick.
     """
 
     title: str
     frame: pd.DataFrame
     number_formats: Mapping[str, str] = field(default_factory=dict)
     text_columns: frozenset[str] = frozenset()
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ def write_table_sheet(wb: Workbook, sheet: TableSheet) -> None:
     ws.freeze_panes = "A2"
     last_row = len(sheet.frame) + 1
     ws.auto_filter.ref = f"A1:{get_column_letter(max(1, len(headers)))}{last_row}"
+    add_dropdowns(ws, headers, sheet.choices, last_row)
     ws.append(header_cells(ws, headers))
     number_formats = [sheet.number_formats.get(header) for header in headers]
     styled_columns = [
@@ -165,6 +169,26 @@ def write_table_sheet(wb: Workbook, sheet: TableSheet) -> None:
             if value is not None:
                 cells[index] = Cell(ws, 1, 1, str(value) if text else value, style)
         ws.append(cells)
+
+
+def add_dropdowns(
+    ws: WriteOnlyWorksheet, headers: Sequence[str], choices: Mapping[str, Sequence[str]], last_row: int
+) -> None:
+    """A list dropdown on the data cells of each column in ``choices`` (values without commas)."""
+    for header, values in choices.items():
+        if header not in headers or not values:
+            continue
+        letter = get_column_letter(headers.index(header) + 1)
+        validation = DataValidation(
+            type="list",
+            formula1='"' + ",".join(str(value) for value in values) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="输入有误",
+            error="请从下拉列表中选择。",
+        )
+        validation.add(f"{letter}2:{letter}{max(2, last_row)}")
+        ws.data_validations.append(validation)
 
 
 def format_style(ws: WriteOnlyWorksheet, number_format: str) -> StyleArray:

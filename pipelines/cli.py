@@ -1,4 +1,5 @@
-"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`.
+"""The `hub` command: `hub demo`, `hub systems`, `hub link`, `hub template`, `hub decide`, `hub explain`,
+`hub answer`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback, with
 any personal number or credential in it masked.
@@ -52,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("left", type=record_key, help="SOURCE:RECORD_ID")
     explain.add_argument("right", type=record_key, help="SOURCE:RECORD_ID")
 
+    answer = commands.add_parser(
+        "answer", help="record a department's answer to a cross-department alert (核验); later runs keep it"
+    )
+    answer.add_argument("alert_id", nargs="?", help="the alert's 核验编号, e.g. HY1A2B3C4D5E")
+    answer.add_argument("answer", nargs="?", help="one of the answers in pipelines/config/alerts.yaml, e.g. 已更正")
+    answer.add_argument("--workbook", type=Path, help="read the answers chosen in a returned workbook's 核验 sheet")
+    answer.add_argument("--by", default=os.environ.get("USER", "steward"), help="who answered")
+    answer.add_argument("--note", default="", help="the department's remark")
+
     template = commands.add_parser("template", help="write the intake workbook community staff fill in")
     template.add_argument("--out", type=Path, required=True, help="FILE.xlsx to write")
     return parser
@@ -100,6 +110,25 @@ def main(argv: list[str] | None = None) -> int:
 
             why = explain_pair(Warehouse.from_url(default_database_url()), args.left, args.right)
             print("\n".join(explanation_lines(args.left, args.right, why)))
+            return 0
+        if args.command == "answer":
+            from pipelines.alerts import apply_returned_answers, load_alert_rules
+            from pipelines.settings import default_database_url
+            from pipelines.warehouse import Warehouse
+
+            if args.workbook is not None:
+                done = apply_returned_answers(Warehouse.from_url(default_database_url()), args.workbook, by=args.by)
+                print(f"recorded {done.applied} answer(s) from {args.workbook.name}; {done.unchanged} unchanged")
+                for problem in done.problems:
+                    print(f"  not recorded: {problem}", file=sys.stderr)
+                return 2 if done.problems else 0
+            if not args.alert_id or not args.answer:
+                print("hub answer: give ALERT_ID ANSWER, or --workbook FILE", file=sys.stderr)
+                return 2
+            Warehouse.from_url(default_database_url()).answer_alert(
+                args.alert_id, args.answer, by=args.by, note=args.note, allowed=load_alert_rules().answers
+            )
+            print(f"recorded: alert {args.alert_id} answered {args.answer}; it stays answered while its cause lasts")
             return 0
         if args.command == "template":
             from connectors.intake_workbook import write_intake_template

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.alerts import alerts_asset
 from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
 from pipelines.assets.raw import raw_assets
@@ -34,6 +35,7 @@ def build_definitions() -> dg.Definitions:
             source_guard_asset,
             *standardize_assets,
             *resolved_assets,
+            alerts_asset,
             *report_assets,
             intake_rejections,
         ],

@@ -31,6 +31,7 @@ from connectors.simulated.seed import write_synthetic
 from connectors.simulated.systems import start_simulated_systems
 from connectors.workbook import neutralise_formula
 from hub_errors import HubError
+from pipelines.alerts import as_csv_frame, empty_alerts
 from pipelines.assets.raw import RAW_SOURCES
 from pipelines.metadata import hide_credentials, mask_text
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
@@ -125,6 +126,10 @@ def run_demo(*, data: Path | None, people: int, seed: int, out: Path) -> int:
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
         summary = export_outputs(warehouse, out, pushed, run_books(result))
         summary["department_state"] = {dept: path.name for dept, path in held.items()}
+        summary["deliveries"] = run_deliveries(result)
+        summary["change_workbooks"] = sorted(
+            name for delivery in summary["deliveries"].values() for name in delivery["change_workbooks"]
+        )
         summary["held_back"] = held_back(warehouse, run_id)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     summary["dagster_run_id"] = result.run_id
@@ -266,6 +271,8 @@ def export_outputs(
     )
     columns = ["source", "record_id", "field", "check", "value", "reason"]
     quarantine[columns].map(csv_safe).to_csv(out / "quarantine.csv", index=False)
+    alerts = warehouse.read_table("alerts") if warehouse.has_table("alerts") else empty_alerts()
+    as_csv_frame(alerts).map(csv_safe).to_csv(out / "alerts.csv", index=False)
     reports = out / "reports"
     received: dict[str, int] = {}
     accepted: dict[str, int] = {}
@@ -301,7 +308,20 @@ def export_outputs(
         "incidents": int(incidents["incident_id"].nunique()),
         "reports": sorted(p.name for p in reports.glob("*.xlsx")),
         "pushed": {department: path.name for department, path in pushed.items()},
+        "alerts": {str(kind): int(count) for kind, count in alerts["kind"].value_counts().sort_index().items()},
     }
+
+
+def run_deliveries(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+    """Per department report of this run: full or changes only, why, and what changed (nothing to
+    deliver when there were no changes)."""
+    deliveries: dict[str, dict] = {}
+    for node in result.job_def.nodes_in_topological_order:
+        for materialization in result.asset_materializations_for_node(node.name):
+            delivery = materialization.metadata.get("delivery")
+            if delivery is not None:
+                deliveries[materialization.asset_key.path[-1].removeprefix("report_")] = dict(delivery.value)  # type: ignore[arg-type]
+    return deliveries
 
 
 def csv_safe(value: object) -> object:
@@ -340,11 +360,24 @@ def print_summary(summary: dict, out: Path) -> None:
         f"{summary['persons']} persons, {summary['incidents']} incidents, "
         f"{len(summary['reports'])} reports written, {summary['seconds']} s"
     )
+    for name, delivery in sorted(summary.get("deliveries", {}).items()):
+        changes = "，".join(f"{kind} {count}" for kind, count in delivery["changes"].items() if count)
+        if delivery["delivery"] == "full":
+            what = "full workbook" + (f" and changes ({changes})" if changes else "")
+        elif delivery["nothing_to_deliver"]:
+            what = "no changes: nothing written or pushed"
+        else:
+            what = f"changes only ({changes}; {delivery['change_rows_pushed']} change rows pushed)"
+        print(f"  {name}: {what}")
+    for book in summary.get("change_workbooks", []):
+        print(f"  change workbook: reports/{book}")
     for stop in summary.get("held_back", []):
         print(
             f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "
             f"to {stop['now']}; see the source_guard checks)"
         )
-    print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, summary.json)")
+    if summary.get("alerts"):
+        print(f"  alerts:    {summary['alerts']} (alerts.csv; each department's 核验 sheet)")
+    print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, alerts.csv, summary.json)")
     print(f"  warehouse: {hide_credentials(os.environ['HUB_DATABASE_URL'])}")
     print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")

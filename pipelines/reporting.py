@@ -39,6 +39,7 @@ MASKED_NOTE = "已脱敏（无权查看）"
 DERIVED_FIELDS = {"age": "由出生日期按统计日计算"}
 ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
+KEY_FIELDS = {"persons": "person_id", "incidents": "incident_id"}
 FILE_NAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 
@@ -251,9 +252,11 @@ class ReportTable:
     number_formats: Mapping[str, str] = field(default_factory=dict)
     text_columns: frozenset[str] = frozenset()
     coverage: str = ""
+    keys: tuple[str, ...] = ()
+    choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def as_sheet(self) -> TableSheet:
-        return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns)
+        return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns, self.choices)
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as JSON-ready objects keyed by the department's column names (for HTTP delivery)."""
@@ -263,13 +266,21 @@ class ReportTable:
 
 @dataclass(frozen=True)
 class DepartmentReport:
+    """A department's tables (written and pushed) and its 核验 sheet (written only, for its answers)."""
+
     spec: ReportSpec
     tables: tuple[ReportTable, ...]
     as_of: date
+    verification: ReportTable | None = None
 
     @property
     def counts(self) -> dict[str, int]:
         return {table.sheet: len(table.frame) for table in self.tables}
+
+    @property
+    def sheets(self) -> tuple[ReportTable, ...]:
+        """Every sheet of the workbook: the tables, then the 核验 sheet when there is one."""
+        return self.tables + ((self.verification,) if self.verification is not None else ())
 
 
 def treatment_of(column: ColumnSpec, masked: bool) -> str:
@@ -351,6 +362,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         number_formats=number_formats,
         text_columns=frozenset(text_columns),
         coverage=describe_rule(section.include),
+        keys=tuple(plain_text(value) or "" for value in view.values(KEY_FIELDS[section.covers])),
     )
     return table, view
 
@@ -365,21 +377,37 @@ def require_columns(frame: pd.DataFrame, covers: str, spec: ReportSpec) -> None:
         )
 
 
+AS_OF_VARIABLE = "HUB_AS_OF"
+
+
 def today_in_china() -> date:
+    """The report date: today in China, or ``HUB_AS_OF`` (YYYY-MM-DD) to produce a given day's reports."""
+    pinned = os.environ.get(AS_OF_VARIABLE, "").strip()
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            raise ConfigError(f"{AS_OF_VARIABLE}={pinned!r} is not a date (YYYY-MM-DD).") from None
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def build_department_report(
-    spec: ReportSpec, persons: pd.DataFrame, incidents: pd.DataFrame, *, as_of: date | None = None
+    spec: ReportSpec,
+    persons: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    as_of: date | None = None,
+    verification: ReportTable | None = None,
 ) -> DepartmentReport:
-    """A department's report: one table per section of its specification."""
+    """A department's report: one table per section of its specification, then the 核验 sheet of
+    the cross-department alerts on its records when given (pipelines.alerts.verification_table)."""
     as_of = as_of or today_in_china()
     tables = []
     for section in spec.sections:
         frame = persons if section.covers == "persons" else incidents
         require_columns(frame, section.covers, spec)
         tables.append(build_table(spec, section, frame, as_of)[0])
-    return DepartmentReport(spec, tuple(tables), as_of)
+    return DepartmentReport(spec, tuple(tables), as_of, verification)
 
 
 def build_department_reports(
@@ -473,8 +501,8 @@ def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: Co
 
 def write_report_workbook(report: DepartmentReport, path: Path, *, run_id: str, generated_at: datetime) -> Path:
     """The department's workbook: cover sheet, then one sheet per section."""
-    cover = cover_sheet(report.spec, report.tables, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
-    return save_workbook_atomically(path, [table.as_sheet() for table in report.tables], cover)
+    cover = cover_sheet(report.spec, report.sheets, run_id=run_id, generated_at=generated_at, as_of=report.as_of)
+    return save_workbook_atomically(path, [table.as_sheet() for table in report.sheets], cover)
 
 
 def safe_file_part(text: str) -> str:

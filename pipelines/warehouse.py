@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
+from pipelines.changes import snapshot_tables
 from pipelines.faults import crash_point
 from pipelines.migrations import Migration, create_tables, migrate
 from pipelines.run_lock import run_lock
@@ -88,6 +89,34 @@ source_pull_counts = sa.Table(
 )
 
 delivery_log, delivery_state = delivery_tables(metadata)
+report_snapshots, report_snapshot_rows = snapshot_tables(metadata)
+
+# One row per cross-department alert ever raised (pipelines/alerts.py): its stable id, the record it
+# is about, and its state: open, answered (the department's answer stays through later runs) or
+# closed (its cause is gone; it opens again if the cause comes back).
+alert_status = sa.Table(
+    "alert_status",
+    metadata,
+    sa.Column("alert_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("record_id", sa.String(128), nullable=False),
+    sa.Column("person_id", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("answer", sa.String(32)),
+    sa.Column("answered_by", sa.String(64)),
+    sa.Column("answer_note", sa.Text),
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    sa.Column("first_run_id", sa.String(64), nullable=False),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_run_id", sa.String(64), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+)
+ALERT_STATES = ("open", "answered", "closed")
+ALERT_VALUES = ("kind", "source", "record_id", "person_id", "detail", "context")
 
 MIGRATIONS = [
     Migration(
@@ -98,6 +127,10 @@ MIGRATIONS = [
     Migration(2, "delivery state per report position; pulled counts per source", create_tables(
         delivery_state, source_pull_counts
     )),
+    Migration(4, "per department report, the rows it last received (change deliveries)", create_tables(
+        report_snapshots, report_snapshot_rows
+    )),
+    Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
@@ -105,6 +138,10 @@ DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_reco
 
 class WarehouseError(HubError):
     """The warehouse could not be reached or a stage table is missing."""
+
+
+class AlertAnswerError(HubError):
+    """An answer to an alert that does not exist or is not one of the allowed answers."""
 
 
 SQLITE_BUSY_SECONDS = 60
@@ -322,3 +359,76 @@ class Warehouse:
         with self.engine.connect() as conn:
             value = conn.execute(query).scalar()
         return None if value is None else int(value)
+
+    def reconcile_alerts(
+        self, found: pd.DataFrame, run_id: str, *, judged: Iterable[str] | None = None
+    ) -> tuple[pd.DataFrame, int]:
+        """Bring the alert states up to this run's findings, in one transaction; returns the current
+        alerts (found ones, with status, answer and first_seen_at) and how many closed now.
+
+        A new alert opens; one still found keeps its state (an answer stays); one closed before and
+        found again opens again, unanswered. An open or answered alert of a kind in ``judged`` (default:
+        every kind) that this run did not find closes: its cause is gone. Kinds left out of ``judged``
+        (a source they rely on was held back) keep their alerts as they were.
+        """
+        now = datetime.now(UTC)
+        found = found.astype(object)
+        with self.transaction() as conn:
+            existing = {row["alert_id"]: dict(row) for row in conn.execute(sa.select(alert_status)).mappings()}
+            every_kind = set(found["kind"]) | {row["kind"] for row in existing.values()}
+            kinds = every_kind if judged is None else set(judged)
+            for row in found.to_dict("records"):
+                values = {key: str(row[key]) for key in ALERT_VALUES}
+                before = existing.get(row["alert_id"])
+                if before is None:
+                    conn.execute(
+                        alert_status.insert().values(
+                            alert_id=row["alert_id"], status="open", first_run_id=run_id, first_seen_at=now,
+                            last_run_id=run_id, last_seen_at=now, **values,
+                        )
+                    )
+                    continue
+                update: dict[str, Any] = {**values, "last_run_id": run_id, "last_seen_at": now}
+                if before["status"] == "closed":
+                    update.update(status="open", closed_at=None, answer=None, answered_by=None, answer_note=None,
+                                  answered_at=None)
+                conn.execute(alert_status.update().where(alert_status.c.alert_id == row["alert_id"]).values(**update))
+            seen = set(found["alert_id"])
+            gone = [
+                alert for alert, row in existing.items()
+                if row["status"] != "closed" and row["kind"] in kinds and alert not in seen
+            ]
+            for start in range(0, len(gone), 500):
+                conn.execute(
+                    alert_status.update()
+                    .where(alert_status.c.alert_id.in_(gone[start : start + 500]))
+                    .values(status="closed", closed_at=now)
+                )
+            states = pd.read_sql(sa.select(alert_status).where(alert_status.c.status != "closed"), conn)
+        current = states[states["alert_id"].isin(seen)]
+        return current.reset_index(drop=True), len(gone)
+
+    def answer_alert(self, alert: str, answer: str, *, by: str, note: str = "", allowed: Iterable[str] = ()) -> None:
+        """A department's answer to an alert; it stays answered through later runs while its cause
+        lasts (pipelines/config/alerts.yaml lists the allowed answers)."""
+        choices = list(allowed)
+        if choices and answer not in choices:
+            raise AlertAnswerError(f"核验结果“{answer}”不在可选项 {'/'.join(choices)} 中")
+        with self.engine.begin() as conn:
+            status = conn.execute(sa.select(alert_status.c.status).where(alert_status.c.alert_id == alert)).scalar()
+            if status is None:
+                raise AlertAnswerError(f"没有编号为 {alert} 的核验提示")
+            if status == "closed":
+                raise AlertAnswerError(f"核验提示 {alert} 已因原因消除而关闭，无需答复")
+            conn.execute(
+                alert_status.update()
+                .where(alert_status.c.alert_id == alert)
+                .values(
+                    status="answered", answer=answer, answered_by=by, answer_note=note, answered_at=datetime.now(UTC)
+                )
+            )
+
+    def alert_states(self) -> pd.DataFrame:
+        """Every alert ever raised with its state."""
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(alert_status).order_by(alert_status.c.alert_id), conn)

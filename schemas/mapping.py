@@ -36,6 +36,7 @@ class SourceMapping:
     path: Path | None = None
     limits: dict[str, int] = field(default_factory=dict)
     updated_at: str | None = None
+    optional: frozenset[str] = frozenset()
 
     def limit(self, name: str) -> int:
         """The longest value (characters) a field or attribute key may hold (limits.yaml, `limits:`)."""
@@ -50,8 +51,9 @@ class SourceMapping:
 
     @property
     def required_columns(self) -> list[str]:
-        """Every source column the mapping names; each must be present in the data."""
-        return [self.record_id, *self.columns, *self.attributes, *([self.updated_at] if self.updated_at else [])]
+        """Every source column the mapping names and does not list as optional; each must be present."""
+        named = [self.record_id, *self.columns, *self.attributes, *([self.updated_at] if self.updated_at else [])]
+        return [column for column in named if column not in self.optional]
 
 
 def _text_table(raw: Any, path: Path, key: str) -> dict[str, str]:
@@ -68,6 +70,18 @@ def _limit_table(raw: Any, path: Path, key: str) -> dict[str, int]:
     if not isinstance(raw, dict) or not all(isinstance(v, int) and v > 0 for v in raw.values()):
         raise ConfigError(f"{path}：{key} 应为“字段名: 最大字符数（正整数）”的表")
     return {str(k): int(v) for k, v in raw.items()}
+
+
+def _optional_columns(raw: Any, path: Path, attributes: set[str]) -> frozenset[str]:
+    """Attribute columns a source may lack (absent in most exports, e.g. a death date)."""
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        raise ConfigError(f"映射文件 {path}：optional 应为源列名的列表")
+    unknown = sorted({str(column) for column in raw} - attributes)
+    if unknown:
+        raise ConfigError(f"映射文件 {path}：optional 只能列出 attributes 中的源列，{unknown} 不在其中")
+    return frozenset(str(column) for column in raw)
 
 
 @lru_cache(maxsize=4)
@@ -107,12 +121,13 @@ def parse_mapping(data: Any, path: Path) -> SourceMapping:
     bad_formats = sorted({f for fs in formats.values() for f in fs} - DATE_FORMATS)
     if bad_formats:
         raise ConfigError(f"映射文件 {path}：未知日期格式 {bad_formats}，可用 {sorted(DATE_FORMATS)}")
+    attributes = _text_table(data.get("attributes"), path, "attributes")
     return SourceMapping(
         dataset=dataset,
         source=str(data["source"]),
         record_id=str(data["record_id"]),
         columns=columns,
-        attributes=_text_table(data.get("attributes"), path, "attributes"),
+        attributes=attributes,
         codes=codes,
         formats=formats,
         channel=None if data.get("channel") is None else str(data["channel"]),
@@ -120,6 +135,7 @@ def parse_mapping(data: Any, path: Path) -> SourceMapping:
         path=path,
         limits={**default_limits(dataset), **_limit_table(data.get("limits"), path, "limits")},
         updated_at=None if not data.get("updated_at") else str(data["updated_at"]),
+        optional=_optional_columns(data.get("optional"), path, set(attributes)),
     )
 
 

@@ -333,7 +333,10 @@ def _source_text(mapping: SourceMapping, rows: pd.DataFrame, fields: Iterable[st
     return SourceText(
         record_id=record_id,
         fields={field: _field_text(rows, mapping.column_for(field), mapping.limit(field)) for field in fields},
-        attributes={key: _field_text(rows, column, mapping.limit(key)) for column, key in mapping.attributes.items()},
+        attributes={
+            key: _field_text(rows, column if column in rows.columns else None, mapping.limit(key))
+            for column, key in mapping.attributes.items()
+        },
     )
 
 

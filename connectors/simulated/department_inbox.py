@@ -11,6 +11,12 @@ says how many the report has, so positions beyond it are dropped): that is its c
 ``holdings`` and ``write_received`` show. With ``keep_state_in(folder)`` every accepted batch is
 appended to a journal there, so the department's state survives restarts (as a real system's does).
 
+A change batch (``"kind": "changes"``) carries only what changed in one report since the department's
+last delivery: rows added or modified (the whole new row), rows removed (the key), and person id
+merges and splits (information; the rows they touch come as removals and additions). The inbox
+applies it to the report it names (``applies_to``), matching rows on ``key_column``, so the held
+state stays the department's whole current report.
+
 Faults to inject: ``fail_next`` (503, or 429 with Retry-After, as a restarting or throttling system
 answers) and ``serve_login_page`` (HTTP 200 with an HTML login page, as a single-sign-on proxy in
 front of an inbox answers when the hub's session is not accepted; nothing is stored).
@@ -31,6 +37,11 @@ from connectors.simulated.loopback import LoopbackJsonServer, Reply
 
 INBOX_PREFIX = "/inbox/"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+CHANGE_KIND = "changes"
+CHANGE_TYPE = "变更类型"
+UPSERTS = ("新增", "修改")
+REMOVAL = "删除"
+ROW = "行"
 JOURNAL_NAME = "received.jsonl"
 LOGIN_PAGE = (
     "<!DOCTYPE html><html><head><meta charset='utf-8'><title>统一身份认证</title></head>"
@@ -224,6 +235,9 @@ class DepartmentInbox(LoopbackJsonServer):
             return Reply(HTTPStatus.BAD_REQUEST, {"error": "body must be UTF-8 JSON"})
         if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
             return Reply(HTTPStatus.BAD_REQUEST, {"error": "body must be a JSON object with a rows list"})
+        problem = change_batch_problem(payload)
+        if problem:
+            return Reply(HTTPStatus.BAD_REQUEST, {"error": problem})
         with self._lock:
             if (department, key) in self._accepted:
                 return Reply(HTTPStatus.OK, acknowledgement("duplicate", key, self._accepted[department, key]))
@@ -239,7 +253,47 @@ class DepartmentInbox(LoopbackJsonServer):
     def _hold(self, batch: ReceivedBatch) -> None:
         """Take ``batch`` into the department's state (caller holds the lock)."""
         self._accepted[batch.department, batch.idempotency_key] = len(batch.rows)
+        if batch.payload.get("kind") == CHANGE_KIND:
+            self._apply_changes(batch)
+            return
         positions = self._current.setdefault((batch.department, batch.report), {})
         positions[batch.position] = batch
         for position in [p for p in positions if p > batch.count]:
             del positions[position]
+
+    def _apply_changes(self, batch: ReceivedBatch) -> None:
+        """Apply a change batch to the report it names: the report's rows become one held batch."""
+        target = str(batch.payload["applies_to"])
+        key_column = str(batch.payload["key_column"])
+        positions = self._current.setdefault((batch.department, target), {})
+        rows = {str(row.get(key_column)): row for _, held in sorted(positions.items()) for row in held.rows}
+        for change in batch.rows:
+            key = str(change.get(key_column))
+            if change.get(CHANGE_TYPE) in UPSERTS:
+                rows[key] = dict(change[ROW])
+            elif change.get(CHANGE_TYPE) == REMOVAL:
+                rows.pop(key, None)
+        payload = {
+            "report": target,
+            "batch": 1,
+            "batch_count": 1,
+            "rows": list(rows.values()),
+            "changed_by": batch.report,
+        }
+        positions.clear()
+        positions[1] = ReceivedBatch(batch.department, batch.idempotency_key, payload)
+
+
+def change_batch_problem(payload: dict[str, Any]) -> str:
+    """What makes a change batch unusable ('' when it is fine or not a change batch)."""
+    if payload.get("kind") != CHANGE_KIND:
+        return ""
+    if not payload.get("applies_to") or not payload.get("key_column"):
+        return "a change batch names the report it applies_to and its key_column"
+    key_column = payload["key_column"]
+    for number, change in enumerate(payload["rows"], 1):
+        if not isinstance(change, dict) or key_column not in change or CHANGE_TYPE not in change:
+            return f"change row {number} lacks {CHANGE_TYPE} or {key_column}"
+        if change[CHANGE_TYPE] in UPSERTS and not isinstance(change.get(ROW), dict):
+            return f"change row {number} ({change[CHANGE_TYPE]}) lacks the new row ({ROW})"
+    return ""

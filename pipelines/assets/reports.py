@@ -1,8 +1,11 @@
 """Department reports and community rosters, built from golden records and merged incidents.
 
 One asset per report specification in pipelines/departments/; each writes its workbook and pushes
-its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered. A report
-fed by a source the shrink guard stopped is not produced in that run (pipelines/assets/guards.py).
+its rows to the department's inbox, and the warehouse keeps the (masked) rows it delivered. On an
+incremental day a department gets only its changes (pipelines/changes.py): a 变更 workbook and the
+change rows. The workbook also carries the department's 核验 sheet (the cross-department alerts on its
+records). A report fed by a source the shrink guard stopped is not produced in that run
+(pipelines/assets/guards.py).
 """
 
 from collections.abc import Iterator
@@ -11,17 +14,27 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from pipelines.alerts import verification_table
 from pipelines.assets.guards import guard_config, reports_held_by
+from pipelines.changes import MODES, deliver_daily, id_changes
 from pipelines.departments import ReportSpec, load_report_specs
 from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
     build_community_rosters,
     build_department_report,
-    deliver_report,
     today_in_china,
     write_community_rosters,
 )
 from pipelines.resources.delivery import DeliveryResource
+
+MODE_TAG = "hub/mode"
+
+
+def run_mode(context: dg.AssetExecutionContext) -> str:
+    """The run's ``hub/mode`` tag (full or incremental); without one each department's own schedule and
+    last delivery decide."""
+    mode = context.run.tags.get(MODE_TAG, "incremental")
+    return mode if mode in MODES else "incremental"
 
 
 def report_asset_name(spec: ReportSpec) -> str:
@@ -47,21 +60,29 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         golden_persons: pd.DataFrame,
         incidents: pd.DataFrame,
         source_guard: pd.DataFrame,
+        alerts: pd.DataFrame,
         delivery: DeliveryResource,
     ) -> Iterator[dg.Output[pd.DataFrame]]:
         held = reports_held_by(source_guard, spec.name, config)
         if held:
             context.log.warning(f"report {spec.name} held back in this run (not written, not pushed): {held}")
             return
-        report = build_department_report(spec, golden_persons, incidents)
+        verification = verification_table(spec, alerts, golden_persons)
+        report = build_department_report(spec, golden_persons, incidents, verification=verification)
+        engine = delivery.log().engine
         with delivery.run_lock(context.run_id):
-            outcome = deliver_report(
+            outcome = deliver_daily(
                 report,
                 out_dir=delivery.out_path(),
                 run_id=context.run_id,
-                engine=delivery.log(),
+                engine=engine,
+                mode=run_mode(context),
+                ids=id_changes(engine, context.run_id),
                 env=delivery.environment(),
             )
+        daily = outcome.summary()
+        if daily["nothing_to_deliver"]:
+            context.log.info(f"report {spec.name}: no changes since the last delivery; nothing written or pushed")
         delivered = pd.concat(
             [table.frame.astype(str).assign(工作表=table.sheet) for table in report.tables], ignore_index=True
         )
@@ -69,11 +90,12 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             delivered,
             metadata={
                 **frame_metadata(delivered),
-                "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.tables}),
+                "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.sheets}),
                 "workbooks": dg.MetadataValue.json([str(p) for p in outcome.workbooks]),
                 "batches_delivered": dg.MetadataValue.int(sum(len(p.delivered) for p in outcome.pushes)),
                 "batches_already_delivered": dg.MetadataValue.int(sum(len(p.skipped) for p in outcome.pushes)),
                 "not_attempted": dg.MetadataValue.json(outcome.not_attempted),
+                "delivery": dg.MetadataValue.json(daily),
             },
         )
 

@@ -13,11 +13,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
+from dagster._utils.schedules import get_next_cron_tick, is_valid_cron_string
 
 from hub_errors import ConfigError
 
@@ -196,6 +199,7 @@ class ReportSpec:
     masks: Mapping[str, Mask] = field(default_factory=dict)
     group_by: str | None = None
     path: Path | None = None
+    full_schedule: str | None = None
 
     @property
     def cron_schedule(self) -> str:
@@ -207,6 +211,16 @@ class ReportSpec:
 
     def mask_for(self, field_name: str) -> Mask:
         return self.masks.get(field_name) or DEFAULT_MASKS.get(field_name, FULL_MASK)
+
+    def is_full_day(self, as_of: date) -> bool:
+        """Whether the department receives its full workbook on ``as_of``: its ``full_schedule`` cron
+        fires on that day (in its time zone). Without one, every run is a full day."""
+        if self.full_schedule is None:
+            return True
+        zone = ZoneInfo(self.execution_timezone)
+        start = datetime.combine(as_of, time.min, zone)
+        tick = get_next_cron_tick(self.full_schedule, start - timedelta(microseconds=1), self.execution_timezone)
+        return tick.astimezone(zone).date() == as_of
 
 
 def _fail(path: Path, problem: str) -> ConfigError:
@@ -317,6 +331,9 @@ def load_report_spec(path: Path) -> ReportSpec:
     cron = str(_require(schedule_raw, "cron", path, "schedule"))
     if len(cron.split()) != 5:
         raise _fail(path, f"schedule.cron needs five fields (minute hour day month weekday), got {cron!r}")
+    full_schedule = raw.get("full_schedule")
+    if full_schedule is not None and not is_valid_cron_string(str(full_schedule)):
+        raise _fail(path, f"full_schedule must be a cron (minute hour day month weekday), got {full_schedule!r}")
     kind = raw.get("kind", "department")
     if kind not in KINDS:
         raise _fail(path, f"kind must be one of {KINDS}, got {kind!r}")
@@ -338,6 +355,7 @@ def load_report_spec(path: Path) -> ReportSpec:
         masks=masks,
         group_by=raw.get("group_by"),
         path=path,
+        full_schedule=None if full_schedule is None else str(full_schedule),
     )
     _check_id_mask(spec, path)
     return spec

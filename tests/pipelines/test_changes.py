@@ -1,0 +1,314 @@
+"""Daily deliveries: a department gets only what changed since its last delivery (变更 workbook and
+change rows), its full report on its full days, and nothing on a day without changes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors.simulated.department_inbox import DepartmentInbox
+from hub_errors import ConfigError, DeliveryError
+from pipelines.changes import DailyOutcome, SnapshotStore, deliver_daily, id_changes, table_rows
+from pipelines.departments import load_report_spec, load_report_specs
+from pipelines.reporting import DepartmentReport, build_department_report
+from pipelines.warehouse import Warehouse, create_warehouse_engine
+
+DEPARTMENTS = ("civil", "grid", "health")
+FIRST_DAY = date(2026, 3, 10)  # a Tuesday: no department's full day
+NEXT_DAY = date(2026, 3, 11)
+MONDAY = date(2026, 3, 16)  # the grid's full day
+GENERATED = datetime(2026, 3, 10, 23, 0, 0, tzinfo=UTC)
+
+
+def person(pid: str, name: str, id_no: str, gender: str, birth: str, sources: str, phone: str, **attributes: object):
+    return {
+        "person_id": pid,
+        "name": name,
+        "id_no": id_no,
+        "gender": gender,
+        "birth": birth,
+        "phone": phone,
+        "address": "东铺头社区幸福路1号",
+        "address_canonical": "东铺头社区幸福路1号",
+        "addr_community": "东铺头社区",
+        "grid": "网格01",
+        "attributes": json.dumps(attributes, ensure_ascii=False),
+        "sources": sources,
+        "provenance": "{}",
+    }
+
+
+def day_one() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            person("P1", "张三", "350603195001011234", "1", "1950-01-01", "grid;civil", "13900000001", aid_type="低保"),
+            person(
+                "P2", "李秀英", "35060319900215002X", "2", "1990-02-15", "grid;health", "13900000002", chronic="高血压"
+            ),
+            person("P3", "王五", "350603195906300017", "1", "1959-06-30", "health", "13900000003"),
+            person("P4", "赵六", "350603196603010011", "1", "1966-03-01", "grid", "13900000004"),
+        ]
+    )
+
+
+def day_two() -> pd.DataFrame:
+    """One phone edited (P2), one person removed (P4), one added (P5)."""
+    frame = day_one()
+    frame.loc[frame["person_id"] == "P2", "phone"] = "13811112222"
+    frame = frame[frame["person_id"] != "P4"]
+    added = person("P5", "孙七", "350603194005050026", "2", "1940-05-05", "grid;health", "13900000005", aid_type="特困")
+    return pd.concat([frame, pd.DataFrame([added])], ignore_index=True)
+
+
+def incidents() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "incident_id": "I1",
+                "category": "噪声扰民",
+                "first_reported_at": "2026-03-01 21:05:00",
+                "status": "受理",
+                "reporter_count": 1,
+                "report_count": 1,
+                "grid": "网格01",
+                "location": "幸福路1号",
+                "description": "晚上太吵",
+                "sources": "grid",
+            }
+        ]
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    return Warehouse(create_warehouse_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")).engine
+
+
+def reports(persons: pd.DataFrame, as_of: date) -> dict[str, DepartmentReport]:
+    specs = load_report_specs()
+    return {name: build_department_report(specs[name], persons, incidents(), as_of=as_of) for name in DEPARTMENTS}
+
+
+def deliver_all(
+    persons: pd.DataFrame,
+    as_of: date,
+    *,
+    engine: sa.Engine,
+    inbox: DepartmentInbox,
+    out: Path,
+    run_id: str,
+    mode: str = "incremental",
+    **options: Any,
+) -> dict[str, DailyOutcome]:
+    env = {"HUB_DEPARTMENT_INBOX_URL": inbox.url}
+    return {
+        name: deliver_daily(
+            report,
+            out_dir=out,
+            run_id=run_id,
+            engine=engine,
+            mode=mode,
+            env=env,
+            generated_at=GENERATED,
+            backoff=0,
+            **options,
+        )
+        for name, report in reports(persons, as_of).items()
+    }
+
+
+def detail(path: Path) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows = list(book["变更明细"].iter_rows(values_only=True))
+    cover = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if len(row) > 1 and row[0]}
+    book.close()
+    assert rows[0] == ("人员编号", "变更类型", "字段", "原值", "新值")
+    return rows[1:], cover
+
+
+def by_key(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    return {str(row[key]): row for row in rows}
+
+
+KEY_COLUMNS = {"civil": "编号", "grid": "人员编号", "health": "person_id"}
+
+
+def assert_inbox_holds(inbox: DepartmentInbox, report: DepartmentReport) -> None:
+    """The department's whole state equals today's full report, sheet by sheet (row order aside)."""
+    name = report.spec.name
+    for table, section in zip(report.tables, report.spec.sections, strict=True):
+        key = KEY_COLUMNS[name] if section.covers == "persons" else "事件编号"
+        held = inbox.current_rows(name, f"{name}/{table.sheet}")
+        assert by_key(held, key) == by_key(table.records(), key), (name, table.sheet)
+
+
+def test_second_run_delivers_only_the_changes_and_the_inbox_holds_the_whole_report(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with DepartmentInbox() as inbox:
+        first = deliver_all(day_one(), FIRST_DAY, engine=engine, inbox=inbox, out=out, run_id="run-1")
+        assert all(o.full and o.snapshot_saved and not o.change_workbooks for o in first.values())
+        assert {p.name for o in first.values() for p in o.workbooks} == {
+            "civil_民政_2026-03-10.xlsx",
+            "grid_网格_2026-03-10.xlsx",
+            "health_卫健_2026-03-10.xlsx",
+        }
+        pushed_before = len(inbox.batches)
+
+        second = deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-2")
+        assert not any(o.full or o.workbooks for o in second.values()), "no full workbook on an incremental day"
+        books = {name: o.change_workbooks for name, o in second.items()}
+        assert {name: [p.name for p in paths] for name, paths in books.items()} == {
+            "civil": ["civil_民政_变更_2026-03-11.xlsx"],
+            "grid": ["grid_网格_变更_2026-03-11.xlsx"],
+            "health": ["health_卫健_变更_2026-03-11.xlsx"],
+        }
+        lines = {name: detail(paths[0])[0] for name, paths in books.items()}
+        # grid: P2's phone, P4 gone, P5 new (its ID number masked as for every grid row)
+        grid = lines["grid"]
+        assert ("P2", "修改", "联系电话", "13900000002", "13811112222") in grid
+        assert {line[:2] for line in grid} == {("P2", "修改"), ("P4", "删除"), ("P5", "新增")}
+        assert ("P5", "新增", "公民身份号码", None, "350603************") in grid
+        assert [line for line in grid if line[0] == "P2"] == [("P2", "修改", "联系电话", "13900000002", "13811112222")]
+        # health sees P2's mobile and the newcomer (65+), never her aid type
+        health = lines["health"]
+        assert {line[:2] for line in health} == {("P2", "修改"), ("P5", "新增")}
+        assert ("P5", "新增", "aid_type", None, "***") in health
+        assert not any("特困" in str(value) for line in health for value in line)
+        # civil: P4 (60 now) removed, P5 new; P2 is not its resident
+        assert {line[:2] for line in lines["civil"]} == {("P4", "删除"), ("P5", "新增")}
+        assert ("P5", "新增", "救助类型", None, "特困") in lines["civil"]
+        assert ("P5", "新增", "慢性病", None, "***") in lines["civil"]
+        _, cover = detail(books["grid"][0])
+        assert (cover["新增（行数）"], cover["修改（行数）"], cover["删除（行数）"]) == ("1", "1", "1")
+
+        change_batches = inbox.batches[pushed_before:]
+        assert {batch.payload["kind"] for batch in change_batches} == {"changes"}
+        assert {(b.department, b.payload["applies_to"]) for b in change_batches} == {
+            ("grid", "grid/实有人口"),
+            ("health", "health/居民名单"),
+            ("civil", "civil/核对名单"),
+        }, "the unchanged incidents sheet is not pushed"
+        sent = {b.department: {(r["变更类型"], r[b.payload["key_column"]]) for r in b.rows} for b in change_batches}
+        assert sent == {
+            "grid": {("删除", "P4"), ("修改", "P2"), ("新增", "P5")},
+            "health": {("修改", "P2"), ("新增", "P5")},
+            "civil": {("删除", "P4"), ("新增", "P5")},
+        }
+        assert second["grid"].change_rows_pushed == 3
+        for report in reports(day_two(), NEXT_DAY).values():
+            assert_inbox_holds(inbox, report)
+            snapshot = SnapshotStore(engine).load(report.spec.name)
+            assert snapshot is not None and snapshot.run_id == "run-2"
+            assert snapshot.sheets == {table.sheet: table_rows(table) for table in report.tables}
+
+        pushed_before = len(inbox.batches)
+        third = deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-3")
+        assert len(inbox.batches) == pushed_before, "no changes: nothing pushed"
+        assert all(o.summary()["nothing_to_deliver"] and not o.change_workbooks for o in third.values())
+        assert len(list((out / "reports").glob("*变更*.xlsx"))) == 3
+
+
+def test_full_day_by_schedule_or_flag_sends_the_full_report_and_the_changes(engine: sa.Engine, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with DepartmentInbox() as inbox:
+        deliver_all(day_one(), FIRST_DAY, engine=engine, inbox=inbox, out=out, run_id="run-1")
+        changed = day_two()
+        deliver_all(changed, NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-2")
+        changed.loc[changed["person_id"] == "P1", "phone"] = "13700000000"
+        monday = deliver_all(changed, MONDAY, engine=engine, inbox=inbox, out=out, run_id="run-3")
+        assert monday["grid"].full and "full_schedule" in monday["grid"].reason
+        assert [p.name for p in monday["grid"].workbooks] == ["grid_网格_2026-03-16.xlsx"]
+        assert [p.name for p in monday["grid"].change_workbooks] == ["grid_网格_变更_2026-03-16.xlsx"]
+        assert not monday["health"].full and not monday["health"].workbooks
+        for report in reports(changed, MONDAY).values():
+            assert_inbox_holds(inbox, report)
+        forced = deliver_all(changed, MONDAY, engine=engine, inbox=inbox, out=out, run_id="run-4", mode="full")
+        assert all(o.full and o.workbooks and not o.change_workbooks for o in forced.values())
+        assert sum(len(p.delivered) for o in forced.values() for p in o.pushes) == 2, (
+            "health and civil received changes since their last full push, so their positions are sent again"
+        )
+
+
+def test_a_change_push_that_fails_is_sent_again_next_run(engine: sa.Engine, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with DepartmentInbox() as inbox:
+        deliver_all(day_one(), FIRST_DAY, engine=engine, inbox=inbox, out=out, run_id="run-1")
+        inbox.fail_next(100)
+        with pytest.raises(DeliveryError, match="could not be delivered"):
+            deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-2", attempts=2)
+        assert SnapshotStore(engine).load("civil").run_id == "run-1", "what the department holds is unchanged"
+        inbox.fail_next(0)
+        again = deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-3")
+        assert not again["grid"].full and again["grid"].change_rows_pushed == 3
+        for report in reports(day_two(), NEXT_DAY).values():
+            assert_inbox_holds(inbox, report)
+
+
+def test_a_full_push_that_fails_makes_the_next_run_full_again(engine: sa.Engine, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with DepartmentInbox() as inbox:
+        deliver_all(day_one(), FIRST_DAY, engine=engine, inbox=inbox, out=out, run_id="run-1")
+        inbox.serve_login_page(1)
+        with pytest.raises(DeliveryError, match="not counted as delivered"):
+            deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-2", mode="full")
+        retry = deliver_all(day_two(), NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-3")
+        assert retry["civil"].full and "not acknowledged" in retry["civil"].reason
+        for report in reports(day_two(), NEXT_DAY).values():
+            assert_inbox_holds(inbox, report)
+
+
+def test_merges_and_splits_of_this_run_are_listed(engine: sa.Engine, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    merged = day_one()
+    merged = merged[merged["person_id"] != "P4"]
+    history = [
+        {
+            "run_id": "run-2",
+            "person_id": "P4",
+            "change": "merged",
+            "detail": json.dumps({"into_id": "P1"}),
+            "recorded_at": GENERATED,
+        },
+        {
+            "run_id": "run-2",
+            "person_id": "P9",
+            "change": "split",
+            "detail": json.dumps({"from_ids": "P7"}),
+            "recorded_at": GENERATED,
+        },
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.table("person_id_history", *(sa.column(c) for c in history[0])).insert(), history)
+    with DepartmentInbox() as inbox:
+        deliver_all(day_one(), FIRST_DAY, engine=engine, inbox=inbox, out=out, run_id="run-1")
+        ids = id_changes(engine, "run-2")
+        second = deliver_all(merged, NEXT_DAY, engine=engine, inbox=inbox, out=out, run_id="run-2", ids=ids)
+        lines, cover = detail(second["grid"].change_workbooks[0])
+        assert ("P1", "合并", "人员编号", "P4", "P1") in lines
+        assert not any(line[0] == "P9" for line in lines), "a split of persons the grid never held is not its news"
+        assert cover["合并（人员编号数）"] == "1"
+        rows = [row for batch in inbox.received("grid")[-1:] for row in batch.rows]
+        assert {"变更类型": "合并", "人员编号": "P1", "原编号": ["P4"]} in rows
+        assert_inbox_holds(inbox, reports(merged, NEXT_DAY)["grid"])
+
+
+def test_full_schedule_is_data_and_checked(tmp_path: Path) -> None:
+    grid = load_report_specs()["grid"]
+    assert grid.is_full_day(MONDAY) and not grid.is_full_day(NEXT_DAY)
+    civil = load_report_specs()["civil"]
+    assert civil.is_full_day(date(2026, 4, 1)) and not civil.is_full_day(date(2026, 4, 2))
+    broken = tmp_path / "x.yaml"
+    text = Path(grid.path or "").read_text(encoding="utf-8")
+    text = text.replace('full_schedule: "0 7 * * 1"', "full_schedule: mondays")
+    broken.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="full_schedule"):
+        load_report_spec(broken)
