@@ -15,19 +15,38 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 from dedup import kinds as event_kinds
+from dedup import name_variants
 from dedup.arrays import factorize
 from dedup.prepare import PreparedField
 
 MISSING = -1
 EXACT = 0
 CN_ID_EXACT_CONTRADICTED, CN_ID_NEAR, CN_ID_DIFFERENT_WEAK, CN_ID_DIFFERENT = 1, 2, 4, 5
+(
+    NAME_SAME_SOUND,
+    NAME_NEAR,
+    NAME_SAME_CHARACTERS,
+    NAME_WITHIN,
+    NAME_KNOWN_VARIANT,
+    NAME_SIMILAR,
+    NAME_DIFFERENT,
+) = range(1, 8)
 
 # Levels per kind, best agreement first: a level never weighs more than the one before it (the model
 # keeps learned weights monotone in this order). A new kind adds its labels here, its levels function
 # to _LEVELS_OF_DIFFERENT, its normalizer to dedup.prepare (KINDS, _SIMPLE_NORMALIZERS) and its priors
 # to dedup.model (PRIOR_M, U_PRIOR_EQUAL; PERSON_KINDS / HOUSEHOLD_KINDS say how it is trained).
 LEVEL_LABELS: dict[str, tuple[str, ...]] = {
-    "name": ("exact", "one edit or reordered", "same characters in another order", "similar", "different"),
+    "name": (
+        "exact",
+        "same sound, other characters",
+        "one edit or reordered",
+        "same characters in another order",
+        "one name within the other",
+        "nickname or known variant",
+        "similar",
+        "different",
+    ),
     "date": ("exact", "one digit or day/month swapped", "same year", "different"),
     "identifier": ("exact", "one edit", "two edits", "different"),
     "cn_id": (
@@ -69,12 +88,29 @@ def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
     reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
     jaro = _distance(JaroWinkler.normalized_similarity, a, b)
     share_kept = _distance(Levenshtein.normalized_similarity, a, b)
-    levels = np.select([(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [1, 3], 4)
-    candidates = np.flatnonzero(levels > 1)
-    if len(candidates):
-        shuffled = _same_characters([a[i] for i in candidates], [b[i] for i in candidates])
-        levels[candidates[shuffled]] = 2
+    levels = np.select(
+        [(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [NAME_NEAR, NAME_SIMILAR], NAME_DIFFERENT
+    )
+    _refine(levels, levels > NAME_NEAR, _same_characters, a, b, NAME_SAME_CHARACTERS)
+    _refine(levels, np.ones(len(levels), dtype=bool), name_variants.same_sound, a, b, NAME_SAME_SOUND)
+    _refine(levels, levels > NAME_WITHIN, name_variants.name_within, a, b, NAME_WITHIN)
+    _refine(levels, levels > NAME_KNOWN_VARIANT, name_variants.known_variant, a, b, NAME_KNOWN_VARIANT)
     return levels
+
+
+def _refine(
+    levels: np.ndarray,
+    eligible: np.ndarray,
+    test: Callable[[list[str], list[str]], np.ndarray],
+    a: list[str],
+    b: list[str],
+    level: int,
+) -> None:
+    """Pairs among `eligible` that pass `test` get `level` (the test runs on those pairs only)."""
+    candidates = np.flatnonzero(eligible)
+    if len(candidates):
+        passed = test([a[i] for i in candidates], [b[i] for i in candidates])
+        levels[candidates[passed]] = level
 
 
 def _characters(values: list[str], width: int) -> np.ndarray:
@@ -213,20 +249,35 @@ def compare(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) ->
 
 
 def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
-    """Given and family name entered in each other's field (Jacob Butler / Butler Jacob): both fields
-    count as reordered rather than different."""
+    """Given and family name entered in each other's field (Jacob Butler / Butler Jacob, Anna Hill /
+    Hill Anna Catherine): where both fields compare well crosswise, each counts as its crosswise
+    level, at best "one edit or reordered"."""
     names = [c for c, f in enumerate(fields) if f.kind == "name"]
     for position, first in enumerate(names):
         for second in names[position + 1 :]:
             a, b = fields[first], fields[second]
-            candidates = np.flatnonzero((levels[:, first] > 1) & (levels[:, second] > 1))
+            candidates = np.flatnonzero((levels[:, first] > NAME_NEAR) & (levels[:, second] > NAME_NEAR))
+            i, j = left[candidates], right[candidates]
+            present = (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
+            candidates, i, j = candidates[present], i[present], j[present]
             if len(candidates) == 0:
                 continue
-            vocabulary = {value: code for code, value in enumerate(np.concatenate([a.values, b.values]).tolist())}
-            in_a = np.array([vocabulary[v] for v in a.values.tolist()] + [-1], dtype=np.int64)
-            in_b = np.array([vocabulary[v] for v in b.values.tolist()] + [-1], dtype=np.int64)
-            i, j = left[candidates], right[candidates]
-            swapped = (in_a[a.codes[i]] == in_b[b.codes[j]]) & (in_b[b.codes[i]] == in_a[a.codes[j]])
-            swapped &= (a.codes[i] >= 0) & (b.codes[j] >= 0) & (b.codes[i] >= 0) & (a.codes[j] >= 0)
-            levels[candidates[swapped], first] = 1
-            levels[candidates[swapped], second] = 1
+            across = _levels_of_values(a, a.codes[i], b, b.codes[j])
+            back = _levels_of_values(b, b.codes[i], a, a.codes[j])
+            swapped = (across <= NAME_KNOWN_VARIANT) & (back <= NAME_KNOWN_VARIANT)
+            rows = candidates[swapped]
+            levels[rows, first] = np.minimum(levels[rows, first], np.maximum(across[swapped], NAME_NEAR))
+            levels[rows, second] = np.minimum(levels[rows, second], np.maximum(back[swapped], NAME_NEAR))
+
+
+def _levels_of_values(a: PreparedField, a_codes: np.ndarray, b: PreparedField, b_codes: np.ndarray) -> np.ndarray:
+    """Name levels between values of two fields, computed once per distinct pair of values."""
+    first, second = a.values[a_codes], b.values[b_codes]
+    levels = np.full(len(a_codes), EXACT, dtype=np.int8)
+    differ = np.flatnonzero(first != second)
+    if len(differ):
+        inverse, distinct = factorize(a_codes[differ].astype(np.int64) * len(b.values) + b_codes[differ])
+        pairs_a = a.values[distinct // len(b.values)].tolist()
+        pairs_b = b.values[distinct % len(b.values)].tolist()
+        levels[differ] = _name_levels(pairs_a, pairs_b).astype(np.int8)[inverse]
+    return levels

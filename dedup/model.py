@@ -67,7 +67,7 @@ U_PRIOR_EQUAL: dict[str, float] = {
 
 # Prior m per kind and level (LEVEL_LABELS order): what a record of the same person typically shows.
 PRIOR_M: dict[str, tuple[float, ...]] = {
-    "name": (0.82, 0.08, 0.02, 0.05, 0.03),
+    "name": (0.80, 0.02, 0.08, 0.02, 0.02, 0.01, 0.03, 0.02),
     "date": (0.90, 0.05, 0.02, 0.03),
     "identifier": (0.93, 0.04, 0.01, 0.02),
     "cn_id": (0.88, 0.02, 0.05, 0.01, 0.02, 0.02),

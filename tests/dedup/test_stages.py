@@ -24,7 +24,7 @@ def test_levels_of_names_and_ids() -> None:
     names = prepare_field("name", "name", pd.Series(["张伟", "张 伟", "张玮", "李娜", "", "Anna Berg", "Berg Anna"]))
     left, right = np.array([0, 0, 0, 0, 5]), np.array([1, 2, 3, 4, 6])
     labels = [LEVEL_LABELS["name"][lv] if lv >= 0 else "missing" for lv in compare_field(names, left, right)]
-    assert labels == ["exact", "one edit or reordered", "different", "missing", "one edit or reordered"]
+    assert labels == ["exact", "same sound, other characters", "different", "missing", "one edit or reordered"]
     new_form = "35060219900101021" + ric.calc_check_digit("350602199001010210")
     sibling = "35060219900101022" + ric.calc_check_digit("350602199001010220")
     ids = prepare_field("id", "cn_id", pd.Series([new_form, "350602900101021", sibling]))

@@ -1,0 +1,176 @@
+"""Name evidence beyond spelling: the same sound, a known nickname, a name within a longer one.
+
+Spelling distance misses three ways one person's name is written differently:
+
+- Chinese characters that sound the same (张伟 / 张玮, 同音字): the toneless pinyin of every
+  character agrees (any of a character's readings, so 曾 is both zeng and ceng), or a name written
+  in pinyin reads like the characters (Zhang Wei / 张伟).
+- A nickname or diminutive (Bob / Robert, Peggy / Margaret), from the hand-curated English names
+  dataset of the `nicknames` package.
+- A middle name or a second family name in one record only (Mary Ann / Mary, Smith-Jones / Smith).
+
+Every function works on distinct values: a value's reading, words and nickname groups are computed
+once (cached), and the pair checks run over the distinct pairs compare.py hands in.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz.distance import OSA
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_WORD_SEPARATORS = re.compile(r"[\s\-‐'’.,·]+")
+MIN_FULL_WORD = 2
+MIN_SLIP_WORD = 4
+NO_RELATION = 4
+
+
+@lru_cache(maxsize=50_000)
+def _character_readings(character: str) -> frozenset[str]:
+    """Every toneless pinyin reading of one character (itself when it has none: a letter, a dot)."""
+    from pypinyin import Style, pinyin
+
+    options = pinyin(character, style=Style.NORMAL, heteronym=True, errors="default")
+    return frozenset(options[0]) if options else frozenset({character})
+
+
+@lru_cache(maxsize=200_000)
+def readings(name: str) -> tuple[frozenset[str], ...] | None:
+    """Toneless pinyin readings per character of a Chinese name (None when it has no Chinese)."""
+    if not _CJK.search(name):
+        return None
+    return tuple(_character_readings(character) for character in name)
+
+
+@lru_cache(maxsize=200_000)
+def spoken(name: str) -> str:
+    """The name as letters only: the common pinyin of a Chinese name, the letters of a Latin one."""
+    if _CJK.search(name):
+        from pypinyin import Style, lazy_pinyin
+
+        return "".join(lazy_pinyin(name, style=Style.NORMAL, errors="ignore"))
+    return _NOT_LETTER.sub("", name)
+
+
+@lru_cache(maxsize=500_000)
+def _same_sound(a: str, b: str) -> bool:
+    first, second = readings(a), readings(b)
+    if first is not None and second is not None:
+        return len(first) == len(second) and all(x & y for x, y in zip(first, second, strict=True))
+    if (first is None) == (second is None):
+        return False
+    sound_a, sound_b = spoken(a), spoken(b)
+    return bool(sound_a) and sound_a == sound_b
+
+
+def same_sound(a: list[str], b: list[str]) -> np.ndarray:
+    """Different writing, same sound: every character has a reading in common (张伟 / 张玮), or a
+    pinyin spelling reads like the characters (zhang wei / 张伟)."""
+    return np.fromiter((_same_sound(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+
+
+@lru_cache(maxsize=200_000)
+def words(name: str) -> tuple[str, ...]:
+    """The words of a name (spaces, hyphens, apostrophes and dots separate them)."""
+    return tuple(word for word in _WORD_SEPARATORS.split(name) if word)
+
+
+@lru_cache(maxsize=1)
+def _namer() -> object:
+    from nicknames import NickNamer
+
+    return NickNamer()
+
+
+@lru_cache(maxsize=200_000)
+def nickname_groups(word: str) -> frozenset[str]:
+    """The formal names a word is, or is a nickname of (robert -> robert; bob -> robert, ...)."""
+    if len(word) < MIN_FULL_WORD or _CJK.search(word):
+        return frozenset()
+    namer = _namer()
+    groups = set(namer.canonicals_of(word))  # type: ignore[attr-defined]
+    if namer.nicknames_of(word):  # type: ignore[attr-defined]
+        groups.add(word)
+    return frozenset(groups)
+
+
+@lru_cache(maxsize=500_000)
+def _word_relation(x: str, y: str) -> int:
+    """0 the same word, 1 a nickname / known variant of each other, 2 an initial of the other,
+    3 one typing slip apart (words of MIN_SLIP_WORD letters or more), 4 no relation."""
+    if x == y:
+        return 0
+    if nickname_groups(x) & nickname_groups(y):
+        return 1
+    if (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y)):
+        return 2
+    if min(len(x), len(y)) >= MIN_SLIP_WORD and OSA.distance(x, y) <= 1:
+        return 3
+    return 4
+
+
+def _matched_words(shorter: tuple[str, ...], longer: tuple[str, ...]) -> list[int] | None:
+    """Relation of each word of the shorter name to a distinct word of the longer one (best first),
+    or None when one of them has no counterpart."""
+    free = list(longer)
+    relations = []
+    for word in shorter:
+        found = [_word_relation(word, other) for other in free]
+        best = min(range(len(found)), key=found.__getitem__, default=None)
+        if best is None or found[best] == NO_RELATION:
+            return None
+        relations.append(found[best])
+        free.pop(best)
+    return relations
+
+
+@lru_cache(maxsize=500_000)
+def _within(a: str, b: str) -> bool:
+    first, second = words(a), words(b)
+    if not first or not second:
+        return False
+    if len(first) == len(second) and min(len(w) for w in first + second) > 1:
+        return False
+    if not {w[:1] for w in first} & {w[:1] for w in second} and not set(first) & set(second):
+        return False
+    shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
+    relations = _matched_words(shorter, longer)
+    return (
+        relations is not None
+        and (len(first) != len(second) or 2 in relations)
+        and all(r in (0, 2, 3) for r in relations)
+        and any(r in (0, 3) and len(w) >= MIN_FULL_WORD for r, w in zip(relations, shorter, strict=True))
+    )
+
+
+def name_within(a: list[str], b: list[str]) -> np.ndarray:
+    """One name is the other with extra words or a word reduced to its initial: a middle name or a
+    second family name (Mary Ann / Mary, Mary A / Mary Ann, Smith-Jones / Smith, Jcak / Jack
+    Gregory). At least one full word is the same or one typing slip away."""
+    return np.fromiter((_within(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+
+
+@lru_cache(maxsize=200_000)
+def _name_groups(name: str) -> frozenset[str]:
+    return frozenset().union(*(nickname_groups(word) for word in words(name)))
+
+
+@lru_cache(maxsize=500_000)
+def _known_variant(a: str, b: str) -> bool:
+    if not _name_groups(a) & _name_groups(b):
+        return False
+    first, second = words(a), words(b)
+    shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
+    relations = _matched_words(shorter, longer)
+    return relations is not None and 1 in relations and all(r in (0, 1, 2) for r in relations)
+
+
+def known_variant(a: list[str], b: list[str]) -> np.ndarray:
+    """A word of one name is a nickname or known variant of the other's (Bob / Robert, Peggy Smith /
+    Margaret Smith, Bob / Robert James, Tim J / Timothy John); the other words are the same or
+    initials."""
+    return np.fromiter((_known_variant(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
