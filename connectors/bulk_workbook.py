@@ -8,7 +8,7 @@ for reading workbooks and for the styled intake template and rejection workbooks
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,28 @@ def write_table_sheet(book: xlsxwriter.Workbook, styles: Styles, sheet: TableShe
                 ws.write_boolean(row, col, value, style)
             else:
                 write_number(row, col, value, style)
+    add_dropdowns(ws, headers, sheet.choices, len(sheet.frame))
+
+
+def add_dropdowns(ws: Worksheet, headers: Sequence[str], choices: Mapping[str, Sequence[str]], last_row: int) -> None:
+    """A list dropdown on the data cells of each column in ``choices``, as the openpyxl writer adds."""
+    for header, values in choices.items():
+        if header not in headers or not values:
+            continue
+        col = headers.index(header)
+        ws.data_validation(
+            1,
+            col,
+            max(1, last_row),
+            col,
+            {
+                "validate": "list",
+                "source": [str(value) for value in values],
+                "ignore_blank": True,
+                "error_title": "输入有误",
+                "error_message": "请从下拉列表中选择。",
+            },
+        )
 
 
 def write_cover_sheet(book: xlsxwriter.Workbook, styles: Styles, cover: CoverSheet) -> None:
