@@ -24,9 +24,15 @@ def default_mode(warehouse: Warehouse, *, full: bool = False) -> Mode:
     return "full" if full or not warehouse.state.has_completed_run() else "incremental"
 
 
-def run_mode(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Mode:
-    """This run's mode: its ``hub/mode`` tag, else the warehouse's default."""
+def tagged_mode(context: dg.AssetExecutionContext, *, untagged: Mode = "incremental") -> Mode:
+    """The run's ``hub/mode`` tag; ``untagged`` for a run started without one (the stage then decides
+    from its own state, e.g. no stored model or no earlier delivery means full)."""
     tag = context.run.tags.get(MODE_TAG)
     if tag in (FULL, INCREMENTAL):
         return "full" if tag == FULL else "incremental"
-    return default_mode(warehouse)
+    return untagged
+
+
+def run_mode(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Mode:
+    """This run's mode: its ``hub/mode`` tag, else the warehouse's default."""
+    return tagged_mode(context, untagged=default_mode(warehouse))

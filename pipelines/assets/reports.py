@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipelines.alerts import verification_table
 from pipelines.assets.guards import guard_config, reports_held_by
-from pipelines.changes import MODES, deliver_daily, id_changes
+from pipelines.changes import deliver_daily, id_changes
 from pipelines.departments import ReportSpec, load_report_specs
 from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
@@ -26,15 +26,7 @@ from pipelines.reporting import (
     write_community_rosters,
 )
 from pipelines.resources.delivery import DeliveryResource
-
-MODE_TAG = "hub/mode"
-
-
-def run_mode(context: dg.AssetExecutionContext) -> str:
-    """The run's ``hub/mode`` tag (full or incremental); without one each department's own schedule and
-    last delivery decide."""
-    mode = context.run.tags.get(MODE_TAG, "incremental")
-    return mode if mode in MODES else "incremental"
+from pipelines.run_mode import tagged_mode
 
 
 def report_asset_name(spec: ReportSpec) -> str:
@@ -76,7 +68,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
                 out_dir=delivery.out_path(),
                 run_id=context.run_id,
                 engine=engine,
-                mode=run_mode(context),
+                mode=tagged_mode(context),  # untagged: each department's schedule and last delivery decide
                 ids=id_changes(engine, context.run_id),
                 env=delivery.environment(),
             )

@@ -11,10 +11,10 @@ from dedup.presets import RESIDENT_VALIDITY
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.person_linking import Mode, link_persons
 from pipelines.resources.warehouse import WarehouseResource
+from pipelines.run_mode import tagged_mode
 from pipelines.survivorship import load_survivorship_rules
 from schemas.categories import unknown_categories as list_unknown_categories
 
-MODE_TAG = "hub/mode"
 REVIEW_BAND = (0.05, 0.95)
 REVIEW_LIMIT = 500
 
@@ -76,7 +76,7 @@ def resolve_persons(
     re-links only the changed records and the persons they touch, with the stored model; a full one
     retrains and re-clusters everything. Lineage, id history and linking state are written in one
     transaction, under the run lock, so a crash or a concurrent run cannot leave them apart."""
-    mode: Mode = "full" if context.run.tags.get(MODE_TAG) == "full" else "incremental"
+    mode: Mode = tagged_mode(context)
     linking = link_persons(
         warehouse.get(), std_residents, RESIDENT_FIELDS, context.run_id, mode, validity=RESIDENT_VALIDITY
     )
