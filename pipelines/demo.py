@@ -410,13 +410,23 @@ def summary_key(dataset: str, source: str) -> str:
     return source if dataset == "residents" else f"{source}_events"
 
 
+def workbooks_this_run(summary: dict) -> int:
+    """Full workbooks plus change workbooks this run wrote (``reports`` lists every workbook in the
+    folder, earlier days' included)."""
+    deliveries = summary.get("deliveries")
+    if not deliveries:
+        return len(summary["reports"])
+    full = sum(1 for delivery in deliveries.values() if delivery["delivery"] == "full")
+    return full + sum(len(delivery["change_workbooks"]) for delivery in deliveries.values())
+
+
 def print_summary(summary: dict, out: Path) -> None:
     received = sum(summary["received"].values())
     quarantined = sum(summary["quarantined"].values())
     print(
         f"hub demo: {received} records in ({summary['received']}), {quarantined} quarantined, "
         f"{summary['persons']} persons, {summary['incidents']} incidents, "
-        f"{len(summary['reports'])} reports written, {summary['seconds']} s"
+        f"{workbooks_this_run(summary)} department workbooks written in this run, {summary['seconds']} s"
     )
     for name, delivery in sorted(summary.get("deliveries", {}).items()):
         changes = "，".join(f"{kind} {count}" for kind, count in delivery["changes"].items() if count)

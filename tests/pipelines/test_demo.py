@@ -175,3 +175,17 @@ def test_a_department_file_missing_a_column_fails_the_run_with_a_clear_message(
     message = str(failure.value)
     assert "raw_civil_affairs" in message and "身份证号" in message
     assert "Traceback" not in message
+
+
+def test_the_printed_workbook_count_is_this_runs_not_the_folders() -> None:
+    from pipelines.demo import workbooks_this_run
+
+    quiet_day = {
+        "reports": ["civil_1.xlsx", "grid_1.xlsx", "health_1.xlsx"],
+        "deliveries": {
+            dept: {"delivery": "changes", "change_workbooks": []} for dept in ("civil", "grid", "health")
+        },
+    }
+    assert workbooks_this_run(quiet_day) == 0
+    quiet_day["deliveries"]["grid"] = {"delivery": "full", "change_workbooks": ["grid_变更_1.xlsx"]}
+    assert workbooks_this_run(quiet_day) == 2
