@@ -24,6 +24,7 @@ from hub_errors import HubError
 from pipelines.changes import snapshot_tables
 from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
+from pipelines.forms.store import FORM_TABLES
 from pipelines.migrations import Migration, create_tables, migrate
 from pipelines.run_lock import run_lock
 
@@ -150,6 +151,7 @@ MIGRATIONS = [
     )),
     Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
     Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
+    Migration(8, "department forms: sends, returns, answers, community corrections", create_tables(*FORM_TABLES)),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
