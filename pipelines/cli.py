@@ -1,5 +1,5 @@
 """The `hub` command: `hub demo`, `hub worker`, `hub systems`, `hub link`, `hub template`, `hub decide`,
-`hub explain`, `hub answer`.
+`hub explain`, `hub answer`, `hub form`.
 
 Errors the hub raises on purpose (HubError) are printed as one clear message, not a traceback, with
 any personal number or credential in it masked.
@@ -80,9 +80,34 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("--by", default=os.environ.get("USER", "steward"), help="who answered")
     answer.add_argument("--note", default="", help="the department's remark")
 
+    form = commands.add_parser("form", help="department forms: send pre-filled, collect returns, remind, list")
+    form_commands = form.add_subparsers(dest="form_command", required=True)
+    form_send = form_commands.add_parser("send", help="one pre-filled workbook per community under OUT/forms/<form>/")
+    form_send.add_argument("spec", type=Path, help="SPEC.yaml (keys form, title, department, population, known, ask, due)")
+    form_send.add_argument("--out", type=Path, default=default_out(), help="output folder (default $HUB_OUT or ./hub-out)")
+    form_collect = form_commands.add_parser(
+        "collect", help="read the returned forms in the community inbox and write each form's consolidation now"
+    )
+    form_collect.add_argument("--inbox", type=Path, default=default_inbox(), help="community inbox folder")
+    form_collect.add_argument("--out", type=Path, default=default_out(), help="output folder (default $HUB_OUT or ./hub-out)")
+    form_remind = form_commands.add_parser("remind", help="re-send each community the rows still unanswered")
+    form_remind.add_argument("spec", type=Path, help="SPEC.yaml")
+    form_remind.add_argument("--out", type=Path, default=default_out(), help="output folder (default $HUB_OUT or ./hub-out)")
+    form_commands.add_parser("list", help="every registered form, its fields and where each known field comes from")
+
     template = commands.add_parser("template", help="write the intake workbook community staff fill in")
     template.add_argument("--out", type=Path, required=True, help="FILE.xlsx to write")
     return parser
+
+
+def default_out() -> Path:
+    return Path(os.environ.get("HUB_OUT") or "hub-out")
+
+
+def default_inbox() -> Path:
+    from pipelines.settings import hub_home
+
+    return Path(os.environ.get("HUB_COMMUNITY_INBOX") or hub_home() / "community-inbox")
 
 
 def positive(text: str) -> int:
@@ -169,6 +194,19 @@ def main(argv: list[str] | None = None) -> int:
                 args.alert_id, args.answer, by=args.by, note=args.note, allowed=load_alert_rules().answers
             )
             print(f"recorded: alert {args.alert_id} answered {args.answer}; it stays answered while its cause lasts")
+            return 0
+        if args.command == "form":
+            from pipelines import form_command
+
+            if args.form_command == "send":
+                lines = form_command.run_send(args.spec, args.out)
+            elif args.form_command == "collect":
+                lines = form_command.run_collect(args.inbox, args.out)
+            elif args.form_command == "remind":
+                lines = form_command.run_remind(args.spec, args.out)
+            else:
+                lines = form_command.run_list()
+            print("\n".join(lines))
             return 0
         if args.command == "template":
             from connectors.intake_workbook import write_intake_template

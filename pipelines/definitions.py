@@ -11,6 +11,7 @@ import os
 import dagster as dg
 
 from pipelines.assets.alerts import alerts_asset
+from pipelines.assets.forms import form_assets, form_schedules
 from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
 from pipelines.assets.raw import raw_assets
@@ -42,9 +43,10 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
             alerts_asset,
             *report_assets,
             intake_rejections,
+            *form_assets,
         ],
         jobs=[main_job],
-        schedules=department_schedules(),
+        schedules=[*department_schedules(), *form_schedules()],
         sensors=[community_inbox_sensor],
         resources={
             "io_manager": WarehouseIOManager(url=database_url),

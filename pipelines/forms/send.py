@@ -8,6 +8,7 @@ text formats. Every send is recorded with the values shown, so a return is compa
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from pipelines.reporting import (
 )
 
 SORT_BY = ("grid", "address_canonical", "person_id")
+GRID_COMMUNITY = re.compile(r"^(.+?社区)")
 ASK_HINTS = {
     "choice": "从下拉列表选择",
     "phone": "手机11位，如 13912345678；座机如 0596-1234567",
@@ -78,7 +80,7 @@ def shown_values(spec: FormSpec, view: RecordView) -> pd.DataFrame:
         if mask is not None:
             values = [mask.apply(None if value is None else str(value)) for value in values]
         data[known.header] = [plain_text(value) for value in values]
-    return pd.DataFrame(data, index=view.frame.index, columns=[k.header for k in spec.known])
+    return pd.DataFrame(data, index=view.frame.index, columns=[k.header for k in spec.known], dtype=object)
 
 
 def population(spec: FormSpec, persons: pd.DataFrame, as_of: date) -> RecordView:
@@ -86,8 +88,23 @@ def population(spec: FormSpec, persons: pd.DataFrame, as_of: date) -> RecordView
     return sort_view(view.subset(include_mask(view, spec.population)), SORT_BY)
 
 
+def community_of(community: object, grid: object) -> str:
+    """The community a person's workbook goes to: the one the address names, else the one the grid
+    belongs to (grids are named within their community, 东铺头社区01网格), else 未识别社区."""
+    named = plain_text(community)
+    if named:
+        return named
+    match = GRID_COMMUNITY.match(plain_text(grid) or "")
+    return match.group(1) if match else UNKNOWN_GROUP
+
+
 def communities_of(view: RecordView) -> pd.Series:
-    return view.values("addr_community").map(lambda value: plain_text(value) or UNKNOWN_GROUP)
+    grids = view.values("grid")
+    return pd.Series(
+        [community_of(c, g) for c, g in zip(view.values("addr_community"), grids, strict=True)],
+        index=view.frame.index,
+        dtype=object,
+    )
 
 
 def cover_lines(spec: FormSpec, community: str, persons: int, *, reminder: bool, as_of: date) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ and by when. Files in ``pipelines/forms`` whose name starts with an underscore a
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from hub_errors import ConfigError
 from pipelines.departments import Mask, ReportSpec, load_report_specs, validate_filter
 
 FORM_FOLDER = Path(__file__).resolve().parent
+FORMS_DIR_VARIABLE = "HUB_FORMS_DIR"
 FIELD_CATALOGUE = FORM_FOLDER / "_fields.yaml"
 ASK_TYPES = ("choice", "text", "phone", "date", "number")
 KNOWN_KINDS = ("name", "id_no", "gender", "date", "phone", "address", "text")
@@ -233,7 +235,8 @@ def load_form_spec(path: Path, departments: Mapping[str, ReportSpec] | None = No
     try:
         population = validate_filter(raw["population"], path, "population")
     except ConfigError as exc:
-        raise check.fail(str(exc).split(": ", 1)[-1].removesuffix(". Fix the file and run again."), "population") from None
+        problem = str(exc).split(": ", 1)[-1].removesuffix(". Fix the file and run again.")
+        raise check.fail(problem, "population") from None
     catalogue = field_catalogue()
     if not isinstance(raw["known"], list):
         raise check.fail("known must be a list of field names", "known")
@@ -281,12 +284,19 @@ def load_form_spec(path: Path, departments: Mapping[str, ReportSpec] | None = No
     )
 
 
+def form_folders() -> list[Path]:
+    """Where registered forms live: this package, and ``HUB_FORMS_DIR`` when set (a deployment's own)."""
+    extra = os.environ.get(FORMS_DIR_VARIABLE, "").strip()
+    return [FORM_FOLDER, *([Path(extra)] if extra else [])]
+
+
 def load_form_specs(folder: Path | None = None) -> dict[str, FormSpec]:
-    """Every form in ``folder`` (default: this package), keyed by its ``form`` name."""
-    folder = Path(folder) if folder is not None else FORM_FOLDER
+    """Every form in ``folder`` (default: the registered folders), keyed by its ``form`` name."""
+    folders = [Path(folder)] if folder is not None else form_folders()
     specs: dict[str, FormSpec] = {}
     departments = load_report_specs()
-    for path in sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_")):
+    paths = [p for f in folders for p in sorted(f.glob("*.yaml")) if not p.name.startswith("_")]
+    for path in paths:
         spec = load_form_spec(path, departments)
         if spec.form in specs:
             raise FormSpecError(f"form specification {path}, line 1: form {spec.form!r} is also defined in "

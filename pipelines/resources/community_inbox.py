@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from connectors.form_workbook import is_form_return
 from connectors.inbox import (
     DEFAULT_MAX_FILE_MB,
     REJECTED_DIR_NAME,
@@ -45,6 +46,8 @@ class CommunityInboxResource(dg.ConfigurableResource):
         scan = self.scan()
         read: dict[Path, IntakeRows] = {}
         for workbook in scan.workbooks:
+            if is_form_return(workbook):
+                continue  # a returned department form: pipelines/forms/returns.py (asset returned_forms) takes it
             try:
                 read[workbook] = read_intake_workbook(workbook)
             except WorkbookRejected as rejected:
