@@ -178,7 +178,7 @@ def write_form_workbook(
             put_text(reason_cell, cell_safe(row_reasons[index]))
             reason_cell.font = BAD_CELL_FONT
         put_text(ws.cell(row=excel_row, column=key_column), keys[index] if index < len(keys) else "")
-    last_row = len(rows) + 1 + spare_rows
+    last_row = max(2, len(rows) + 1 + spare_rows)
     lists = _choice_lists(wb, columns)
     for number, column in enumerate(columns, start=1):
         letter = get_column_letter(number)

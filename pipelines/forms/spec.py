@@ -260,10 +260,11 @@ def load_form_spec(path: Path, departments: Mapping[str, ReportSpec] | None = No
     if not isinstance(raw["ask"], list):
         raise check.fail("ask must be a list of columns (header, type)", "ask")
     ask = tuple(_ask_field(item, index, check) for index, item in enumerate(raw["ask"]))
-    headers = [field.header for field in known] + [field.header for field in ask]
+    seen = {field.header for field in known}
     for index, field in enumerate(ask):
-        if headers.count(field.header) > 1:
+        if field.header in seen:
             raise check.fail(f"ask[{index}]: header {field.header!r} repeats a column", "ask", index)
+        seen.add(field.header)
     remind = str(raw.get("remind") or DEFAULT_REMIND)
     if not is_valid_cron_string(remind):
         raise check.fail(f"remind must be a cron (minute hour day month weekday), got {remind!r}", "remind")
