@@ -36,12 +36,15 @@ def fill(path: Path, target: Path, rng: random.Random, *, bad: bool, correct_and
             column = str(validation.sqref).split(":")[0].rstrip("0123456789")
             choices[column] = validation.formula1.strip('"').split(",")
     letters = {header: ws.cell(row=1, column=index + 1).column_letter for index, header in enumerate(headers)}
-    phone_headers = [h for h in headers if h and "电话" in h and ws.cell(row=2, column=headers.index(h) + 1).value
-                     is None and h != KEY_HEADER]
+    phone_headers = [
+        h
+        for h in headers
+        if h and "电话" in h and ws.cell(row=2, column=headers.index(h) + 1).value is None and h != KEY_HEADER
+    ]
     rows = [row for row in range(2, ws.max_row + 1) if ws.cell(row=row, column=headers.index(KEY_HEADER) + 1).value]
     planted = []
     for row in rows:
-        for header, letter in letters.items():
+        for letter in letters.values():
             if letter in choices:
                 ws[f"{letter}{row}"] = rng.choice(choices[letter])
         if row % 3 == 0:
@@ -59,12 +62,17 @@ def fill(path: Path, target: Path, rng: random.Random, *, bad: bool, correct_and
             ws[f"{letters['联系电话']}{rows[0]}"] = "13800138000"
             planted.append(f"{path.name}: row {rows[0]} 联系电话 corrected to 13800138000")
         new = rows[-1] + 1
-        values = {"姓名": "林秀英", "公民身份号码": with_check_character("35060219500101152"), "性别": "女", "出生日期": "1950-01-01",
-                  "现住址": "东铺头社区幸福路12号3栋2单元501室"}
+        values = {
+            "姓名": "林秀英",
+            "公民身份号码": with_check_character("35060219500101152"),
+            "性别": "女",
+            "出生日期": "1950-01-01",
+            "现住址": "东铺头社区幸福路12号3栋2单元501室",
+        }
         for header, value in values.items():
             if header in letters:
                 ws[f"{letters[header]}{new}"] = value
-        for header, letter in letters.items():
+        for letter in letters.values():
             if letter in choices:
                 ws[f"{letter}{new}"] = choices[letter][0]
         planted.append(f"{path.name}: row {new} added by staff (林秀英)")
@@ -82,7 +90,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    sent = sorted(p for p in args.forms.glob("*.xlsx") if not p.name.startswith(("汇总_", ".")) and "催报" not in p.name)
+    sent = sorted(
+        p for p in args.forms.glob("*.xlsx") if not p.name.startswith(("汇总_", ".")) and "催报" not in p.name
+    )
     for index, path in enumerate(sent[: args.communities]):
         for line in fill(path, args.inbox / path.name, rng, bad=index == 0, correct_and_add=index == 1):
             print(line)

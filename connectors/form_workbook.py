@@ -22,6 +22,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 
 from connectors.intake_workbook import BAD_CELL_FONT, COMMENT_AUTHOR, cell_safe, mark_cell, put_text, raw_text
 from connectors.spreadsheet import WorkbookRejected, open_workbook
@@ -90,7 +91,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _style_header(ws, headers: Sequence[str], columns: Sequence[FormColumn]) -> None:  # type: ignore[no-untyped-def]
+def _style_header(ws: Worksheet, headers: Sequence[str], columns: Sequence[FormColumn]) -> None:
     for index, header in enumerate(headers, start=1):
         cell = ws.cell(row=1, column=index)
         put_text(cell, header)
@@ -98,8 +99,10 @@ def _style_header(ws, headers: Sequence[str], columns: Sequence[FormColumn]) -> 
         column = columns[index - 1] if index <= len(columns) else None
         ws.column_dimensions[get_column_letter(index)].width = min(40.0, max(10.0, display_width(header) + 4))
         if column is not None:
-            note = "已预填，如有误请直接更正" if column.prefilled else ("【必填】" if column.required else "") + (
-                column.hint or "请填写"
+            note = (
+                "已预填，如有误请直接更正"
+                if column.prefilled
+                else ("【必填】" if column.required else "") + (column.hint or "请填写")
             )
             cell.comment = Comment(note, COMMENT_AUTHOR, width=220, height=70)
     ws.freeze_panes = "A2"
@@ -110,17 +113,31 @@ def _validation(column: FormColumn, lists: Mapping[str, str]) -> DataValidation:
     if column.choices:
         inline = '"' + ",".join(column.choices) + '"'
         formula = inline if len(inline) <= INLINE_LIST_LIMIT else lists[column.header]
-        validation = DataValidation(type="list", formula1=formula, allow_blank=not column.required,
-                                    showErrorMessage=True, errorTitle="输入有误", error="请从下拉列表中选择。")
+        validation = DataValidation(
+            type="list",
+            formula1=formula,
+            allow_blank=not column.required,
+            showErrorMessage=True,
+            errorTitle="输入有误",
+            error="请从下拉列表中选择。",
+        )
     elif column.number:
-        validation = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                                    showErrorMessage=True, errorTitle="输入有误", error="请填写数字。")
+        validation = DataValidation(
+            type="decimal",
+            operator="greaterThanOrEqual",
+            formula1="0",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="输入有误",
+            error="请填写数字。",
+        )
     else:
         validation = DataValidation(allow_blank=True)
     validation.showInputMessage = True
     validation.promptTitle = column.header[:32]
-    prompt = column.hint or ("手机11位，如 13912345678；座机如 0596-1234567" if column.text and not column.prefilled
-                             else "请填写")
+    prompt = column.hint or (
+        "手机11位，如 13912345678；座机如 0596-1234567" if column.text and not column.prefilled else "请填写"
+    )
     validation.prompt = (("【必填】" if column.required else "") + prompt)[:255]
     return validation
 

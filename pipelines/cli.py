@@ -14,6 +14,8 @@ from pathlib import Path
 
 from hub_errors import HubError
 
+OUT_HELP = "output folder (default $HUB_OUT or ./hub-out)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Enter-once data hub for community governance.")
@@ -83,16 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     form = commands.add_parser("form", help="department forms: send pre-filled, collect returns, remind, list")
     form_commands = form.add_subparsers(dest="form_command", required=True)
     form_send = form_commands.add_parser("send", help="one pre-filled workbook per community under OUT/forms/<form>/")
-    form_send.add_argument("spec", type=Path, help="SPEC.yaml (keys form, title, department, population, known, ask, due)")
-    form_send.add_argument("--out", type=Path, default=default_out(), help="output folder (default $HUB_OUT or ./hub-out)")
+    form_send.add_argument("spec", type=Path, help="SPEC.yaml (form, title, department, population, known, ask, due)")
+    form_send.add_argument("--out", type=Path, default=default_out(), help=OUT_HELP)
     form_collect = form_commands.add_parser(
         "collect", help="read the returned forms in the community inbox and write each form's consolidation now"
     )
     form_collect.add_argument("--inbox", type=Path, default=default_inbox(), help="community inbox folder")
-    form_collect.add_argument("--out", type=Path, default=default_out(), help="output folder (default $HUB_OUT or ./hub-out)")
+    form_collect.add_argument("--out", type=Path, default=default_out(), help=OUT_HELP)
     form_remind = form_commands.add_parser("remind", help="re-send each community the rows still unanswered")
     form_remind.add_argument("spec", type=Path, help="SPEC.yaml")
-    form_remind.add_argument("--out", type=Path, default=default_out(), help="output folder (default $HUB_OUT or ./hub-out)")
+    form_remind.add_argument("--out", type=Path, default=default_out(), help=OUT_HELP)
     form_commands.add_parser("list", help="every registered form, its fields and where each known field comes from")
 
     template = commands.add_parser("template", help="write the intake workbook community staff fill in")

@@ -34,11 +34,15 @@ def run_send(spec_path: Path, out: Path) -> list[str]:
     warehouse = Warehouse.from_url(default_database_url())
     outcome = send_form(spec, golden_persons(warehouse), warehouse.engine, out, as_of=today_in_china())
     lines = outcome.lines()
-    lines += [f"  {community}: {outcome.persons[community]} person(s) -> {path}"
-              for community, path in sorted(outcome.workbooks.items())]
+    lines += [
+        f"  {community}: {outcome.persons[community]} person(s) -> {path}"
+        for community, path in sorted(outcome.workbooks.items())
+    ]
     if spec.form not in load_form_specs():
-        lines.append(f"  note: {spec_path} is not in the forms catalogue (pipelines/forms/ or HUB_FORMS_DIR): "
-                     "its returns are read only once it is")
+        lines.append(
+            f"  note: {spec_path} is not in the forms catalogue (pipelines/forms/ or HUB_FORMS_DIR): "
+            "its returns are read only once it is"
+        )
     return lines
 
 
@@ -84,13 +88,19 @@ def catalogue_lines(specs: dict[str, FormSpec], sources: dict[str, Counter[str]]
     authority = load_survivorship_rules()["authority"]
     lines = []
     for spec in specs.values():
-        lines.append(f"{spec.form}: {spec.title} ({spec.department} -> {spec.department_spec.recipient}), "
-                     f"due {spec.due.isoformat()}, reminders '{spec.remind}', file {spec.path}")
+        lines.append(
+            f"{spec.form}: {spec.title} ({spec.department} -> {spec.department_spec.recipient}), "
+            f"due {spec.due.isoformat()}, reminders '{spec.remind}', file {spec.path}"
+        )
         lines.append(f"  population: {describe_rule(spec.population)}")
         for known in spec.known:
-            order = " > ".join(authority.get(known.name, [])) or DERIVED.get(known.name, "各来源的附加属性，按来源优先级合并")
+            order = " > ".join(authority.get(known.name, [])) or DERIVED.get(
+                known.name, "各来源的附加属性，按来源优先级合并"
+            )
             taken = sources.get(known.name)
-            measured = ("; golden records now: " + ", ".join(f"{s} {n}" for s, n in taken.most_common())) if taken else ""
+            measured = (
+                ("; golden records now: " + ", ".join(f"{s} {n}" for s, n in taken.most_common())) if taken else ""
+            )
             shown = "masked on the community copy" if spec.mask_for(known.name) is not None else "shown in full"
             lines.append(f"  known {known.header} ({known.name}): source {order}{measured}; {shown}")
         for ask in spec.ask:

@@ -17,8 +17,18 @@ from pipelines.resources.community_inbox import CommunityInboxResource
 from pipelines.resources.delivery import DeliveryResource
 from pipelines.resources.warehouse import WarehouseResource
 
-RETURN_COLUMNS = ["file", "form", "community", "status", "answered", "rejected", "added", "corrections",
-                  "rejection_file", "intake_file"]
+RETURN_COLUMNS = [
+    "file",
+    "form",
+    "community",
+    "status",
+    "answered",
+    "rejected",
+    "added",
+    "corrections",
+    "rejection_file",
+    "intake_file",
+]
 
 
 @dg.asset(group_name="forms", kinds={"excel"}, deps=["intake_rejections"])
@@ -30,8 +40,21 @@ def returned_forms(
     Runs after the intake rejections, so the intake reader and this one never race for a file."""
     outcomes = collect_returns(load_form_specs(), warehouse.get().engine, Path(community_inbox.path))
     frame = pd.DataFrame(
-        [[o.file, o.form, o.community, o.status, o.answered, o.rejected, o.added, o.corrections,
-          str(o.rejection_file or ""), str(o.intake_file or "")] for o in outcomes],
+        [
+            [
+                o.file,
+                o.form,
+                o.community,
+                o.status,
+                o.answered,
+                o.rejected,
+                o.added,
+                o.corrections,
+                str(o.rejection_file or ""),
+                str(o.intake_file or ""),
+            ]
+            for o in outcomes
+        ],
         columns=RETURN_COLUMNS,
     )
     for outcome in outcomes:
@@ -70,8 +93,15 @@ def build_form_asset(spec: FormSpec) -> dg.AssetsDefinition:
     ) -> Iterator[dg.Output[pd.DataFrame] | dg.AssetCheckResult]:
         engine = warehouse.get().engine
         with delivery.run_lock(context.run_id):
-            done = consolidate_form(spec, engine, golden_persons, delivery.out_path(), as_of=today_in_china(),
-                                    run_id=context.run_id, env=delivery.environment())
+            done = consolidate_form(
+                spec,
+                engine,
+                golden_persons,
+                delivery.out_path(),
+                as_of=today_in_china(),
+                run_id=context.run_id,
+                env=delivery.environment(),
+            )
         figures = done.progress.figures()
         yield dg.Output(
             done.progress.table,
@@ -90,7 +120,8 @@ def build_form_asset(spec: FormSpec) -> dg.AssetsDefinition:
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"progress": dg.MetadataValue.json(figures)},
             description=(
-                f"已过截止日期 {spec.due.isoformat()}，{late} 个社区仍未交回" if late
+                f"已过截止日期 {spec.due.isoformat()}，{late} 个社区仍未交回"
+                if late
                 else f"截止日期 {spec.due.isoformat()}：无逾期社区（未交回 {figures['pending']} 个）"
             ),
         )
@@ -104,8 +135,9 @@ def build_reminder_job(spec: FormSpec) -> dg.JobDefinition:
     @dg.op(name=f"remind_{spec.form}")
     def remind(context: dg.OpExecutionContext, warehouse: WarehouseResource, delivery: DeliveryResource) -> None:
         store = warehouse.get()
-        outcome = send_reminders(spec, store.engine, store.read_table("golden_persons"), delivery.out_path(),
-                                 as_of=today_in_china())
+        outcome = send_reminders(
+            spec, store.engine, store.read_table("golden_persons"), delivery.out_path(), as_of=today_in_china()
+        )
         for line in outcome.lines():
             context.log.info(line)
 

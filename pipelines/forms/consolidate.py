@@ -104,30 +104,50 @@ def build_progress(spec: FormSpec, engine: sa.Engine, persons: pd.DataFrame, as_
     answered_keys = set(answers["row_key"]) if not answers.empty else set()
     overdue = as_of > spec.due
     records, unanswered = [], {}
-    for community, group in (listed.groupby("community") if not listed.empty else []):
+    for community, group in listed.groupby("community") if not listed.empty else []:
         people = [str(p) for p in group["person_id"]]
         missing = [p for p in people if p not in answered_keys]
         unanswered[str(community)] = missing
         mine = returns[returns["community"] == community] if not returns.empty else returns
-        added = answers[(answers["community"] == community) & (answers["person_id"] == "")] if not answers.empty else answers
+        added = (
+            answers[(answers["community"] == community) & (answers["person_id"] == "")]
+            if not answers.empty
+            else answers
+        )
         fixed = corrections[corrections["community"] == community] if not corrections.empty else corrections
         state = "returned" if len(mine) else ("overdue" if overdue else "pending")
         last = pd.to_datetime(mine["received_at"], utc=True).max() if len(mine) else None
-        records.append([
-            str(community), len(people), len(people) - len(missing), len(missing), len(added), len(fixed), len(mine),
-            last.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") if last is not None else "",
-            STATES[state],
-        ])
+        records.append(
+            [
+                str(community),
+                len(people),
+                len(people) - len(missing),
+                len(missing),
+                len(added),
+                len(fixed),
+                len(mine),
+                last.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") if last is not None else "",
+                STATES[state],
+            ]
+        )
     table = pd.DataFrame(records, columns=PROGRESS_COLUMNS)
-    return FormProgress(spec.form, spec.due, as_of, table, consolidated_rows(spec, sends, answers, persons, as_of),
-                        unanswered)
+    return FormProgress(
+        spec.form, spec.due, as_of, table, consolidated_rows(spec, sends, answers, persons, as_of), unanswered
+    )
 
 
 def consolidated_rows(
     spec: FormSpec, sends: pd.DataFrame, answers: pd.DataFrame, persons: pd.DataFrame, as_of: date
 ) -> pd.DataFrame:
-    headers = ["人员编号", "社区", *[k.header for k in spec.known], *[a.header for a in spec.ask],
-               "来源", "社区更正", "交回时间"]
+    headers = [
+        "人员编号",
+        "社区",
+        *[k.header for k in spec.known],
+        *[a.header for a in spec.ask],
+        "来源",
+        "社区更正",
+        "交回时间",
+    ]
     if answers.empty:
         return pd.DataFrame(columns=headers)
     golden = golden_known(spec, persons, as_of)
@@ -152,12 +172,17 @@ def consolidated_rows(
                 known_values.append(golden.get(person, {}).get(known.header) or sent_value or None)
         answered_at = pd.Timestamp(answer["answered_at"])
         answered_at = answered_at.tz_localize(UTC) if answered_at.tzinfo is None else answered_at
-        rows.append([
-            person or answer["intake_record"], answer["community"], *known_values,
-            *[asked.get(a.header) for a in spec.ask],
-            "社区新增" if not person else "预填名单", "；".join(notes),
-            answered_at.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M"),
-        ])
+        rows.append(
+            [
+                person or answer["intake_record"],
+                answer["community"],
+                *known_values,
+                *[asked.get(a.header) for a in spec.ask],
+                "社区新增" if not person else "预填名单",
+                "；".join(notes),
+                answered_at.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M"),
+            ]
+        )
     return pd.DataFrame(rows, columns=headers)
 
 
@@ -175,17 +200,31 @@ def write_consolidation(spec: FormSpec, progress: FormProgress, out_dir: Path, *
             ("填报截止", spec.due.isoformat()),
             ("统计日期", progress.as_of.isoformat()),
             ("运行编号", run_id),
-            ("社区", f"共 {figures['communities']} 个：已交回 {figures['returned']}，未交回 {figures['pending']}，"
-                     f"逾期未交回 {figures['overdue']}"),
-            ("人员", f"下发 {figures['persons_sent']} 人，已填报 {figures['persons_answered']} 人；"
-                     f"汇总表 {figures['rows_consolidated']} 行（含社区新增人员）"),
+            (
+                "社区",
+                f"共 {figures['communities']} 个：已交回 {figures['returned']}，未交回 {figures['pending']}，"
+                f"逾期未交回 {figures['overdue']}",
+            ),
+            (
+                "人员",
+                f"下发 {figures['persons_sent']} 人，已填报 {figures['persons_answered']} 人；"
+                f"汇总表 {figures['rows_consolidated']} 行（含社区新增人员）",
+            ),
             ("说明", "预填列取自数据中心的人员信息（社区更正过的取更正值，见“社区更正”列）；其余列为社区填报内容"),
         ],
     )
     sheets = [
-        TableSheet(SUMMARY_SHEET, progress.rows, text_columns=frozenset(
-            ["人员编号", *[k.header for k in spec.known if k.text], *[a.header for a in spec.ask if a.type == "phone"]]
-        )),
+        TableSheet(
+            SUMMARY_SHEET,
+            progress.rows,
+            text_columns=frozenset(
+                [
+                    "人员编号",
+                    *[k.header for k in spec.known if k.text],
+                    *[a.header for a in spec.ask if a.type == "phone"],
+                ]
+            ),
+        ),
         TableSheet(PROGRESS_SHEET, progress.table, number_formats={c: "0" for c in PROGRESS_COLUMNS[1:7]}),
     ]
     return save_workbook_atomically(consolidation_path(out_dir, spec), sheets, cover)
@@ -202,5 +241,12 @@ def push_consolidation(
         return None
     frame = progress.rows.astype(object).where(progress.rows.notna(), None)
     rows = [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
-    return push_batches(engine, report=f"form_{spec.form}/{SUMMARY_SHEET}", run_id=run_id, url=url, rows=rows,
-                        batch_size=delivery.batch_size, payload_extra={"form": spec.form})
+    return push_batches(
+        engine,
+        report=f"form_{spec.form}/{SUMMARY_SHEET}",
+        run_id=run_id,
+        url=url,
+        rows=rows,
+        batch_size=delivery.batch_size,
+        payload_extra={"form": spec.form},
+    )

@@ -114,8 +114,9 @@ def answer_schema(spec: FormSpec) -> pa.DataFrameSchema:
         checks = [_check(code) for code in ASK_CHECKS[ask.type]]
         if ask.type == "choice":
             allowed = set(ask.choices)
-            checks.append(pa.Check(lambda value, allowed=allowed: str(value) in allowed, element_wise=True,
-                                   name="choice"))
+            checks.append(
+                pa.Check(lambda value, allowed=allowed: str(value) in allowed, element_wise=True, name="choice")
+            )
         columns[ask.header] = pa.Column(object, checks=checks, nullable=True, required=False)
     for known in spec.known:
         checks = [_check(code) for code in KNOWN_CHECKS[known.kind]]
@@ -171,9 +172,9 @@ class _Row:
     added: bool
 
 
-def classify_rows(spec: FormSpec, ret: FormReturn, sent: Mapping[str, Mapping[str, str]]) -> tuple[
-    list[_Row], CellProblems
-]:
+def classify_rows(
+    spec: FormSpec, ret: FormReturn, sent: Mapping[str, Mapping[str, str]]
+) -> tuple[list[_Row], CellProblems]:
     """The answered rows of a return, and the problems found in them."""
     known_by_header: dict[str, KnownField] = {k.header: k for k in spec.known}
     rows: list[_Row] = []
@@ -235,7 +236,10 @@ def write_added_intake(path: Path, spec: FormSpec, added: list[_Row]) -> list[st
             if column is not None and value:
                 put_text(ws.cell(row=number, column=headers.index(column.header) + 1), value)
         note = "；".join(f"{h}：{v}" for h, v in item.answers.items())
-        put_text(ws.cell(row=number, column=headers.index("备注") + 1), f"{spec.title}新增人员" + (f"（{note}）" if note else ""))
+        put_text(
+            ws.cell(row=number, column=headers.index("备注") + 1),
+            f"{spec.title}新增人员" + (f"（{note}）" if note else ""),
+        )
         record_ids.append(f"{file_key(path)}:{RESIDENTS.title}:{number}")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
@@ -256,21 +260,32 @@ def move_into(path: Path, folder: Path) -> Path:
 def _record_return(conn: sa.Connection, ret: FormReturn, outcome: ReturnOutcome, now: datetime) -> int:
     result = conn.execute(
         form_returns.insert().values(
-            digest=ret.digest, form=ret.marker.form, send_id=ret.marker.send_id, community=outcome.community,
-            file_name=ret.path.name, status=outcome.status, rows_answered=outcome.answered,
-            rows_rejected=outcome.rejected, rows_added=outcome.added, corrections=outcome.corrections,
-            rejection_file=str(outcome.rejection_file or ""), received_at=now,
+            digest=ret.digest,
+            form=ret.marker.form,
+            send_id=ret.marker.send_id,
+            community=outcome.community,
+            file_name=ret.path.name,
+            status=outcome.status,
+            rows_answered=outcome.answered,
+            rows_rejected=outcome.rejected,
+            rows_added=outcome.added,
+            corrections=outcome.corrections,
+            rejection_file=str(outcome.rejection_file or ""),
+            received_at=now,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def reject_whole_file(spec: FormSpec | None, ret: FormReturn, inbox: Path, why: str) -> Path:
     """A return that cannot be taken at all: the file moves to rejected/ beside a workbook saying why."""
     target = inbox / REJECTED_DIR_NAME / fit_name(f"{short_label(ret.path.stem)}{REJECTED_SUFFIX}")
     columns = form_columns(spec) if spec is not None else []
-    write_form_workbook(target, ret.marker, columns, [], [], [("退回原因", why), ("原文件", ret.path.name)],
-                        spare_rows=0)
+    write_form_workbook(
+        target, ret.marker, columns, [], [], [("退回原因", why), ("原文件", ret.path.name)], spare_rows=0
+    )
     move_into(ret.path, inbox / REJECTED_DIR_NAME)
     return target
 
@@ -291,7 +306,8 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
         if spec is None or send is None or send.form != spec.form:
             outcome.status = "unknown_send"
             why = (
-                f"这份“{ret.marker.title or ret.marker.form}”不是数据中心下发的表格（下发编号 {ret.marker.send_id or '无'} "
+                f"这份“{ret.marker.title or ret.marker.form}”不是数据中心下发的表格"
+                f"（下发编号 {ret.marker.send_id or '无'} "
                 "没有下发记录），无法接收：请使用数据中心下发给本社区的表格填写"
             )
             outcome.rejection_file = reject_whole_file(spec, ret, inbox, why)
@@ -305,7 +321,9 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
         added = [row for row in good if row.added]
         intake_ids: dict[int, str] = {}
         if added:
-            intake = inbox / fit_name(f"{ADDED_PREFIX}_{spec.form}_{short_label(send.community, 20)}_{ret.digest[:8]}.xlsx")
+            intake = inbox / fit_name(
+                f"{ADDED_PREFIX}_{spec.form}_{short_label(send.community, 20)}_{ret.digest[:8]}.xlsx"
+            )
             ids = write_added_intake(intake, spec, added)
             intake_ids = {row.position: record for row, record in zip(added, ids, strict=True)}
             outcome.intake_file = intake
@@ -320,21 +338,44 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
         store_rows(conn, spec, send.send_id, send.community, return_id, good, intake_ids, ret.digest, now)
         by_header = {k.header: k.name for k in spec.known}
         if corrections:
-            conn.execute(form_corrections.insert(), [
-                {"return_id": return_id, "form": spec.form, "community": send.community, "person_id": row.row.key,
-                 "field": by_header[header], "sent_value": before, "corrected_value": after, "recorded_at": now}
-                for row, header, (before, after) in corrections
-            ])
+            conn.execute(
+                form_corrections.insert(),
+                [
+                    {
+                        "return_id": return_id,
+                        "form": spec.form,
+                        "community": send.community,
+                        "person_id": row.row.key,
+                        "field": by_header[header],
+                        "sent_value": before,
+                        "corrected_value": after,
+                        "recorded_at": now,
+                    }
+                    for row, header, (before, after) in corrections
+                ],
+            )
     move_into(ret.path, inbox / PROCESSED_DIR_NAME)
     return outcome
 
 
-def store_rows(conn: sa.Connection, spec: FormSpec, send_id: str, community: str, return_id: int, rows: list[_Row],
-               intake_ids: Mapping[int, str], digest: str, now: datetime) -> None:
+def store_rows(
+    conn: sa.Connection,
+    spec: FormSpec,
+    send_id: str,
+    community: str,
+    return_id: int,
+    rows: list[_Row],
+    intake_ids: Mapping[int, str],
+    digest: str,
+    now: datetime,
+) -> None:
     known_headers = {k.header for k in spec.known}
     records = [
         {
-            "return_id": return_id, "form": spec.form, "send_id": send_id, "community": community,
+            "return_id": return_id,
+            "form": spec.form,
+            "send_id": send_id,
+            "community": community,
             "row_key": f"added:{digest[:16]}:{row.row.number}" if row.added else row.row.key,
             "person_id": "" if row.added else row.row.key,
             "answers": json.dumps(row.answers, ensure_ascii=False),
@@ -348,8 +389,9 @@ def store_rows(conn: sa.Connection, spec: FormSpec, send_id: str, community: str
         conn.execute(form_answers.insert(), records)
 
 
-def write_rejection(spec: FormSpec, ret: FormReturn, rows: list[_Row], bad: list[int], problems: CellProblems,
-                    inbox: Path) -> Path:
+def write_rejection(
+    spec: FormSpec, ret: FormReturn, rows: list[_Row], bad: list[int], problems: CellProblems, inbox: Path
+) -> Path:
     """The bad rows back to the community in the form's layout (marker kept), each bad cell marked."""
     by_position = {row.position: row for row in rows}
     values, keys, reasons = [], [], []
@@ -364,13 +406,18 @@ def write_rejection(spec: FormSpec, ret: FormReturn, rows: list[_Row], bad: list
             marks.setdefault((index, header), []).append(text)
     target = inbox / REJECTED_DIR_NAME / fit_name(f"{short_label(ret.path.stem)}{REJECTED_SUFFIX}")
     cover = [
-        ("退回说明", f"以下 {len(bad)} 行未能接收：请按标红单元格的批注修改，保存后重新放入社区收件箱；其余行已接收，不必重复填写"),
+        (
+            "退回说明",
+            f"以下 {len(bad)} 行未能接收：请按标红单元格的批注修改，保存后重新放入社区收件箱；"
+            "其余行已接收，不必重复填写",
+        ),
         ("原文件", ret.path.name),
         ("社区", ret.marker.community),
         ("填报截止", f"请于 {spec.due.isoformat()} 前交回"),
     ]
-    return write_form_workbook(target, ret.marker, form_columns(spec), values, keys, cover, spare_rows=0,
-                               marks=marks, row_reasons=reasons)
+    return write_form_workbook(
+        target, ret.marker, form_columns(spec), values, keys, cover, spare_rows=0, marks=marks, row_reasons=reasons
+    )
 
 
 def collect_returns(specs: Mapping[str, FormSpec], engine: sa.Engine, inbox: Path) -> list[ReturnOutcome]:

@@ -50,8 +50,9 @@ def forms_folder(out_dir: Path, spec: FormSpec) -> Path:
 
 def column_spec(known: KnownField) -> ColumnSpec:
     """The report column that formats a known field the way the form shows it."""
-    return ColumnSpec(header=known.header, field=known.name, type="text" if known.text else "auto",
-                      codes=known.codes, date=known.date)
+    return ColumnSpec(
+        header=known.header, field=known.name, type="text" if known.text else "auto", codes=known.codes, date=known.date
+    )
 
 
 def form_columns(spec: FormSpec) -> list[FormColumn]:
@@ -107,12 +108,13 @@ def communities_of(view: RecordView) -> pd.Series:
     )
 
 
+def ask_wording(ask: AskField) -> str:
+    return "选择 " + "/".join(ask.choices) if ask.choices else ASK_HINTS[ask.type] or "文字"
+
+
 def cover_lines(spec: FormSpec, community: str, persons: int, *, reminder: bool, as_of: date) -> list[tuple[str, str]]:
     required = [a.header for a in spec.ask if a.required]
-    asks = "；".join(
-        f"{a.header}（{'必填，' if a.required else ''}{'选择 ' + '/'.join(a.choices) if a.choices else ASK_HINTS[a.type] or '文字'}）"
-        for a in spec.ask
-    )
+    asks = "；".join(f"{a.header}（{'必填，' if a.required else ''}{ask_wording(a)}）" for a in spec.ask)
     masked = [k.header for k in spec.known if spec.mask_for(k.name) is not None]
     lines = [
         ("社区", community),
@@ -120,8 +122,11 @@ def cover_lines(spec: FormSpec, community: str, persons: int, *, reminder: bool,
         ("填报截止", f"请于 {spec.due.isoformat()} 前填好交回"),
         ("名单范围", f"{describe_rule(spec.population)}，共 {persons} 人"),
         ("需要填写", asks + (f"。其中 {'、'.join(required)} 为必填" if required else "")),
-        ("已预填", "灰色列（" + "、".join(k.header for k in spec.known) + "）已按数据中心现有数据预填，"
-                   "不必重新录入；如有错误请直接在单元格中改正，改正会反馈给数据中心核实"),
+        (
+            "已预填",
+            "灰色列（" + "、".join(k.header for k in spec.known) + "）已按数据中心现有数据预填，"
+            "不必重新录入；如有错误请直接在单元格中改正，改正会反馈给数据中心核实",
+        ),
         ("新增人员", "名单以外符合条件的人员，请在表格末尾空行补充（姓名、身份证号、住址等），将作为新登记人员录入"),
         ("交回方式", "填好后保存（不要改表头、不要删除或移动隐藏列），放入社区收件箱；有问题的行会以“退回”工作簿返回"),
         ("生成日期", as_of.isoformat()),
@@ -186,12 +191,21 @@ def write_sends(
         path = folder / f"{safe_file_part(community)}_{safe_file_part(spec.title)}{suffix}_{as_of.isoformat()}.xlsx"
         rows = [[*values, *([None] * len(spec.ask))] for values in frame.itertuples(index=False, name=None)]
         marker = FormMarker(spec.form, send_id, community, spec.title, spec.due.isoformat())
-        write_form_workbook(path, marker, columns, rows, keys,
-                            cover_lines(spec, community, len(rows), reminder=kind == "reminder", as_of=as_of))
-        record = SendRecord(send_id, spec.form, community, kind, len(rows), str(path), spec.due.isoformat(),
-                            datetime.now(UTC))
-        shown_rows = [(key, {h: v for h, v in zip(frame.columns, values, strict=True) if v is not None})
-                      for key, values in zip(keys, frame.itertuples(index=False, name=None), strict=True)]
+        write_form_workbook(
+            path,
+            marker,
+            columns,
+            rows,
+            keys,
+            cover_lines(spec, community, len(rows), reminder=kind == "reminder", as_of=as_of),
+        )
+        record = SendRecord(
+            send_id, spec.form, community, kind, len(rows), str(path), spec.due.isoformat(), datetime.now(UTC)
+        )
+        shown_rows = [
+            (key, {h: v for h, v in zip(frame.columns, values, strict=True) if v is not None})
+            for key, values in zip(keys, frame.itertuples(index=False, name=None), strict=True)
+        ]
         with engine.begin() as conn:
             record_send(conn, record, shown_rows)
         outcome.workbooks[community] = path

@@ -184,8 +184,9 @@ def _ask_field(raw: Any, index: int, check: _Checker) -> AskField:
         raise check.fail(f"ask[{index}] lacks 'header'", *where)
     kind = raw.get("type", "text")
     if kind not in ASK_TYPES:
-        raise check.fail(f"ask[{index}] ({header}): type must be one of {', '.join(ASK_TYPES)}, got {kind!r}", *where,
-                         "type")
+        raise check.fail(
+            f"ask[{index}] ({header}): type must be one of {', '.join(ASK_TYPES)}, got {kind!r}", *where, "type"
+        )
     choices = raw.get("choices") or ()
     if kind == "choice":
         if not isinstance(choices, list) or not choices:
@@ -229,8 +230,7 @@ def load_form_spec(path: Path, departments: Mapping[str, ReportSpec] | None = No
     by_department = {spec.department: spec for spec in specs.values() if spec.kind == "department"}
     department = str(raw["department"])
     if department not in by_department:
-        raise check.fail(f"unknown department {department!r} (known: {', '.join(sorted(by_department))})",
-                         "department")
+        raise check.fail(f"unknown department {department!r} (known: {', '.join(sorted(by_department))})", "department")
     department_spec = by_department[department]
     try:
         population = validate_filter(raw["population"], path, "population")
@@ -244,8 +244,9 @@ def load_form_spec(path: Path, departments: Mapping[str, ReportSpec] | None = No
     for index, name in enumerate(raw["known"]):
         name = str(name)
         if name not in catalogue:
-            raise check.fail(f"known[{index}]: unknown field {name!r} (known fields: {', '.join(catalogue)})",
-                             "known", index)
+            raise check.fail(
+                f"known[{index}]: unknown field {name!r} (known fields: {', '.join(catalogue)})", "known", index
+            )
         if name not in department_spec.entitled:
             raise check.fail(
                 f"known[{index}]: department {department} is not entitled to {name!r} "
@@ -300,7 +301,8 @@ def load_form_specs(folder: Path | None = None) -> dict[str, FormSpec]:
     for path in paths:
         spec = load_form_spec(path, departments)
         if spec.form in specs:
-            raise FormSpecError(f"form specification {path}, line 1: form {spec.form!r} is also defined in "
-                                f"{specs[spec.form].path}.")
+            raise FormSpecError(
+                f"form specification {path}, line 1: form {spec.form!r} is also defined in {specs[spec.form].path}."
+            )
         specs[spec.form] = spec
     return specs

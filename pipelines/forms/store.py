@@ -106,9 +106,7 @@ class SendRecord:
     sent_at: datetime
 
 
-def record_send(
-    conn: sa.Connection, send: SendRecord, rows: Sequence[tuple[str, Mapping[str, Any]]]
-) -> None:
+def record_send(conn: sa.Connection, send: SendRecord, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
     """One workbook sent: the send and, per person, the values shown on it."""
     conn.execute(form_sends.insert().values(**send.__dict__))
     if rows:
@@ -133,9 +131,13 @@ def sent_rows(conn: sa.Connection, send_id: str) -> dict[str, dict[str, str]]:
 
 
 def return_with_digest(conn: sa.Connection, digest: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        sa.select(form_returns).where(form_returns.c.digest == digest, form_returns.c.status != "duplicate")
-    ).mappings().first()
+    row = (
+        conn.execute(
+            sa.select(form_returns).where(form_returns.c.digest == digest, form_returns.c.status != "duplicate")
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -149,8 +151,13 @@ def sends_with_rows(engine: sa.Engine, form: str) -> pd.DataFrame:
     """send_id, community, kind, sent_at, due, person_id, shown for every person of every send of a form."""
     query = (
         sa.select(
-            form_sends.c.send_id, form_sends.c.community, form_sends.c.kind, form_sends.c.sent_at,
-            form_sends.c.due, form_send_rows.c.person_id, form_send_rows.c.shown,
+            form_sends.c.send_id,
+            form_sends.c.community,
+            form_sends.c.kind,
+            form_sends.c.sent_at,
+            form_sends.c.due,
+            form_send_rows.c.person_id,
+            form_send_rows.c.shown,
         )
         .join(form_send_rows, form_send_rows.c.send_id == form_sends.c.send_id)
         .where(form_sends.c.form == form)

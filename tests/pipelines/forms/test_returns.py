@@ -36,23 +36,36 @@ NEW_ID = "350602195001011528"  # a valid GB 11643 number
 
 def person(pid: str, name: str, id_no: str, birth: str, community: str, phone: str = "13912345678") -> dict:
     return {
-        "person_id": pid, "name": name, "id_no": id_no, "gender": "2", "birth": birth, "phone": phone,
-        "address": f"漳州市{community}幸福路1号", "address_canonical": f"{community}幸福路1号",
-        "addr_district": "芗城区", "addr_street": "东铺头街道", "addr_community": community,
-        "grid": f"{community}01网格", "attributes": "{}", "sources": "grid;health", "record_count": 2,
+        "person_id": pid,
+        "name": name,
+        "id_no": id_no,
+        "gender": "2",
+        "birth": birth,
+        "phone": phone,
+        "address": f"漳州市{community}幸福路1号",
+        "address_canonical": f"{community}幸福路1号",
+        "addr_district": "芗城区",
+        "addr_street": "东铺头街道",
+        "addr_community": community,
+        "grid": f"{community}01网格",
+        "attributes": "{}",
+        "sources": "grid;health",
+        "record_count": 2,
         "provenance": json.dumps({"name": {"source": "health", "record_id": "H1"}}),
     }
 
 
 @pytest.fixture
 def persons() -> pd.DataFrame:
-    return pd.DataFrame([
-        person("P1", "陈秀兰", "35060219450101152X", "1945-01-01", "东铺头社区"),
-        person("P2", "林国强", "350602195203041514", "1952-03-04", "东铺头社区", phone=""),
-        person("P3", "黄美玉", "350602194811121521", "1948-11-12", "东铺头社区"),
-        person("P4", "王建华", "350602194002021512", "1940-02-02", "新华社区"),
-        person("P5", "李小明", "350602199001011518", "1990-01-01", "新华社区"),  # 36: not in the population
-    ])
+    return pd.DataFrame(
+        [
+            person("P1", "陈秀兰", "35060219450101152X", "1945-01-01", "东铺头社区"),
+            person("P2", "林国强", "350602195203041514", "1952-03-04", "东铺头社区", phone=""),
+            person("P3", "黄美玉", "350602194811121521", "1948-11-12", "东铺头社区"),
+            person("P4", "王建华", "350602194002021512", "1940-02-02", "新华社区"),
+            person("P5", "李小明", "350602199001011518", "1990-01-01", "新华社区"),  # 36: not in the population
+        ]
+    )
 
 
 @pytest.fixture
@@ -133,29 +146,43 @@ def test_return_answers_corrections_bad_cell_and_consolidation(
 ) -> None:
     out = tmp_path / "out"
     send_form(spec, persons, warehouse.engine, out, as_of=AS_OF)
-    fill(sent_book(out, "东铺头社区"), inbox / "东铺头.xlsx", {
-        "P1": {"是否独居": "是", "紧急联系人电话": "13800001111", "联系电话": "13900002222"},
-        "P2": {"是否独居": "不知道"},
-        "P3": {"是否独居": "否", "紧急联系人电话": "12345"},
-    })
+    fill(
+        sent_book(out, "东铺头社区"),
+        inbox / "东铺头.xlsx",
+        {
+            "P1": {"是否独居": "是", "紧急联系人电话": "13800001111", "联系电话": "13900002222"},
+            "P2": {"是否独居": "不知道"},
+            "P3": {"是否独居": "否", "紧急联系人电话": "12345"},
+        },
+    )
     (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
     assert (outcome.status, outcome.answered, outcome.rejected, outcome.corrections) == ("accepted", 1, 2, 1)
     assert not (inbox / "东铺头.xlsx").exists() and (inbox / "processed" / "东铺头.xlsx").exists()
     rejection = load_workbook(outcome.rejection_file)
     ws = rejection[DATA_SHEET]
     headers = [cell.value for cell in ws[1]]
-    marked = {(ws.cell(row=1, column=c.column).value, c.comment.text) for row in ws.iter_rows(min_row=2)
-              for c in row if c.comment}
+    marked = {
+        (ws.cell(row=1, column=c.column).value, c.comment.text)
+        for row in ws.iter_rows(min_row=2)
+        for c in row
+        if c.comment
+    }
     assert ("是否独居", "是否独居只能从下拉列表中选择（是/否）") in marked
     assert any(h == "紧急联系人电话" and "无法识别为电话号码" in text for h, text in marked)
     assert {ws.cell(row=r, column=headers.index(KEY_HEADER) + 1).value for r in (2, 3)} == {"P2", "P3"}
     assert MARKER_SHEET in rejection.sheetnames  # fixed in place, it comes back as the same send
     (correction,) = rows_of(warehouse.engine, form_corrections)
-    assert (correction["person_id"], correction["field"], correction["corrected_value"]) == ("P1", "phone",
-                                                                                              "13900002222")
+    assert (correction["person_id"], correction["field"], correction["corrected_value"]) == (
+        "P1",
+        "phone",
+        "13900002222",
+    )
 
-    fixed = fill(outcome.rejection_file, inbox / "东铺头_改.xlsx", {"P2": {"是否独居": "否"},
-                                                                   "P3": {"紧急联系人电话": "13800003333"}})
+    fixed = fill(
+        outcome.rejection_file,
+        inbox / "东铺头_改.xlsx",
+        {"P2": {"是否独居": "否"}, "P3": {"紧急联系人电话": "13800003333"}},
+    )
     (again,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
     assert (again.status, again.answered, again.rejected) == ("accepted", 2, 0), fixed
     done = consolidate_form(spec, warehouse.engine, persons, out, as_of=AS_OF, run_id="t")
@@ -164,7 +191,8 @@ def test_return_answers_corrections_bad_cell_and_consolidation(
     assert (figures["persons_sent"], figures["persons_answered"]) == (4, 3)
     book = load_workbook(done.workbook)
     assert done.workbook.name == "汇总_elderly_living_alone.xlsx" and PROGRESS_SHEET in book.sheetnames
-    summary = pd.DataFrame(list(book[SUMMARY_SHEET].values)[1:], columns=list(book[SUMMARY_SHEET].values)[0])
+    header, *values = list(book[SUMMARY_SHEET].values)
+    summary = pd.DataFrame(values, columns=header)
     p1 = summary[summary["人员编号"] == "P1"].iloc[0]
     assert p1["公民身份号码"] == "35060219450101152X"  # the department sees the number it is entitled to
     assert p1["联系电话"] == "13900002222" and "联系电话" in p1["社区更正"]
@@ -212,8 +240,14 @@ def test_row_added_by_staff_becomes_an_intake_record(
 ) -> None:
     out = tmp_path / "out"
     send_form(spec, persons, warehouse.engine, out, as_of=AS_OF)
-    added = {"姓名": "郑桂香", "公民身份号码": NEW_ID, "性别": "女", "现住址": "新华社区胜利路8号2栋101室",
-             "是否独居": "是", "紧急联系人电话": "13700001234"}
+    added = {
+        "姓名": "郑桂香",
+        "公民身份号码": NEW_ID,
+        "性别": "女",
+        "现住址": "新华社区胜利路8号2栋101室",
+        "是否独居": "是",
+        "紧急联系人电话": "13700001234",
+    }
     fill(sent_book(out, "新华社区"), inbox / "新华.xlsx", {"P4": {"是否独居": "否"}}, [added])
     (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
     assert (outcome.status, outcome.answered, outcome.added, outcome.rejected) == ("accepted", 2, 1, 0)
