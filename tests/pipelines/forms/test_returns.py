@@ -270,3 +270,29 @@ def test_community_inbox_leaves_form_returns_to_the_forms_reader(
     fill(sent_book(out, "新华社区"), inbox / "新华.xlsx", {"P4": {"是否独居": "是"}})
     read, scan = CommunityInboxResource(path=str(inbox)).read_all()
     assert read == {} and scan.rejected == []
+
+
+def test_progress_asset_warns_after_the_due_date_with_communities_pending(
+    spec: FormSpec, persons: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from pipelines.assets.forms import DUE_CHECK, build_form_asset
+    from pipelines.resources.delivery import DeliveryResource
+    from pipelines.resources.warehouse import WarehouseResource
+
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    send_form(spec, persons, Warehouse.from_url(url).engine, tmp_path / "out", as_of=AS_OF)
+    asset = build_form_asset(spec)
+    resources = {
+        "warehouse": WarehouseResource(url=url),
+        "delivery": DeliveryResource(inbox_url="", out_dir=str(tmp_path / "out"), database_url=url),
+    }
+    for as_of, expected in (("2026-12-15", True), ("2026-12-16", False)):
+        monkeypatch.setenv("HUB_AS_OF", as_of)
+        with dg.build_asset_context(resources=resources) as context:
+            results = list(asset(context=context, golden_persons=persons, returned_forms=pd.DataFrame()))
+        (check,) = [r for r in results if isinstance(r, dg.AssetCheckResult)]
+        assert check.check_name == DUE_CHECK and check.severity == dg.AssetCheckSeverity.WARN
+        assert check.passed is expected, check.description
+    assert (tmp_path / "out" / "forms" / spec.form / "汇总_elderly_living_alone.xlsx").exists()
