@@ -73,8 +73,12 @@ def spec() -> FormSpec:
     return load_form_specs()["elderly_living_alone"]
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+    """The embedded SQLite warehouse and the real PostgreSQL (a fresh schema of its own)."""
+    if request.param == "postgresql":
+        _, url = request.getfixturevalue("pg_schema")
+        return Warehouse.from_url(url)
     return Warehouse.from_url(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
 
 
