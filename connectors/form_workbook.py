@@ -81,6 +81,7 @@ class FormReturn:
     headers: list[str]
     rows: list[FormReturnRow] = field(default_factory=list)
     digest: str = ""
+    keyed: bool = True  # the hidden key column is still there (staff did not delete it)
 
 
 def file_digest(path: Path) -> str:
@@ -278,12 +279,12 @@ def read_form_return(path: Path) -> FormReturn | None:
         facts = {raw_text(row[0]): raw_text(row[1]) if len(row) > 1 else "" for row in marker_rows[1:] if row}
         marker = FormMarker(**{key: facts.get(key, "") for key in MARKER_KEYS})
         if DATA_SHEET not in wb.sheetnames:
-            return FormReturn(path, marker, [], [], file_digest(path))
+            return FormReturn(path, marker, [], [], file_digest(path), keyed=False)
         values = [list(row) for row in wb[DATA_SHEET].iter_rows(values_only=True)]
     finally:
         wb.close()
     if not values:
-        return FormReturn(path, marker, [], [], file_digest(path))
+        return FormReturn(path, marker, [], [], file_digest(path), keyed=False)
     headers = [raw_text(value).strip() for value in values[0]]
     key_index = headers.index(KEY_HEADER) if KEY_HEADER in headers else None
     keep = [(i, h) for i, h in enumerate(headers) if h and h not in (KEY_HEADER, REASON_HEADER)]
@@ -294,4 +295,4 @@ def read_form_return(path: Path) -> FormReturn | None:
             continue
         key = raw_text(row[key_index]).strip() if key_index is not None and key_index < len(row) else ""
         rows.append(FormReturnRow(number, key, texts))
-    return FormReturn(path, marker, [h for _, h in keep], rows, file_digest(path))
+    return FormReturn(path, marker, [h for _, h in keep], rows, file_digest(path), keyed=key_index is not None)

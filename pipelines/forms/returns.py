@@ -149,7 +149,7 @@ class ReturnOutcome:
     file: str
     form: str
     community: str
-    status: str  # accepted | duplicate | unknown_send
+    status: str  # accepted | duplicate | unknown_send | layout
     answered: int = 0
     rejected: int = 0
     added: int = 0
@@ -314,6 +314,14 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
             _record_return(conn, ret, outcome, now)
             return outcome
         outcome.community = send.community
+        missing = [header for header in spec.headers if header not in ret.headers]
+        if not ret.keyed or missing:
+            outcome.status = "layout"
+            what = f"缺少列：{'、'.join(missing)}" if missing else "隐藏的“行标识”列被删除"
+            why = f"表格结构被改动（{what}），无法对应到人员：请在数据中心下发的原表格中填写，不要删除或改动列"
+            outcome.rejection_file = reject_whole_file(spec, ret, inbox, why)
+            _record_return(conn, ret, outcome, now)
+            return outcome
         sent = sent_rows(conn, send.send_id)
         rows, problems = classify_rows(spec, ret, sent)
         bad = sorted({position for position, _ in problems})

@@ -300,3 +300,21 @@ def test_progress_asset_warns_after_the_due_date_with_communities_pending(
         assert check.check_name == DUE_CHECK and check.severity == dg.AssetCheckSeverity.WARN
         assert check.passed is expected, check.description
     assert (tmp_path / "out" / "forms" / spec.form / "汇总_elderly_living_alone.xlsx").exists()
+
+
+def test_return_whose_key_column_was_deleted_is_refused_whole(
+    spec: FormSpec, persons: pd.DataFrame, warehouse: Warehouse, tmp_path: Path, inbox: Path
+) -> None:
+    """Without the hidden keys every row would look like a person staff added: refuse the file instead."""
+    out = tmp_path / "out"
+    send_form(spec, persons, warehouse.engine, out, as_of=AS_OF)
+    filled = fill(sent_book(out, "东铺头社区"), inbox / "东铺头.xlsx", {"P1": {"是否独居": "是"}})
+    wb = load_workbook(filled)
+    ws = wb[DATA_SHEET]
+    ws.delete_cols([cell.value for cell in ws[1]].index(KEY_HEADER) + 1)
+    wb.save(filled)
+    (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    assert outcome.status == "layout" and outcome.rejection_file is not None
+    cover = load_workbook(outcome.rejection_file)["填写说明"]
+    assert "行标识" in " ".join(str(c.value) for r in cover.iter_rows() for c in r if c.value)
+    assert rows_of(warehouse.engine, form_answers) == [] and list(inbox.glob("表单新增*")) == []
