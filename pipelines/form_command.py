@@ -8,7 +8,9 @@ fields, and for each known field the source it comes from (一数一源).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +31,18 @@ def golden_persons(warehouse: Warehouse) -> pd.DataFrame:
     return warehouse.read_table("golden_persons")
 
 
+def locked_warehouse(command: str) -> tuple[Warehouse, AbstractContextManager[None]]:
+    """The warehouse and its run lock: a form command never interleaves with a run (a return read by
+    both would otherwise be applied twice)."""
+    warehouse = Warehouse.from_url(default_database_url())
+    return warehouse, warehouse.run_lock(f"hub-form-{command}-{os.getpid()}")
+
+
 def run_send(spec_path: Path, out: Path) -> list[str]:
     spec = load_form_spec(spec_path)
-    warehouse = Warehouse.from_url(default_database_url())
-    outcome = send_form(spec, golden_persons(warehouse), warehouse.engine, out, as_of=today_in_china())
+    warehouse, lock = locked_warehouse("send")
+    with lock:
+        outcome = send_form(spec, golden_persons(warehouse), warehouse.engine, out, as_of=today_in_china())
     lines = outcome.lines()
     lines += [
         f"  {community}: {outcome.persons[community]} person(s) -> {path}"
@@ -48,28 +58,36 @@ def run_send(spec_path: Path, out: Path) -> list[str]:
 
 def run_collect(inbox: Path, out: Path) -> list[str]:
     specs = load_form_specs()
-    warehouse = Warehouse.from_url(default_database_url())
+    warehouse, lock = locked_warehouse("collect")
     lines = []
-    for outcome in collect_returns(specs, warehouse.engine, inbox):
+    with lock:
+        outcomes = collect_returns(specs, warehouse.engine, inbox)
+        persons = golden_persons(warehouse)
+        done = {
+            name: consolidate_form(spec, warehouse.engine, persons, out, as_of=today_in_china(),
+                                   run_id="hub-form-collect")
+            for name, spec in specs.items()
+        }
+    for outcome in outcomes:
         lines.append(
             f"return {outcome.file}: {outcome.status}, community {outcome.community}, {outcome.answered} answered, "
             f"{outcome.rejected} rejected, {outcome.added} added, {outcome.corrections} correction(s)"
             + (f"; rejection workbook {outcome.rejection_file}" if outcome.rejection_file else "")
             + (f"; added persons to intake {outcome.intake_file}" if outcome.intake_file else "")
         )
-    persons = golden_persons(warehouse)
-    for spec in specs.values():
-        done = consolidate_form(spec, warehouse.engine, persons, out, as_of=today_in_china(), run_id="hub-form-collect")
-        lines.append(f"form {spec.form}: {done.progress.figures()} -> {done.workbook}")
-        if done.push is not None:
-            lines.append(f"  pushed {len(done.push.delivered)} batch(es), {len(done.push.skipped)} already held")
+    for name, consolidated in done.items():
+        lines.append(f"form {name}: {consolidated.progress.figures()} -> {consolidated.workbook}")
+        if consolidated.push is not None:
+            lines.append(f"  pushed {len(consolidated.push.delivered)} batch(es), "
+                         f"{len(consolidated.push.skipped)} already held")
     return lines
 
 
 def run_remind(spec_path: Path, out: Path) -> list[str]:
     spec = load_form_spec(spec_path)
-    warehouse = Warehouse.from_url(default_database_url())
-    return send_reminders(spec, warehouse.engine, golden_persons(warehouse), out, as_of=today_in_china()).lines()
+    warehouse, lock = locked_warehouse("remind")
+    with lock:
+        return send_reminders(spec, warehouse.engine, golden_persons(warehouse), out, as_of=today_in_china()).lines()
 
 
 def field_sources(warehouse: Warehouse | None) -> dict[str, Counter[str]]:
