@@ -157,6 +157,7 @@ def run_demo(
             name for delivery in summary["deliveries"].values() for name in delivery["change_workbooks"]
         )
         summary["held_back"] = held_back(warehouse, run_id)
+        summary["forms"] = run_forms(result)
     summary["executor"] = executor
     summary["steps_by_worker"] = by_worker
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -382,6 +383,21 @@ def run_deliveries(result: RunResult) -> dict[str, dict]:
     return deliveries
 
 
+def run_forms(result: RunResult) -> dict[str, dict]:
+    """Per department form, where it stands after this run (returned / pending / overdue communities,
+    persons answered): the progress its form_progress_<form> asset recorded."""
+    forms: dict[str, dict] = {}
+    for event in result.all_events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.step_materialization_data.materialization
+        name = materialization.asset_key.path[-1]
+        progress = materialization.metadata.get("progress")
+        if name.startswith("form_progress_") and progress is not None:
+            forms[name.removeprefix("form_progress_")] = dict(progress.value)  # type: ignore[arg-type]
+    return forms
+
+
 def csv_safe(value: object) -> object:
     """A CSV value a spreadsheet opens as text: one starting with = + - @ (or tab, CR) gets a '."""
     return neutralise_formula(value) if isinstance(value, str) else value
@@ -444,6 +460,13 @@ def print_summary(summary: dict, out: Path) -> None:
             f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "
             f"to {stop['now']}; see the source_guard checks)"
         )
+    for form, progress in sorted(summary.get("forms", {}).items()):
+        if progress["persons_sent"]:
+            print(
+                f"  form {form}: {progress['returned']} of {progress['communities']} communities returned "
+                f"({progress['overdue']} overdue), {progress['persons_answered']} of {progress['persons_sent']} "
+                f"persons answered (forms/{form}/汇总_{form}.xlsx)"
+            )
     if summary.get("alerts"):
         print(f"  alerts:    {summary['alerts']} (alerts.csv; each department's 核验 sheet)")
     print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, alerts.csv, summary.json)")
