@@ -88,6 +88,10 @@ class SimulatedSystems:
 
 def check_data_dir(data_dir: Path) -> None:
     """Name every missing file at once, so the steward fixes the folder in one go."""
+    if not data_dir.exists():
+        raise SourceError(f"data folder {data_dir} does not exist")
+    if not data_dir.is_dir():
+        raise SourceError(f"data folder {data_dir} is not a folder")
     missing = [name for name in DATA_FILES if not (data_dir / name).is_file()]
     if missing:
         raise SourceError(

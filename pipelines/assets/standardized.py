@@ -18,6 +18,7 @@ from pipelines.current_state import DELTA_COLUMNS, PulledRecord
 from pipelines.faults import crash_point
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
+from pipelines.review import install_category_mappings, remap_categories
 from schemas.mapping import load_mapping
 from schemas.standardize import StandardizeResult, accounting, standardize
 
@@ -144,10 +145,12 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
     )
     def standardize_asset(context: dg.AssetExecutionContext, **raw: pd.DataFrame) -> Iterator[object]:
         raw_by_source = {source: raw[asset] for source, asset in sources.items()}
-        accepted, quarantine, books = standardize_sources(dataset, raw_by_source)
-        accepted, pulled = pulled_records(dataset, raw_by_source, accepted, quarantine)
         warehouse: WarehouseResource = context.resources.warehouse
         store = warehouse.get()
+        if dataset == "events":
+            install_category_mappings(store)
+        accepted, quarantine, books = standardize_sources(dataset, raw_by_source)
+        accepted, pulled = pulled_records(dataset, raw_by_source, accepted, quarantine)
         state = store.state
         check = accounting_check(dataset, books)
         if check.passed:  # an unbalanced pull is not committed: its cursors stay where they were
@@ -156,6 +159,8 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             with store.run_lock(context.run_id), store.transaction() as conn:
                 state.commit(conn, context.run_id, dataset, pulls, pulled)
         current = state.current_frame(dataset, list(sources), columns=list(accepted.columns))
+        if dataset == "events":
+            current = remap_categories(current)
         delta, removed = state.delta(dataset)
         sizes = state.current_counts(dataset)
         for source, figures in books.items():
