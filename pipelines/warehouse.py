@@ -244,7 +244,8 @@ class Warehouse:
             raise WarehouseError(f"warehouse at {where}: no driver for this kind of database ({exc})") from None
         except sa.exc.OperationalError as exc:
             reason = str(exc.orig or exc).strip().splitlines()
-            raise WarehouseError(f"warehouse at {where} unreachable: {' '.join(line.strip() for line in reason)}") from None
+            detail = " ".join(line.strip() for line in reason)
+            raise WarehouseError(f"warehouse at {where} unreachable: {detail}") from None
 
     def land_raw(
         self,
