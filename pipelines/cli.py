@@ -159,13 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     review_commands = review.add_subparsers(dest="review_command", required=True, metavar="ACTION")
     review_export = review_commands.add_parser(
-        "export", help="write the review workbook", description="Write the review workbook.", formatter_class=HELP
+        "export",
+        help="write the review workbook",
+        description="Write the review workbook (OUT/待核对_复核.xlsx) from the last run's tables.",
+        formatter_class=HELP,
     )
     review_export.add_argument("--out", type=Path, default=Path("hub-out"), help="folder to write it to")
     review_import = review_commands.add_parser(
         "import",
         help="apply a returned review workbook",
-        description="Apply the choices made in a returned review workbook.",
+        description="Record the decisions and word mappings chosen in a returned review workbook.",
         formatter_class=HELP,
     )
     review_import.add_argument("workbook", type=Path, help="the returned .xlsx")
@@ -225,14 +228,15 @@ def record_key(text: str) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return run_command(args)
-    except HubError as exc:
-        from pipelines.metadata import mask_text
+        args = build_parser().parse_args(argv)
+        try:
+            return run_command(args)
+        except HubError as exc:
+            from pipelines.metadata import mask_text
 
-        print(f"hub {args.command}: {mask_text(str(exc))}", file=sys.stderr)
-        return 2
+            print(f"hub {args.command}: {mask_text(str(exc))}", file=sys.stderr)
+            return 2
     except BrokenPipeError:
         # the reader (`| head`) stopped early: what it wanted is printed; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -43,6 +43,10 @@ from pipelines.warehouse import Warehouse
 
 MAIN_JOB = "hub_all"
 PID_TAG = "hub/pid"
+# The Dagster UI's Overview timeline lists a run under the job of its code location by this tag, which a
+# run launched from the UI gets by itself: workspace.yaml names the location "hub".
+REPOSITORY_TAG = ".dagster/repository"
+CODE_LOCATION = "__repository__@hub"
 HOST_TAG = "hub/host"
 DAGSTER_CONFIG = """telemetry:
   enabled: false
@@ -166,7 +170,12 @@ def run_demo(
             print(f"steward inbox: {outcome.line(name) if isinstance(outcome, ReviewApplied) else outcome}")
         with simulated_department_systems(data) as (_, inbox):
             inbox.keep_state_in(hub_home() / "department-inbox")
-            tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), MODE_TAG: mode}
+            tags = {
+                PID_TAG: str(os.getpid()),
+                HOST_TAG: socket.gethostname(),
+                MODE_TAG: mode,
+                REPOSITORY_TAG: CODE_LOCATION,
+            }
             run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}}
             print(f"hub demo: {mode} run on {data}; each step as it finishes:", file=sys.stderr, flush=True)
             by_worker: dict[str, int] = {}
