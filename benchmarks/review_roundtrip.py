@@ -27,6 +27,7 @@ import openpyxl
 import pandas as pd
 import sqlalchemy as sa
 
+from dedup import pairwise_scores
 from pipelines.review import DIFFERENT, PAIRS_SHEET, REVIEW_BOOK, SAME, STEWARD_CELL, WORDS_SHEET
 
 
@@ -109,6 +110,11 @@ def pair_accuracy(out: Path, data: Path, pairs: pd.DataFrame) -> int:
     return right
 
 
+def f1(data: Path, out: Path, kind: str) -> float:
+    truth = pd.read_csv(data / f"truth_{kind}.csv", dtype=str)
+    return round(pairwise_scores(truth, pd.read_csv(out / f"lineage_{kind}.csv", dtype=str)).f1, 4)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path)
@@ -157,6 +163,8 @@ def main() -> int:
         "persons_before": json.loads((first / "summary.json").read_text(encoding="utf-8"))["persons"],
         "persons_after": summary["persons"],
         "unknown_words_after": len(words_after),
+        "resident_f1": {"before": f1(args.data, first, "residents"), "after": f1(args.data, second, "residents")},
+        "incident_f1": {"before": f1(args.data, first, "events"), "after": f1(args.data, second, "events")},
         "seconds": {"first_run": round(seconds_first, 1), "second_run": round(seconds_second, 1)},
     }
     print(json.dumps(figures, ensure_ascii=False, indent=2))
