@@ -77,4 +77,4 @@ def test_make_ui_runs_dg_dev_on_the_workspace_that_names_the_demo_runs_location(
     assert "dagster-dg-cli" in (REPO / "pyproject.toml").read_text(encoding="utf-8")
     workspace = yaml.safe_load((REPO / "workspace.yaml").read_text(encoding="utf-8"))
     location = workspace["load_from"][0]["python_module"]["location_name"]
-    assert CODE_LOCATION == f"__repository__@{location}"
+    assert f"__repository__@{location}" == CODE_LOCATION
