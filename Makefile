@@ -7,6 +7,11 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo test lint typecheck bench ui systems clean
 
+# The demo, the UI and the simulated systems share this project's hub home and Dagster instance (the `hub`
+# command finds the same .hub from any subfolder; elsewhere set HUB_HOME).
+demo ui systems: export HUB_HOME ?= $(CURDIR)/.hub
+demo ui systems: export DAGSTER_HOME ?= $(CURDIR)/.dagster
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -32,12 +37,13 @@ typecheck: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench_linkage.py $(ARGS)
 
-# The Dagster UI on the demo's runs; with `make systems` running in another terminal, assets can be
-# materialized from the UI against the simulated department systems.
+# The Dagster UI on the demo's runs (`dg dev`, which supersedes `dagster dev`); with `make systems` running
+# in another terminal, assets can be materialized from the UI against the simulated department systems
+# (a restart of `make systems` keeps their ports and token, so a running UI keeps reaching them).
 ui: $(STAMP)
-	$(BIN)/python -c "from pathlib import Path; from pipelines.demo import prepare_dagster_home as p; p(Path('.dagster'))"
-	set -a; if [ -f .hub/systems.env ]; then . ./.hub/systems.env; fi; set +a; \
-	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -c "import os; from pathlib import Path; from pipelines.demo import prepare_dagster_home as p; p(Path(os.environ['DAGSTER_HOME']))"
+	set -a; if [ -f "$$HUB_HOME/systems.env" ]; then . "$$HUB_HOME/systems.env"; fi; set +a; \
+	$(BIN)/dg dev -w workspace.yaml
 
 systems: $(STAMP)
 	$(BIN)/hub systems $(ARGS)

@@ -18,6 +18,7 @@ from pipelines.assets.raw import raw_assets
 from pipelines.assets.reports import report_assets
 from pipelines.assets.resolved import resolved_assets
 from pipelines.assets.standardized import standardize_assets
+from pipelines.progress import progress_logger
 from pipelines.resources.civil_inbox import CivilInboxResource
 from pipelines.resources.community_inbox import CommunityInboxResource
 from pipelines.resources.delivery import DeliveryResource
@@ -46,6 +47,7 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
             *form_assets,
         ],
         jobs=[main_job],
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
         schedules=[*department_schedules(), *form_schedules()],
         sensors=[community_inbox_sensor],
         resources={

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,18 +30,23 @@ from dagster._core.execution.job_execution_result import JobExecutionResult
 
 from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.seed import write_synthetic
-from connectors.simulated.systems import start_simulated_systems
+from connectors.simulated.systems import check_data_dir, start_simulated_systems
 from connectors.workbook import neutralise_formula
 from hub_errors import HubError
 from pipelines.alerts import as_csv_frame, empty_alerts
 from pipelines.assets.raw import RAW_SOURCES
 from pipelines.metadata import hide_credentials, mask_text
+from pipelines.review import REVIEW_BOOK, ReviewApplied, export_review, import_steward_inbox, steward_inbox
 from pipelines.run_mode import MODE_TAG, default_mode
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
 from pipelines.warehouse import Warehouse
 
 MAIN_JOB = "hub_all"
 PID_TAG = "hub/pid"
+# The Dagster UI's Overview timeline lists a run under the job of its code location by this tag, which a
+# run launched from the UI gets by itself: workspace.yaml names the location "hub".
+REPOSITORY_TAG = ".dagster/repository"
+CODE_LOCATION = "__repository__@hub"
 HOST_TAG = "hub/host"
 DAGSTER_CONFIG = """telemetry:
   enabled: false
@@ -70,16 +76,38 @@ def demo_data(data: Path | None, people: int, seed: int) -> Path:
     return data.resolve()
 
 
+SYSTEMS_STATE = "systems.json"
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
 @contextmanager
-def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, DepartmentInbox]]:
-    """Start every simulated department system on 127.0.0.1 and export their addresses."""
+def simulated_department_systems(
+    data: Path, *, stable: bool = False
+) -> Iterator[tuple[SystemAddresses, DepartmentInbox]]:
+    """Start every simulated department system on 127.0.0.1 and export their addresses.
+
+    ``stable`` (`hub systems`): the ports and the grid token of the previous start are reused (kept,
+    owner-only, in HUB_HOME/simulated/systems.json), so a `make ui` started against them keeps working
+    across a restart."""
     home = hub_home()
     systems_dir = home / "systems"
     shutil.rmtree(systems_dir, ignore_errors=True)
     community_inbox = home / "community-inbox"
     community_inbox.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(16)
-    with start_simulated_systems(data, systems_dir, token=token, history_dir=home / "simulated") as systems:
+    state_file = home / "simulated" / SYSTEMS_STATE
+    previous: dict = {}
+    if stable and state_file.is_file():
+        try:
+            previous = json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = {}
+    token = str(previous.get("token") or secrets.token_urlsafe(16))
+    with start_simulated_systems(
+        data, systems_dir, token=token, history_dir=home / "simulated", ports=previous.get("ports") or {}
+    ) as systems:
         inbox = systems.department_inbox
         assert inbox is not None and systems.department_inbox_url is not None
         addresses = SystemAddresses(
@@ -92,6 +120,13 @@ def simulated_department_systems(data: Path) -> Iterator[tuple[SystemAddresses, 
             department_inbox_url=systems.department_inbox_url,
             community_inbox=str(community_inbox),
         )
+        if stable:
+            ports = {
+                "grid": port_of(systems.grid_url),
+                "miniprogram": port_of(systems.miniprogram_url),
+                "department_inbox": port_of(systems.department_inbox_url),
+            }
+            write_private_file(state_file, json.dumps({"ports": ports, "token": token}))
         addresses.export()
         yield addresses, inbox
 
@@ -110,6 +145,9 @@ def run_demo(
     workers: int = 2,
 ) -> int:
     started = time.perf_counter()
+    began = time.time() - 1
+    if data is not None:
+        check_data_dir(data)
     if executor == "celery":
         from pipelines.celery_run import require_shared_stores
 
@@ -127,10 +165,19 @@ def run_demo(
         instance = demo_instance(executor)
         fail_dead_runs(instance)
         mode = default_mode(warehouse, full=full)
+        reviews = import_steward_inbox(warehouse, steward_inbox(hub_home()))
+        for name, outcome in reviews:
+            print(f"steward inbox: {outcome.line(name) if isinstance(outcome, ReviewApplied) else outcome}")
         with simulated_department_systems(data) as (_, inbox):
             inbox.keep_state_in(hub_home() / "department-inbox")
-            tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), MODE_TAG: mode}
-            run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+            tags = {
+                PID_TAG: str(os.getpid()),
+                HOST_TAG: socket.gethostname(),
+                MODE_TAG: mode,
+                REPOSITORY_TAG: CODE_LOCATION,
+            }
+            run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}}
+            print(f"hub demo: {mode} run on {data}; each step as it finishes:", file=sys.stderr, flush=True)
             by_worker: dict[str, int] = {}
             if executor == "celery":
                 result, by_worker = run_on_local_workers(instance, run_id, workers, tags, run_config)
@@ -158,6 +205,9 @@ def run_demo(
         )
         summary["held_back"] = held_back(warehouse, run_id)
         summary["forms"] = run_forms(result)
+        summary["review"] = review_summary(warehouse, out)
+        summary["returned_to_communities"] = returned_workbooks(warehouse, run_id)
+        summary["rosters"] = rosters_written(out, began)
     summary["executor"] = executor
     summary["steps_by_worker"] = by_worker
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -243,7 +293,7 @@ def serve_systems(*, data: Path | None, people: int, seed: int, out: Path, env_f
     """
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        with simulated_department_systems(demo_data(data, people, seed)) as (addresses, _):
+        with simulated_department_systems(demo_data(data, people, seed), stable=True) as (addresses, _):
             lines = [f"{var}={getattr(addresses, attr)}" for attr, var in SystemAddresses.ENV.items()]
             lines += [f"HUB_OUT={out.resolve()}", f"HUB_DATABASE_URL={default_database_url()}"]
             try:
@@ -436,14 +486,62 @@ def workbooks_this_run(summary: dict) -> int:
     return full + sum(len(delivery["change_workbooks"]) for delivery in deliveries.values())
 
 
+def review_summary(warehouse: Warehouse, out: Path) -> dict:
+    """Write the stewards' review workbook (pipelines/review.py) and say what it asks."""
+    path, pairs, words = export_review(warehouse, out / REVIEW_BOOK)
+    return {"workbook": path.name, "pairs": pairs, "words": words}
+
+
+def returned_workbooks(warehouse: Warehouse, run_id: str) -> list[str]:
+    """The rejection workbooks (退回修改) this run wrote back to the community inbox."""
+    written = warehouse.table_run("intake_rejections")
+    if written is None or written["run_id"] != run_id:
+        return []
+    return [str(path) for path in warehouse.read_table("intake_rejections")["returned_as"]]
+
+
+def rosters_written(out: Path, since: float) -> int:
+    """Community rosters this run wrote under OUT/rosters/ (files written since it started)."""
+    folder = out / "rosters"
+    if not folder.is_dir():
+        return 0
+    return sum(1 for path in folder.rglob("*.xlsx") if path.stat().st_mtime >= since)
+
+
+def count_table(summary: dict) -> list[str]:
+    """Per source: received, accepted, quarantined, removed, as aligned columns with a total line."""
+    headers = ["source", "received", "accepted", "quarantined", "removed"]
+    sources = list(summary["received"])
+    rows = [
+        [
+            source,
+            *(f"{int(summary.get(column, {}).get(source, 0)):,}" for column in headers[1:]),
+        ]
+        for source in sources
+    ]
+    rows.append(["total", *(f"{sum(int(v) for v in summary.get(column, {}).values()):,}" for column in headers[1:])])
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for number, row in enumerate([headers, *rows]):
+        cells = [row[0].ljust(widths[0]), *(value.rjust(widths[i]) for i, value in enumerate(row) if i)]
+        lines.append("  " + "  ".join(cells))
+        if number == 0 or number == len(rows) - 1:
+            lines.append("  " + "  ".join("-" * width for width in widths))
+    return lines
+
+
 def print_summary(summary: dict, out: Path) -> None:
-    received = sum(summary["received"].values())
-    quarantined = sum(summary["quarantined"].values())
-    print(
-        f"hub demo: {received} records in ({summary['received']}), {quarantined} quarantined, "
-        f"{summary['persons']} persons, {summary['incidents']} incidents, "
-        f"{workbooks_this_run(summary)} department workbooks written in this run, {summary['seconds']} s"
-    )
+    """A short table of what came in, what came out, where it is and where to look next."""
+    print(f"hub demo: {summary.get('mode', 'full')} run finished in {summary['seconds']} s")
+    print()
+    print("\n".join(count_table(summary)))
+    alerts = sum(summary.get("alerts", {}).values())
+    print()
+    print(f"  persons {summary['persons']:,}    incidents {summary['incidents']:,}    alerts {alerts:,}")
+    print()
+    print(f"written to {out}:")
+    workbooks = workbooks_this_run(summary)
+    print(f"  reports/            {workbooks} department workbook(s) this run, and what each department received")
     for name, delivery in sorted(summary.get("deliveries", {}).items()):
         changes = "，".join(f"{kind} {count}" for kind, count in delivery["changes"].items() if count)
         if delivery["delivery"] == "full":
@@ -452,9 +550,27 @@ def print_summary(summary: dict, out: Path) -> None:
             what = "no changes: nothing written or pushed"
         else:
             what = f"changes only ({changes}; {delivery['change_rows_pushed']} change rows pushed)"
-        print(f"  {name}: {what}")
+        print(f"                        {name}: {what}")
     for book in summary.get("change_workbooks", []):
-        print(f"  change workbook: reports/{book}")
+        print(f"                        change workbook: reports/{book}")
+    if summary.get("rosters"):
+        print(f"  rosters/            {summary['rosters']} community roster(s) to check (核对结果), returned via the "
+              "community inbox")
+    returned = summary.get("returned_to_communities", [])
+    if returned:
+        folder = Path(returned[0]).parent
+        print(f"  {len(returned)} rejection workbook(s) (退回修改) for community staff in {folder}")
+    review = summary.get("review")
+    if review:
+        print(
+            f"  {review['workbook']}   {review['pairs']} pair(s) to judge, {review['words']} word(s) to map; "
+            f"return it to {steward_inbox(hub_home())} or run `hub review import FILE`"
+        )
+    quarantined = sum(summary["quarantined"].values())
+    print(f"  quarantine.csv      {quarantined:,} record(s) set aside, each with its field and reason")
+    kinds = ", ".join(f"{kind} {count}" for kind, count in summary.get("alerts", {}).items())
+    print(f"  alerts.csv          {alerts:,} cross-department alert(s)" + (f" ({kinds})" if kinds else ""))
+    print("  lineage_residents.csv, lineage_events.csv, summary.json")
     for stop in summary.get("held_back", []):
         print(
             f"  held back: {', '.join(stop['reports'])} (source {stop['source']} shrank from {stop['previous']} "
@@ -467,8 +583,8 @@ def print_summary(summary: dict, out: Path) -> None:
                 f"({progress['overdue']} overdue), {progress['persons_answered']} of {progress['persons_sent']} "
                 f"persons answered (forms/{form}/汇总_{form}.xlsx)"
             )
-    if summary.get("alerts"):
-        print(f"  alerts:    {summary['alerts']} (alerts.csv; each department's 核验 sheet)")
-    print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, alerts.csv, summary.json)")
+    print()
+    print("next:")
+    print(f"  open {out / 'reports'} (one workbook per department) and {out / REVIEW_BOOK} (stewards)")
     print(f"  warehouse: {hide_credentials(os.environ['HUB_DATABASE_URL'])}")
-    print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")
+    print("  Dagster UI: make ui, then http://127.0.0.1:3000 (this run is under Runs)")

@@ -32,12 +32,19 @@ class LinkSummary:
     date_formats: dict[str, str] = dataclasses.field(default_factory=dict)
     weights: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
+    absent_fields: list[str] = dataclasses.field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Counts, the learned weights (log2 Bayes factor per level) and the model check's verdict."""
         per_source = ", ".join(f"{name} {count}" for name, count in self.records.items())
         check = [f"警告 (model check): {warning}" for warning in self.warnings] or ["model check: passed"]
+        absent = [
+            f"warning: field {field!r} is in no source (no column of that name, and no 'columns' rename to it); "
+            "it is empty everywhere and counts for nothing"
+            for field in self.absent_fields
+        ]
         return [
+            *absent,
             f"records: {sum(self.records.values())} ({per_source})",
             *(f"date format {column}: {described}" for column, described in self.date_formats.items()),
             f"clusters: {self.clusters} ({self.multi_record_clusters} with more than one record)",
@@ -149,6 +156,7 @@ def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> 
             date_formats[field] = order.describe()
         records[field] = column.astype(str)
     records.attrs["date_formats"] = date_formats
+    records.attrs["present_fields"] = [field for field in fields if field in renamed.columns]
     return records
 
 
@@ -165,6 +173,8 @@ def run_link(config_path: Path, out_path: Path) -> LinkSummary:
         for source, frame in zip(config["sources"], frames, strict=True)
         for field_name, described in frame.attrs["date_formats"].items()
     }
+    present = {field for frame in frames for field in frame.attrs["present_fields"]}
+    absent_fields = [field for field in fields if field not in present]
     records = pd.concat(frames, ignore_index=True)
     unique_sources = config.get("unique_within_source") or []
     result = link(records, fields, unique_sources=[str(s) for s in unique_sources])
@@ -180,4 +190,5 @@ def run_link(config_path: Path, out_path: Path) -> LinkSummary:
         date_formats=date_formats,
         weights=result.weight_lines(),
         warnings=[str(warning) for warning in result.check()],
+        absent_fields=absent_fields,
     )

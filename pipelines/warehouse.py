@@ -129,6 +129,19 @@ alert_status = sa.Table(
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("closed_at", sa.DateTime(timezone=True)),
 )
+
+# A data steward's mapping of a residents' category word to a professional category (pipelines/review.py),
+# with who decided, when and from which review workbook; the latest word on a word counts.
+category_mappings = sa.Table(
+    "category_mappings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("word", sa.String(256), nullable=False, index=True),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("steward", sa.String(64), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+)
 ALERT_STATES = ("open", "answered", "closed")
 ALERT_VALUES = ("kind", "source", "record_id", "person_id", "detail", "context")
 
@@ -152,6 +165,7 @@ MIGRATIONS = [
     Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
     Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
     Migration(8, "department forms: sends, returns, answers, community corrections", create_tables(*FORM_TABLES)),
+    Migration(9, "stewards' category word mappings from review workbooks", create_tables(category_mappings)),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
@@ -205,12 +219,35 @@ class Warehouse:
         return DeliveryLog(self.engine, create=False)
 
     @classmethod
+    def existing(cls, url: str, *, found_by: str = "") -> Warehouse:
+        """The warehouse at ``url`` if a run has created it; never a new, empty one (an embedded SQLite
+        file that is not there is named, with how it was looked for)."""
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            where = url.removeprefix("sqlite:///")
+            how = f" (found by {found_by})" if found_by else ""
+            raise WarehouseError(
+                f"no warehouse at {where}{how}: run `hub demo` first, or set HUB_HOME to the project's .hub "
+                "folder (or HUB_DATABASE_URL to its database)"
+            )
+        return cls.from_url(url)
+
+    @classmethod
     def from_url(cls, url: str) -> Warehouse:
         try:
-            return cls(create_warehouse_engine(url))
-        except sa.exc.OperationalError as exc:
             where = sa.make_url(url).render_as_string()
-            raise WarehouseError(f"warehouse at {where} unreachable: {exc}") from exc
+        except sa.exc.ArgumentError:
+            raise WarehouseError(
+                "HUB_DATABASE_URL is not a database URL (expected e.g. "
+                "postgresql+psycopg://user@host:5432/hub or sqlite:////path/warehouse.sqlite)"
+            ) from None
+        try:
+            return cls(create_warehouse_engine(url))
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise WarehouseError(f"warehouse at {where}: no driver for this kind of database ({exc})") from None
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()
+            detail = " ".join(line.strip() for line in reason)
+            raise WarehouseError(f"warehouse at {where} unreachable: {detail}") from None
 
     def land_raw(
         self,
@@ -350,6 +387,41 @@ class Warehouse:
                     decided_at=datetime.now(UTC),
                 )
             )
+
+    def missing_records(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Which of ``keys`` (source, record id) are not among the accepted residents of the last run."""
+        if not self.has_table("std_residents"):
+            return list(keys)
+        wanted = list(dict.fromkeys(keys))
+        table = sa.Table("std_residents", sa.MetaData(), autoload_with=self.engine)
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for source, record_id in wanted:
+                hit = conn.execute(
+                    sa.select(table.c.source)
+                    .where(table.c.source == source, table.c.record_id == record_id)
+                    .limit(1)
+                ).first()
+                if hit is not None:
+                    found.add((source, record_id))
+        return [key for key in wanted if key not in found]
+
+    def record_category_mapping(self, word: str, category: str, *, steward: str, origin: str) -> None:
+        """A steward's word that ``word`` means ``category``; every later run maps it so."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                category_mappings.insert().values(
+                    word=word, category=category, steward=steward, origin=origin, decided_at=datetime.now(UTC)
+                )
+            )
+
+    def category_mappings(self) -> dict[str, str]:
+        """The latest category each steward-mapped word was given (word -> category)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(category_mappings.c.word, category_mappings.c.category).order_by(category_mappings.c.id)
+            ).all()
+        return {str(word): str(category) for word, category in rows}
 
     def decisions(self) -> pd.DataFrame:
         """The latest decision on each pair of records (either order), as dedup.link takes them."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +39,7 @@ class CategoryMatch:
 
     category: str | None
     confidence: float
-    method: str  # exact | fuzzy | keyword | none
+    method: str  # exact | steward | fuzzy | keyword | none
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,27 @@ def _keyword_vote(text: str, table: CategoryTable) -> tuple[str | None, float]:
     return best, _KEYWORD_CONFIDENCE * (1.0 - runner_up / (2.0 * score))
 
 
+# Words a data steward mapped to a category (pipelines/review.py keeps them, with who and when, in the
+# warehouse): trusted like listed phrases once installed with use_steward_words.
+_steward_words: dict[str, str] = {}
+
+
+def use_steward_words(words: Mapping[str, str]) -> dict[str, str]:
+    """Count ``words`` (raw word -> category) as listed phrases from now on; returns the ones taken
+    (a word whose category the table does not define is left out; listed phrases keep their own)."""
+    table = load_table()
+    taken = {
+        normalize_word(word): str(category)
+        for word, category in words.items()
+        if normalize_word(word) and str(category) in table.keywords and normalize_word(word) not in table.phrases
+    }
+    if taken != _steward_words:
+        _steward_words.clear()
+        _steward_words.update(taken)
+        classify_category.cache_clear()
+    return dict(taken)
+
+
 @lru_cache(maxsize=65536)
 def classify_category(raw: str) -> CategoryMatch:
     """Best guess for one raw category word, with its confidence (1.0 for a listed phrase)."""
@@ -132,6 +153,8 @@ def classify_category(raw: str) -> CategoryMatch:
         return CategoryMatch(None, 0.0, "none")
     if text in table.phrases:
         return CategoryMatch(table.phrases[text], 1.0, "exact")
+    if text in _steward_words:
+        return CategoryMatch(_steward_words[text], 1.0, "steward")
     fuzzy_cat: str | None = None
     fuzzy_conf = 0.0
     hit = process.extractOne(text, list(table.phrases), scorer=fuzz.WRatio, processor=None)

@@ -106,8 +106,8 @@ class DepartmentInbox(LoopbackJsonServer):
     server accepted since it started; ``holdings`` what each department holds now.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, port: int = 0) -> None:
+        super().__init__(port=port)
         self.requests: list[InboxRequest] = []
         self.batches: list[ReceivedBatch] = []
         self._accepted: dict[tuple[str, str], int] = {}

@@ -145,6 +145,7 @@ class GridServer(LoopbackJsonServer):
         faults: Iterable[str] = (),
         trickle_interval: float = 20.0,
         history: ServedHistory | None = None,
+        port: int = 0,
     ) -> None:
         residents = load_csv_rows(residents_csv, system="grid")
         self.residents = GridCollection(residents, history=history, dataset="residents")
@@ -154,7 +155,7 @@ class GridServer(LoopbackJsonServer):
         self.edited: list[str] = []
         self._pending_edit: tuple[GridCollection, str] | None = None
         self._data_lock = threading.Lock()
-        super().__init__(faults=faults, trickle_interval=trickle_interval)
+        super().__init__(faults=faults, trickle_interval=trickle_interval, port=port)
 
     def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
         if headers.get("Authorization", "") != f"Bearer {self._token}":

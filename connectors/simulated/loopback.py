@@ -111,7 +111,7 @@ class LoopbackJsonServer(SimulatedSystem):
 
     known_faults: frozenset[str] = COMMON_FAULTS
 
-    def __init__(self, *, faults: Iterable[str] = (), trickle_interval: float = 20.0) -> None:
+    def __init__(self, *, faults: Iterable[str] = (), trickle_interval: float = 20.0, port: int = 0) -> None:
         self._failure: InjectedFailure | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -119,7 +119,7 @@ class LoopbackJsonServer(SimulatedSystem):
         self.faults: set[str] = set()
         self.trickle_interval = trickle_interval
         self.inject(*faults)
-        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _bind(port, _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -189,6 +189,17 @@ class LoopbackJsonServer(SimulatedSystem):
     def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
         """Answer one request; subclasses override. Raise ValueError for a bad parameter (400)."""
         return Reply(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {path}"})
+
+
+def _bind(port: int, handler: type[BaseHTTPRequestHandler]) -> _QuietHTTPServer:
+    """A server on 127.0.0.1:``port`` (the one asked for, so a restart keeps its address), or on a free
+    port when that one is taken or none is asked for."""
+    if port:
+        try:
+            return _QuietHTTPServer(("127.0.0.1", port), handler)
+        except OSError:
+            pass
+    return _QuietHTTPServer(("127.0.0.1", 0), handler)
 
 
 class _QuietHTTPServer(ThreadingHTTPServer):

@@ -76,6 +76,7 @@ class MiniProgramServer(LoopbackJsonServer):
         faults: Iterable[str] = (),
         trickle_interval: float = 20.0,
         history: ServedHistory | None = None,
+        port: int = 0,
     ) -> None:
         rows = load_csv_rows(events_csv, system="resident")
         id_column = next(iter(rows[0])) if rows else ""
@@ -88,7 +89,7 @@ class MiniProgramServer(LoopbackJsonServer):
         self._updated = [served.updated[index] for index in order]
         self.deleted = served.deleted
         self._app_key = app_key
-        super().__init__(faults=faults, trickle_interval=trickle_interval)
+        super().__init__(faults=faults, trickle_interval=trickle_interval, port=port)
 
     def route(self, method: str, path: str, query: dict[str, str], headers: Message, body: bytes) -> Reply:
         if self._app_key is not None and headers.get(APP_KEY_HEADER, "") != self._app_key:

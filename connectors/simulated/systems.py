@@ -88,6 +88,10 @@ class SimulatedSystems:
 
 def check_data_dir(data_dir: Path) -> None:
     """Name every missing file at once, so the steward fixes the folder in one go."""
+    if not data_dir.exists():
+        raise SourceError(f"data folder {data_dir} does not exist")
+    if not data_dir.is_dir():
+        raise SourceError(f"data folder {data_dir} is not a folder")
     missing = [name for name in DATA_FILES if not (data_dir / name).is_file()]
     if missing:
         raise SourceError(
@@ -95,9 +99,9 @@ def check_data_dir(data_dir: Path) -> None:
         )
 
 
-def start_department_inbox(systems: SimulatedSystems) -> DepartmentInbox:
+def start_department_inbox(systems: SimulatedSystems, port: int = 0) -> DepartmentInbox:
     """The departments' report inbox, started and stopped together with the other systems."""
-    inbox = systems.adopt(DepartmentInbox().start())
+    inbox = systems.adopt(DepartmentInbox(port=port).start())
     systems.department_inbox = inbox
     systems.department_inbox_url = inbox.url
     return inbox
@@ -112,14 +116,18 @@ def start_simulated_systems(
     civil_rows_per_workbook: int = 5000,
     faults: Mapping[str, Iterable[str]] | None = None,
     history_dir: Path | None = None,
+    ports: Mapping[str, int] | None = None,
 ) -> SimulatedSystems:
     """Start the grid API, the mini-program API, the health database and the civil-affairs inbox.
 
     ``history_dir`` keeps what each system served (``<history_dir>/<system>/``), so a start on an
     edited folder reports only the changes, with newer update times, and tombstones what is gone.
     ``faults`` (``{"grid": [...], "resident": [...]}``; default: from HUB_SIMULATED_FAULTS) switches
-    on the servers' named faults from the start."""
+    on the servers' named faults from the start. ``ports`` (``{"grid", "miniprogram", "department_inbox"}``)
+    asks for the ports a previous start used, so clients holding its addresses keep working; a port
+    that is taken falls back to a free one."""
     check_data_dir(data_dir)
+    ports = ports or {}
     faults = faults_from_env() if faults is None else faults
     known = {"grid": GRID_FAULTS, "resident": MINIPROGRAM_FAULTS}
     for faulty, names in faults.items():
@@ -140,10 +148,14 @@ def start_simulated_systems(
             token=token,
             faults=faults.get("grid", ()),
             history=history("grid"),
+            port=ports.get("grid", 0),
         )
         started.append(grid.start())
         miniprogram = MiniProgramServer(
-            data_dir / "resident_events.csv", faults=faults.get("resident", ()), history=history("miniprogram")
+            data_dir / "resident_events.csv",
+            faults=faults.get("resident", ()),
+            history=history("miniprogram"),
+            port=ports.get("miniprogram", 0),
         )
         started.append(miniprogram.start())
         health = HealthSystem(
@@ -165,7 +177,7 @@ def start_simulated_systems(
             token=token,
             running=started,
         )
-        start_department_inbox(systems)
+        start_department_inbox(systems, ports.get("department_inbox", 0))
     except BaseException:
         for system in reversed(started):
             system.stop()

@@ -11,6 +11,7 @@ from dedup.presets import RESIDENT_VALIDITY
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.person_linking import Mode, link_persons
 from pipelines.resources.warehouse import WarehouseResource
+from pipelines.review import install_category_mappings
 from pipelines.run_mode import tagged_mode
 from pipelines.survivorship import load_survivorship_rules
 from schemas.categories import unknown_categories as list_unknown_categories
@@ -154,9 +155,14 @@ def golden_persons(
     },
 )
 def resolve_incident_reports(
-    context: dg.AssetExecutionContext, std_events: pd.DataFrame, std_residents: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    std_events: pd.DataFrame,
+    std_residents: pd.DataFrame,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.Output]:
-    """Merge the reports of one incident across channels; place residents' own reports in a grid."""
+    """Merge the reports of one incident across channels (with the words stewards mapped); place
+    residents' own reports in a grid."""
+    install_category_mappings(warehouse.get())
     result = resolve_incidents(std_events)
     incidents = fill_missing_grids(result.incidents, std_residents)
     origins = {str(k): int(v) for k, v in incidents["grid_origin"].value_counts().items()}
@@ -169,8 +175,12 @@ def resolve_incident_reports(
 
 
 @dg.asset(group_name="resolved", kinds={"python"})
-def unknown_categories(context: dg.AssetExecutionContext, std_events: pd.DataFrame) -> pd.DataFrame:
-    """Residents' category words the mapping does not know yet, with a guess: a steward's to-do list."""
+def unknown_categories(
+    context: dg.AssetExecutionContext, std_events: pd.DataFrame, warehouse: WarehouseResource
+) -> pd.DataFrame:
+    """Residents' category words neither the mapping nor a steward knows yet, with a guess: a steward's
+    to-do list (it goes out in the review workbook, pipelines/review.py)."""
+    install_category_mappings(warehouse.get())
     words = list_unknown_categories(std_events["category_raw"].dropna().astype(str))
     context.add_output_metadata(frame_metadata(words))
     return words

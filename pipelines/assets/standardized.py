@@ -18,6 +18,7 @@ from pipelines.current_state import DELTA_COLUMNS, PulledRecord
 from pipelines.faults import crash_point
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
+from pipelines.review import install_category_mappings, remap_categories
 from schemas.mapping import load_mapping
 from schemas.standardize import StandardizeResult, accounting, standardize
 
@@ -94,6 +95,42 @@ def pulled_records(
     return accepted, pulled
 
 
+ACCOUNTING_COLUMNS = [
+    ("source", "来源", "string"),
+    ("received", "接收", "int"),
+    ("accepted", "通过", "int"),
+    ("quarantined", "隔离", "int"),
+    ("superseded", "被替代", "int"),
+    ("balanced", "平衡", "bool"),
+    ("reasons", "主要隔离原因", "string"),
+]
+
+
+def accounting_table(books: dict[str, dict[str, object]], broken: Mapping[str, object]) -> dg.MetadataValue:
+    """The per-source figures as a table the Dagster UI shows as one (not as JSON)."""
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, type=kind, description=label) for name, label, kind in ACCOUNTING_COLUMNS]
+    )
+    records = []
+    for source, figures in books.items():
+        reasons = figures.get("reasons") or {}
+        top = sorted(reasons.items(), key=lambda item: -int(item[1]))[:3] if isinstance(reasons, dict) else []
+        records.append(
+            dg.TableRecord(
+                {
+                    "source": source,
+                    "received": int(figures["received"]),  # type: ignore[call-overload]
+                    "accepted": int(figures["accepted"]),  # type: ignore[call-overload]
+                    "quarantined": int(figures["quarantined"]),  # type: ignore[call-overload]
+                    "superseded": int(figures.get("superseded", 0)),  # type: ignore[call-overload]
+                    "balanced": source not in broken,
+                    "reasons": "；".join(f"{reason} {count}" for reason, count in top),
+                }
+            )
+        )
+    return dg.MetadataValue.table(records, schema=schema)
+
+
 def accounting_check(dataset: str, books: dict[str, dict[str, object]]) -> dg.AssetCheckResult:
     """received = accepted + quarantined, for every source; per-source figures as metadata."""
     broken = {
@@ -106,8 +143,8 @@ def accounting_check(dataset: str, books: dict[str, dict[str, object]]) -> dg.As
         asset_key=f"std_{dataset}",
         passed=not broken,
         metadata={
-            "per_source": dg.MetadataValue.json(books),
-            "unbalanced_sources": dg.MetadataValue.json(sorted(broken)),
+            "per_source": accounting_table(books, broken),
+            "unbalanced_sources": dg.MetadataValue.text("、".join(sorted(broken)) or "无"),
         },
         description=(
             "每个来源：接收（不同记录数）= 通过 + 隔离；同一记录编号的旧副本计入“被替代”"
@@ -144,10 +181,12 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
     )
     def standardize_asset(context: dg.AssetExecutionContext, **raw: pd.DataFrame) -> Iterator[object]:
         raw_by_source = {source: raw[asset] for source, asset in sources.items()}
-        accepted, quarantine, books = standardize_sources(dataset, raw_by_source)
-        accepted, pulled = pulled_records(dataset, raw_by_source, accepted, quarantine)
         warehouse: WarehouseResource = context.resources.warehouse
         store = warehouse.get()
+        if dataset == "events":
+            install_category_mappings(store)
+        accepted, quarantine, books = standardize_sources(dataset, raw_by_source)
+        accepted, pulled = pulled_records(dataset, raw_by_source, accepted, quarantine)
         state = store.state
         check = accounting_check(dataset, books)
         if check.passed:  # an unbalanced pull is not committed: its cursors stay where they were
@@ -156,6 +195,8 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             with store.run_lock(context.run_id), store.transaction() as conn:
                 state.commit(conn, context.run_id, dataset, pulls, pulled)
         current = state.current_frame(dataset, list(sources), columns=list(accepted.columns))
+        if dataset == "events":
+            current = remap_categories(current)
         delta, removed = state.delta(dataset)
         sizes = state.current_counts(dataset)
         for source, figures in books.items():

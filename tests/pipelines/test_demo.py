@@ -189,3 +189,39 @@ def test_the_printed_workbook_count_is_this_runs_not_the_folders() -> None:
     assert workbooks_this_run(quiet_day) == 0
     quiet_day["deliveries"]["grid"] = {"delivery": "full", "change_workbooks": ["grid_变更_1.xlsx"]}
     assert workbooks_this_run(quiet_day) == 2
+
+
+def test_the_closing_summary_is_a_short_table_naming_what_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.demo import print_summary
+
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / ".hub"))
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://hub:secret@127.0.0.1:5432/hub")
+    returned = str(tmp_path / ".hub" / "community-inbox" / "rejected" / "东梅社区_退回修改.xlsx")
+    summary = {
+        "mode": "full",
+        "received": {"grid": 1200, "intake": 5},
+        "accepted": {"grid": 1190, "intake": 3},
+        "quarantined": {"grid": 10, "intake": 2},
+        "removed": {"grid": 0, "intake": 0},
+        "persons": 1000,
+        "incidents": 80,
+        "alerts": {"duplicate_benefit": 2},
+        "reports": ["grid_网格_2026-11-28.xlsx"],
+        "deliveries": {},
+        "rosters": 13,
+        "returned_to_communities": [returned],
+        "review": {"workbook": "待核对_复核.xlsx", "pairs": 49, "words": 2},
+        "seconds": 12.5,
+    }
+    print_summary(summary, tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert "{" not in printed and "secret" not in printed
+    table = [line for line in printed.splitlines() if line.strip().startswith(("source", "grid", "intake", "total"))]
+    assert table[0].split() == ["source", "received", "accepted", "quarantined", "removed"]
+    assert table[-1].split() == ["total", "1,205", "1,193", "12", "0"]
+    assert "rosters/" in printed and "13 community roster(s)" in printed
+    assert "1 rejection workbook(s) (退回修改)" in printed and "community-inbox" in printed
+    assert "待核对_复核.xlsx" in printed and "49 pair(s)" in printed and "steward-inbox" in printed
+    assert "next:" in printed and len(printed.splitlines()) < 30
