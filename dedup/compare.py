@@ -223,13 +223,18 @@ def cn_id_cores(values: np.ndarray) -> np.ndarray:
 def _cn_id_levels(
     field: PreparedField, first: np.ndarray, second: np.ndarray, levels: np.ndarray
 ) -> np.ndarray:
-    """Same core -> old/new form; a difference where one number fails its check counts less.
+    """Same core, or the same first 15 digits beside a number a spreadsheet truncated to them (…000)
+    -> old/new form; a difference where one number fails its check counts less.
 
     levels are those of _identifier_levels (1 one edit, 2 two edits, 3 different) for distinct values.
     """
     cores = cn_id_cores(field.values)
     valid = field.valid if field.valid is not None else np.zeros(len(field.values), dtype=bool)
     same_core = cores[first] == cores[second]
+    kept = np.asarray(field.values, dtype="U18")
+    truncated = np.char.endswith(kept, "000") & (np.char.str_len(kept) == 18)
+    prefix = kept.astype("U15")
+    same_core |= (prefix[first] == prefix[second]) & (truncated[first] | truncated[second])
     both_valid = valid[first] & valid[second]
     levels = np.where(levels >= 3, np.where(both_valid, CN_ID_DIFFERENT, CN_ID_DIFFERENT_WEAK), levels + 1)
     return np.where(same_core, CN_ID_NEAR, levels).astype(np.int8)
