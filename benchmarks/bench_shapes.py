@@ -36,6 +36,7 @@ SHAPES: dict[str, Callable[[int, int, Path], GeneratedSet]] = {
     "census-chain": lambda people, seed, out: census.generate(people, seed, out, "us", chain_households=True),
     "chinese": lambda people, seed, out: chinese.generate(people, seed, out),
     "chinese-ids": lambda people, seed, out: chinese.generate(people, seed, out, with_ids=True),
+    "chinese-ids-2x": lambda people, seed, out: chinese.generate(people, seed, out, with_ids=True, noise=2.0),
 }
 
 
