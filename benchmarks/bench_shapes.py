@@ -5,7 +5,8 @@
 
 Each shape (benchmarks/generators/) is written at the given size and seed into a temporary folder
 with its truth and link config; `hub link` (pipelines.link_command.run_link) runs on the raw files
-and is scored pairwise. With Splink installed (`pip install -e '.[bench]'`) and unless --no-splink,
+and is scored pairwise; the last column is the verdict of the model check (dedup.check), whose warnings go
+to stderr. With Splink installed (`pip install -e '.[bench]'`) and unless --no-splink,
 Splink runs on the same records cleaned by the hub's normalizers, through bench_linkage.py's runner
 (fields and blocking from the config's kinds; its best threshold by F1, which is generous to it).
 """
@@ -35,6 +36,7 @@ SHAPES: dict[str, Callable[[int, int, Path], GeneratedSet]] = {
     "census-chain": lambda people, seed, out: census.generate(people, seed, out, "us", chain_households=True),
     "chinese": lambda people, seed, out: chinese.generate(people, seed, out),
     "chinese-ids": lambda people, seed, out: chinese.generate(people, seed, out, with_ids=True),
+    "chinese-ids-2x": lambda people, seed, out: chinese.generate(people, seed, out, with_ids=True, noise=2.0),
 }
 
 
@@ -64,10 +66,13 @@ def bench(shape: str, people: int, seed: int, with_splink: bool, keep: Path | No
         truth = pd.read_csv(made.truth, dtype=str)
         scores = pairwise_scores(truth, pd.read_csv(summary.out_path, dtype=str))
         records = sum(made.records.values())
+        check = "passed" if not summary.warnings else f"{len(summary.warnings)} warning(s)"
         rows = [
             f"{shape:13s} {records:8d} {made.people:7d} {'hub-link':9s} "
-            f"{scores.precision:9.4f} {scores.recall:7.4f} {scores.f1:7.4f} {summary.seconds:8.1f}"
+            f"{scores.precision:9.4f} {scores.recall:7.4f} {scores.f1:7.4f} {summary.seconds:8.1f}  {check}"
         ]
+        for warning in summary.warnings:
+            print(f"  {shape}: model check: {warning}", file=sys.stderr)
         for line in summary.lines():
             if line.startswith("date format"):
                 print(f"  {shape}: {line}", file=sys.stderr)
@@ -92,7 +97,7 @@ def main() -> None:
     if not args.no_splink and not with_splink:
         print("splink is not installed: hub link only (pip install -e '.[bench]')", file=sys.stderr)
     header = f"{'shape':13s} {'records':>8s} {'people':>7s} {'engine':9s} {'precision':>9s} {'recall':>7s} {'F1':>7s}"
-    print(f"{header} {'seconds':>8s}  (people {args.people}, seed {args.seed})")
+    print(f"{header} {'seconds':>8s}  model check (people {args.people}, seed {args.seed})")
     for shape in args.shapes:
         for row in bench(shape, args.people, args.seed, with_splink, args.keep):
             print(row, flush=True)

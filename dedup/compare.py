@@ -7,6 +7,8 @@ disagreement. Fuzzy scores are computed once per distinct pair of differing valu
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -83,13 +85,19 @@ def _same_characters(a: list[str], b: list[str]) -> np.ndarray:
     )
 
 
+# One edit is a slip of the pen only in a name long enough to keep most of itself: in a three-character
+# Chinese name it replaces a whole character (王子浩 / 王子轩, siblings), which is merely similar.
+NEAR_NAME_SHARE_KEPT = 0.75
+
+
 def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
     edits = _distance(Levenshtein.distance, a, b)
     reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
     jaro = _distance(JaroWinkler.normalized_similarity, a, b)
     share_kept = _distance(Levenshtein.normalized_similarity, a, b)
+    slip = (edits <= 1) & (share_kept >= NEAR_NAME_SHARE_KEPT)
     levels = np.select(
-        [(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [NAME_NEAR, NAME_SIMILAR], NAME_DIFFERENT
+        [slip | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [NAME_NEAR, NAME_SIMILAR], NAME_DIFFERENT
     )
     _refine(levels, levels > NAME_NEAR, _same_characters, a, b, NAME_SAME_CHARACTERS)
     _refine(levels, np.ones(len(levels), dtype=bool), name_variants.same_sound, a, b, NAME_SAME_SOUND)
@@ -148,10 +156,32 @@ def _phone_levels(a: list[str], b: list[str]) -> np.ndarray:
     return np.where(edits <= 1, 1, 2)
 
 
+_DIGIT_RUNS = re.compile(r"\d+")
+
+
+@lru_cache(maxsize=200_000)
+def _house_numbers(address: str) -> Counter[str]:
+    return Counter(_DIGIT_RUNS.findall(address))
+
+
+def _other_numbers(a: list[str], b: list[str]) -> np.ndarray:
+    """Door, building or flat numbers that neither address holds all of the other's (Hauptstr. 48 /
+    Hauptstr. 49, 3栋2单元501 / 3栋2单元502): another home however alike the text. A number one
+    address leaves out (12号 / 12号3栋2单元501, 47 Oak St / 47 Oak St Apt 3) is no conflict."""
+    out = np.zeros(len(a), dtype=bool)
+    for index, (x, y) in enumerate(zip(a, b, strict=True)):
+        first, second = _house_numbers(x), _house_numbers(y)
+        out[index] = bool(first) and bool(second) and bool(first - second) and bool(second - first)
+    return out
+
+
 def _address_levels(a: list[str], b: list[str]) -> np.ndarray:
+    """Near or contained only when the numbers fit: a neighbour's flat is at best similar."""
     ratio = _distance(fuzz.ratio, a, b)
     contained = _distance(fuzz.partial_ratio, a, b) >= 100
-    return np.select([(ratio >= 90) | contained, ratio >= 70], [1, 2], 3)
+    levels = np.select([(ratio >= 90) | contained, ratio >= 70], [1, 2], 3)
+    _refine(levels, levels == 1, _other_numbers, a, b, 2)
+    return levels
 
 
 def _exact_levels(a: list[str], b: list[str]) -> np.ndarray:
@@ -193,13 +223,18 @@ def cn_id_cores(values: np.ndarray) -> np.ndarray:
 def _cn_id_levels(
     field: PreparedField, first: np.ndarray, second: np.ndarray, levels: np.ndarray
 ) -> np.ndarray:
-    """Same core -> old/new form; a difference where one number fails its check counts less.
+    """Same core, or the same first 15 digits beside a number a spreadsheet truncated to them (…000)
+    -> old/new form; a difference where one number fails its check counts less.
 
     levels are those of _identifier_levels (1 one edit, 2 two edits, 3 different) for distinct values.
     """
     cores = cn_id_cores(field.values)
     valid = field.valid if field.valid is not None else np.zeros(len(field.values), dtype=bool)
     same_core = cores[first] == cores[second]
+    kept = np.asarray(field.values, dtype="U18")
+    truncated = np.char.endswith(kept, "000") & (np.char.str_len(kept) == 18)
+    prefix = kept.astype("U15")
+    same_core |= (prefix[first] == prefix[second]) & (truncated[first] | truncated[second])
     both_valid = valid[first] & valid[second]
     levels = np.where(levels >= 3, np.where(both_valid, CN_ID_DIFFERENT, CN_ID_DIFFERENT_WEAK), levels + 1)
     return np.where(same_core, CN_ID_NEAR, levels).astype(np.int8)

@@ -336,16 +336,19 @@ class _Learned:
     iterations: int
 
 
-def teaching_columns(kinds: list[str]) -> list[int]:
+def teaching_columns(kinds: list[str], present: np.ndarray | None = None) -> list[int]:
     """The fields whose agreement decides, in a training blocking, which pairs are matches.
 
     Fields a household or twins share (phone, address, text) would make relatives look like
     matches there, so they are learned but do not teach; exact fields (sex, state) teach only when
-    fewer than two person fields are left; with none at all, every field teaches.
+    fewer than two person fields are left; with none at all, every field teaches. A field without
+    any value in the pairs (present False: an ID column left empty) teaches nothing and counts for
+    nothing, so that namesakes born the same day are not taken for one person for lack of a judge.
     """
-    person = [c for c, kind in enumerate(kinds) if kind in TEACHING_KINDS]
+    has_values = np.ones(len(kinds), dtype=bool) if present is None else present
+    person = [c for c, kind in enumerate(kinds) if kind in TEACHING_KINDS and has_values[c]]
     if len(person) < 2:
-        person += [c for c, kind in enumerate(kinds) if kind == "exact"]
+        person += [c for c, kind in enumerate(kinds) if kind == "exact" and has_values[c]]
     return sorted(person) or list(range(len(kinds)))
 
 
@@ -355,7 +358,7 @@ def _session_em(
     """EM for m of each column (u fixed) and the session's own match share; the match
     probabilities come from the teaching columns only."""
     columns = range(patterns.shape[1])
-    teachers = teaching_columns(kinds)
+    teachers = teaching_columns(kinds, (patterns != MISSING).any(axis=0))
     m = [_prior_m(kind) for kind in kinds]
     log_u = [np.log(x) for x in u]
     share, iterations = 0.3, 0
@@ -427,7 +430,7 @@ def _household_u(
     PRIOR_STRENGTH pseudo-pairs, so that data with few households keeps the plain weights. A person
     field that most of a household shares (a family name) is no judge: a second pass leaves it out.
     """
-    teachers = teaching_columns([f.kind for f in fields])
+    teachers = teaching_columns([f.kind for f in fields], (patterns != MISSING).any(axis=0))
     u, iterations = _household_pass(patterns, counts, fields, prior, teachers)
     family = {c for c in teachers if u[c][0] >= FAMILY_FIELD_SHARE}
     if family and len(family) < len(teachers):

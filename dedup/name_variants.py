@@ -6,7 +6,8 @@ Spelling distance misses three ways one person's name is written differently:
   character agrees (any of a character's readings, so 曾 is both zeng and ceng), or a name written
   in pinyin reads like the characters (Zhang Wei / 张伟).
 - A nickname or diminutive (Bob / Robert, Peggy / Margaret), from the hand-curated English names
-  dataset of the `nicknames` package.
+  dataset of the `nicknames` package, or a clipped form of the name in any Latin-script language
+  (Andi / Andreas, Tina / Christina, Franzi / Franziska).
 - A middle name or a second family name in one record only (Mary Ann / Mary, Smith-Jones / Smith).
 
 Every function works on distinct values: a value's reading, words and nickname groups are computed
@@ -27,6 +28,11 @@ _WORD_SEPARATORS = re.compile(r"[\s\-‐'’.,·]+")
 MIN_FULL_WORD = 2
 MIN_SLIP_WORD = 4
 NO_RELATION = 4
+# Short forms: at least this many letters of the full name, kept from its front, or (longer ones)
+# from anywhere in it; diminutive endings dropped before looking.
+MIN_SHORT_FORM = 3
+MIN_INNER_SHORT_FORM = 4
+DIMINUTIVE_ENDINGS = ("ie", "y", "i")
 
 
 @lru_cache(maxsize=50_000)
@@ -98,13 +104,40 @@ def nickname_groups(word: str) -> frozenset[str]:
     return frozenset(groups)
 
 
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    """A short form without its diminutive ending and doubled consonant (steffi -> stef, danny -> dan)."""
+    for ending in DIMINUTIVE_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= MIN_SHORT_FORM:
+            word = word[: -len(ending)]
+            if len(word) > MIN_SHORT_FORM and word[-1] == word[-2]:
+                word = word[:-1]
+            break
+    return word
+
+
+def short_form(x: str, y: str) -> bool:
+    """One Latin word is a clipped form of the other, as diminutives are made in most European
+    languages: the front (Max / Maximilian, Andi / Andreas, Steffi / Stefanie) or, from
+    MIN_INNER_SHORT_FORM letters, any part (Tina / Christina, Basti / Sebastian)."""
+    shorter, longer = (x, y) if len(x) <= len(y) else (y, x)
+    if _CJK.search(longer) or not shorter.isalpha() or not longer.isalpha():
+        return False
+    for form in {shorter, _stem(shorter)}:
+        if len(form) < MIN_SHORT_FORM or len(longer) < len(form) + 2:
+            continue
+        if longer.startswith(form) or (len(form) >= MIN_INNER_SHORT_FORM and form in longer):
+            return True
+    return False
+
+
 @lru_cache(maxsize=500_000)
 def _word_relation(x: str, y: str) -> int:
-    """0 the same word, 1 a nickname / known variant of each other, 2 an initial of the other,
-    3 one typing slip apart (words of MIN_SLIP_WORD letters or more), 4 no relation."""
+    """0 the same word, 1 a nickname / known variant (or a short form) of each other, 2 an initial of
+    the other, 3 one typing slip apart (words of MIN_SLIP_WORD letters or more), 4 no relation."""
     if x == y:
         return 0
-    if nickname_groups(x) & nickname_groups(y):
+    if nickname_groups(x) & nickname_groups(y) or short_form(x, y):
         return 1
     if (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y)):
         return 2
@@ -161,7 +194,7 @@ def _name_groups(name: str) -> frozenset[str]:
 
 @lru_cache(maxsize=500_000)
 def _known_variant(a: str, b: str) -> bool:
-    if not _name_groups(a) & _name_groups(b):
+    if not _name_groups(a) & _name_groups(b) and not any(short_form(x, y) for x in words(a) for y in words(b)):
         return False
     first, second = words(a), words(b)
     shorter, longer = (first, second) if len(first) <= len(second) else (second, first)
@@ -170,7 +203,7 @@ def _known_variant(a: str, b: str) -> bool:
 
 
 def known_variant(a: list[str], b: list[str]) -> np.ndarray:
-    """A word of one name is a nickname or known variant of the other's (Bob / Robert, Peggy Smith /
-    Margaret Smith, Bob / Robert James, Tim J / Timothy John); the other words are the same or
-    initials."""
+    """A word of one name is a nickname, known variant or short form of the other's (Bob / Robert,
+    Peggy Smith / Margaret Smith, Bob / Robert James, Tim J / Timothy John, Andi / Andreas); the
+    other words are the same or initials."""
     return np.fromiter((_known_variant(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))

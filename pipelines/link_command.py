@@ -15,7 +15,7 @@ import yaml
 
 from connectors.spreadsheet import read_workbook_rows
 from dedup import link
-from dedup.formats import apply_date_order, infer_date_order
+from dedup.formats import apply_date_order, expand_two_digit_years, infer_date_order, infer_two_digit_years
 from dedup.prepare import check_kinds
 from hub_errors import ConfigError, SourceError
 
@@ -119,8 +119,9 @@ def load_link_config(config_path: Path) -> dict[str, Any]:
 def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> pd.DataFrame:
     """One source's records under the field names, plus source and record_id.
 
-    A date or datetime field's day/month order is inferred from its column (dedup.formats) and
-    recorded, with its evidence, in `attrs["date_formats"]` (field -> description)."""
+    A date or datetime field's day/month order, and where a date field writes two-digit years, are
+    inferred from its column (dedup.formats) and recorded, with their evidence, in
+    `attrs["date_formats"]` (field -> description)."""
     if not isinstance(spec, dict) or "path" not in spec or "id" not in spec:
         raise ConfigError(f"source {name!r}: needs 'path' and 'id'")
     path = base / str(spec["path"])
@@ -151,9 +152,12 @@ def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> 
             mapping = {str(k): str(v) for k, v in recodes[field].items()}
             column = column.map(lambda value, m=mapping: m.get(str(value).strip(), value))
         if fields[field] in DATED_KINDS and field in renamed.columns:
+            years = infer_two_digit_years(column) if fields[field] == "date" else None
+            if years is not None:
+                column, years = expand_two_digit_years(column, years)
             order = infer_date_order(column)
             column = apply_date_order(column, order.order)
-            date_formats[field] = order.describe()
+            date_formats[field] = order.describe() + (f"; {years.describe()}" if years and years.position else "")
         records[field] = column.astype(str)
     records.attrs["date_formats"] = date_formats
     records.attrs["present_fields"] = [field for field in fields if field in renamed.columns]

@@ -12,7 +12,8 @@ adult per filing year, addresses as of that year, SSN with slips), plus truth.cs
 Households share surname, address and landline. Entry errors: typos, nicknames (Bob for Robert),
 first and last name swapped, middle names in the first-name field, missing values, surnames
 changed at marriage, people who moved between filings, Jr./Sr. of one name at one address, twins,
-a spouse's SSN on a joint form.
+a spouse's SSN on a joint form; in the European variant, tax forms filed in ASCII (Müller as Mueller,
+Dvořák as Dvorak).
 
 `--chain-households` makes large households and extended families with few distinguishing fields
 (birth dates mostly missing, first names from a small pool, shared phone and address), so record
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,6 +402,17 @@ def _format_phone(phone: str, region: Region, rng: random.Random) -> str:
     return rng.choice((phone, f"+49 {phone[1:]}", f"{phone[:4]}/{phone[4:]}"))
 
 
+ASCII_FORM_RATE = 0.4
+_DIGRAPHS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+
+
+def _ascii(text: str) -> str:
+    """A name as an ASCII-only form gets it: German umlauts as digraphs (Müller -> Mueller), other
+    accents dropped (Dvořák -> Dvorak, Hélène -> Helene)."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_DIGRAPHS))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def _tax_rows(households: list[list[Person]], rng: random.Random, region: Region) -> Rows:
     """Tax forms: every adult who files, once per year, at that year's address; joint filers may swap SSNs."""
     number = 0
@@ -429,6 +442,8 @@ def _tax_rows(households: list[list[Person]], rng: random.Random, region: Region
                 if rng.random() < 0.01:
                     first, last = last, first
                 street, city, state, postcode = person.address_in(year).split("|")
+                if region is EU and rng.random() < ASCII_FORM_RATE:
+                    first, last, street = _ascii(first), _ascii(last), _ascii(street)
                 yield (
                     f"T{year}-{number:07d}",
                     str(year),

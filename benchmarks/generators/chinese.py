@@ -2,6 +2,7 @@
 
     python -m benchmarks.generators.chinese --people 5000 --seed 3 --out /tmp/shape-chinese
     python -m benchmarks.generators.chinese --with-ids --people 5000 --seed 3 --out /tmp/shape-chinese-ids
+    python -m benchmarks.generators.chinese --with-ids --noise 2 --people 5000 --seed 3 --out /tmp/shape-noisy
 
 Files are GB18030 CSVs with pinyin-initial headers, as exported by county-level systems:
 jmda.csv (社区居民档案: XH, XM, XB 男/女, CSRQ as 1958.3.12 / 1958年3月12日 / 1958-03-12, MZ, LXDH,
@@ -28,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.generators.common import GeneratedSet, digit_slip, finish, write_table
+from benchmarks.generators.common import GeneratedSet, NoisyRandom, digit_slip, finish, write_table
 
 REFERENCE = dt.date(2024, 6, 30)
 ENCODING = "gb18030"
@@ -182,21 +183,21 @@ def _families(people: int, rng: random.Random) -> list[list[Resident]]:
     return families
 
 
-def _name_as_written(person: Resident, rng: random.Random) -> str:
+def _name_as_written(person: Resident, rng: NoisyRandom) -> str:
     """Homophones, traditional characters, swapped given-name characters, stray spaces."""
     given = person.given
     roll = rng.random()
-    if roll < 0.06:
+    if roll < rng.scaled(0.06):
         position = rng.randrange(len(given))
         group = HOMOPHONES.get(given[position])
         if group:
             given = given[:position] + rng.choice(group) + given[position + 1 :]
-    elif roll < 0.09 and len(given) == 2:
+    elif roll < rng.scaled(0.09) and len(given) == 2:
         given = given[::-1]
     name = person.surname + given
-    if rng.random() < 0.04:
+    if rng.error(0.04):
         name = "".join(TRADITIONAL.get(char, char) for char in name)
-    if rng.random() < 0.03:
+    if rng.error(0.03):
         name = name[0] + " " + name[1:]
     return name
 
@@ -218,9 +219,9 @@ def _written_date(day: dt.date, rng: random.Random, styles: tuple[str, ...]) -> 
     return day.strftime("%Y%m%d")
 
 
-def _birth_written(person: Resident, rng: random.Random, lunar_rate: float, styles: tuple[str, ...]) -> str:
-    day = person.lunar if person.lunar and rng.random() < lunar_rate else person.birth
-    if rng.random() < 0.03:
+def _birth_written(person: Resident, rng: NoisyRandom, lunar_rate: float, styles: tuple[str, ...]) -> str:
+    day = person.lunar if person.lunar and rng.error(lunar_rate) else person.birth
+    if rng.error(0.03):
         return ""
     return _written_date(day, rng, styles)
 
@@ -248,24 +249,24 @@ def _excel_damaged(id_no: str, rng: random.Random) -> str:
     return f"{int(id_no) / 10**17:.5f}".rstrip("0").rstrip(".") + "E+17"
 
 
-def _id_written(person: Resident, rng: random.Random, excel_rate: float) -> str:
+def _id_written(person: Resident, rng: NoisyRandom, excel_rate: float) -> str:
     """The ID on a record: mostly the person's own; sometimes a relative's, a slip, none, or Excel's."""
     roll = rng.random()
     family = [m for m in person.household or [] if m is not person]
     if person.mother is not None and person.age == 0 and roll < 0.5:
         return person.mother.id_no
-    if roll < 0.04:
+    if roll < rng.scaled(0.04):
         return ""
-    if roll < 0.06 and family:
+    if roll < rng.scaled(0.06) and family:
         return rng.choice(family).id_no
-    if roll < 0.075:
+    if roll < rng.scaled(0.075):
         return digit_slip(person.id_no[:17], rng) + person.id_no[17]
-    if rng.random() < excel_rate:
+    if rng.error(excel_rate):
         return _excel_damaged(person.id_no, rng)
     return person.id_no.lower() if rng.random() < 0.3 else person.id_no
 
 
-def _roster(families: list[list[Resident]], rng: random.Random, with_ids: bool) -> Rows:
+def _roster(families: list[list[Resident]], rng: NoisyRandom, with_ids: bool) -> Rows:
     number = 0
     relation = {0: "户主", 1: "配偶"}
     for members in families:
@@ -276,10 +277,10 @@ def _roster(families: list[list[Resident]], rng: random.Random, with_ids: bool) 
             row = [
                 f"{number:06d}",
                 _name_as_written(person, rng),
-                {"1": "男", "2": "女"}[person.sex] if rng.random() > 0.02 else "",
+                {"1": "男", "2": "女"}[person.sex] if not rng.error(0.02) else "",
                 _birth_written(person, rng, 0.3, ("dots", "cjk", "iso")),
                 "汉族" if rng.random() < 0.95 else "回族",
-                (person.mobile if rng.random() < 0.7 else person.landline) if rng.random() > 0.08 else "",
+                (person.mobile if rng.random() < 0.7 else person.landline) if not rng.error(0.08) else "",
                 _address_as_written(person.home, rng),
                 relation.get(index, "子女" if person.mother else "其他"),
             ]
@@ -288,7 +289,7 @@ def _roster(families: list[list[Resident]], rng: random.Random, with_ids: bool) 
             yield row, person.person_id
 
 
-def _clinic(families: list[list[Resident]], rng: random.Random, with_ids: bool) -> Rows:
+def _clinic(families: list[list[Resident]], rng: NoisyRandom, with_ids: bool) -> Rows:
     number = 0
     for members in families:
         for person in members:
@@ -305,9 +306,9 @@ def _clinic(families: list[list[Resident]], rng: random.Random, with_ids: bool) 
                 row = [
                     f"WSY{number:07d}",
                     name,
-                    person.sex if rng.random() > 0.05 else "9",
+                    person.sex if not rng.error(0.05) else "9",
                     _birth_written(person, rng, 0.1, ("compact", "compact", "compact", "slash")),
-                    phone if rng.random() > 0.1 else "",
+                    phone if not rng.error(0.1) else "",
                     _address_as_written(person.home, rng),
                 ]
                 if with_ids:
@@ -315,7 +316,7 @@ def _clinic(families: list[list[Resident]], rng: random.Random, with_ids: bool) 
                 yield row, person.person_id
 
 
-def _subsidy(families: list[list[Resident]], rng: random.Random, with_ids: bool) -> Rows:
+def _subsidy(families: list[list[Resident]], rng: NoisyRandom, with_ids: bool) -> Rows:
     number = 0
     for members in families:
         young = [m for m in members if 18 <= m.age < 60]
@@ -330,7 +331,7 @@ def _subsidy(families: list[list[Resident]], rng: random.Random, with_ids: bool)
                 {"1": "男", "2": "女"}[person.sex],
                 _birth_written(person, rng, 0.7, ("cjk", "dots", "month", "short")),
                 str(person.age),
-                phone if rng.random() > 0.05 else "",
+                phone if not rng.error(0.05) else "",
                 _address_as_written(person.registered, rng),
             ]
             if with_ids:
@@ -345,10 +346,11 @@ HEADERS = {
 }
 
 
-def generate(people: int, seed: int, out: Path, with_ids: bool = False) -> GeneratedSet:
-    """Write the three lists of `people` residents (GB18030), truth.csv and link.yaml into `out`."""
+def generate(people: int, seed: int, out: Path, with_ids: bool = False, noise: float = 1.0) -> GeneratedSet:
+    """Write the three lists of `people` residents (GB18030), truth.csv and link.yaml into `out`;
+    noise scales every entry-error rate (2.0: twice as many slips, missing values and wrong IDs)."""
     out.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
+    rng = NoisyRandom(seed, noise)
     families = _families(people, rng)
     truth: list[tuple[str, str, str]] = []
     records: dict[str, int] = {}
@@ -373,8 +375,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--with-ids", action="store_true", help="add ID numbers with the errors registers hold")
+    parser.add_argument("--noise", type=float, default=1.0, help="scale every entry-error rate")
     args = parser.parse_args()
-    made = generate(args.people, args.seed, args.out, args.with_ids)
+    made = generate(args.people, args.seed, args.out, args.with_ids, args.noise)
     print(f"{made.folder}: {made.people} people, records {made.records}; config {made.config}")
 
 

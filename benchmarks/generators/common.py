@@ -46,6 +46,22 @@ def finish(out: Path, truth: list[tuple[str, str, str]], config_name: str, recor
     return GeneratedSet(out, config, truth_path, records, len({person for _, _, person in truth}))
 
 
+class NoisyRandom(random.Random):
+    """A seeded generator whose entry errors happen `noise` times as often as the rates written in
+    the generators (capped at certainty), so one generator gives its data at several noise levels."""
+
+    def __init__(self, seed: int, noise: float = 1.0) -> None:
+        super().__init__(seed)
+        self.noise = noise
+
+    def scaled(self, rate: float) -> float:
+        return min(1.0, rate * self.noise)
+
+    def error(self, rate: float) -> bool:
+        """True with probability `rate` times the noise level."""
+        return self.random() < self.scaled(rate)
+
+
 def typo(text: str, rng: random.Random) -> str:
     """One keying slip: a dropped, doubled, swapped or replaced letter (never the first one)."""
     if len(text) < 3:

@@ -26,8 +26,11 @@ def us(tmp_path_factory: pytest.TempPathFactory) -> GeneratedSet:
 def test_truth_names_every_record_once_and_nothing_else(us: GeneratedSet) -> None:
     truth = _read(us.truth)
     assert not truth.duplicated(["source", "record_id"]).any()
-    for source, file_name, id_column in (("census", "census.csv", "RecordID"), ("ssa", "ssa.csv", "record_no"),
-                                         ("tax", "tax.csv", "form_id")):
+    for source, file_name, id_column in (
+        ("census", "census.csv", "RecordID"),
+        ("ssa", "ssa.csv", "record_no"),
+        ("tax", "tax.csv", "form_id"),
+    ):
         ids = _read(us.folder / file_name)[id_column]
         assert ids.is_unique
         assert sorted(ids) == sorted(truth.loc[truth["source"] == source, "record_id"])
@@ -95,8 +98,17 @@ def test_european_variant_writes_day_first_dotted_dates(tmp_path: Path) -> None:
     assert (written.str[:2].astype(int) > 12).any()
 
 
+def test_european_tax_forms_are_partly_ascii_beside_diacritics_elsewhere(tmp_path: Path) -> None:
+    made = census.generate(600, 1, tmp_path, region="eu")
+    census_names = " ".join(_read(made.folder / "census.csv")["LastName"])
+    tax_names = " ".join(_read(made.folder / "tax.csv")["last"])
+    assert "ü" in census_names.lower() and "ue" in tax_names.lower()
+    assert census._ascii("Müller Dvořák Hélène Strauß") == "Mueller Dvorak Helene Strauss"
+
+
 def test_chained_households_are_large_and_have_few_distinguishing_fields(us: GeneratedSet, tmp_path: Path) -> None:
     chained = census.generate(600, 5, tmp_path, chain_households=True)
+
     def per_home(made: GeneratedSet) -> float:
         frame = _read(made.folder / "census.csv").merge(_read(made.truth), left_on="RecordID", right_on="record_id")
         frame["home"] = frame["Address"].str.lower().str.extract(r"^(\d+ \w+)")[0] + frame["City"]

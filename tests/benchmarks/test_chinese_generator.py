@@ -61,6 +61,16 @@ def test_truth_is_consistent_and_seeded(plain: GeneratedSet, tmp_path: Path) -> 
         assert (again.folder / name).read_bytes() == (plain.folder / name).read_bytes()
 
 
+def test_twice_the_noise_gives_more_missing_values(tmp_path: Path) -> None:
+    def missing_sexes_and_ids(noise: float) -> tuple[int, int]:
+        made = chinese.generate(800, 4, tmp_path / str(noise), with_ids=True, noise=noise)
+        roster = _read(made.folder / "jmda.csv")
+        return int((roster["XB"] == "").sum()), int((roster["SFZH"] == "").sum())
+
+    normal, noisy = missing_sexes_and_ids(1.0), missing_sexes_and_ids(2.0)
+    assert noisy[0] > 1.5 * normal[0] and noisy[1] > 1.5 * normal[1]
+
+
 def test_newborns_under_their_mothers_name_and_swapped_or_homophone_names(plain: GeneratedSet) -> None:
     clinic = _with_truth(plain, "wsy")
     roster = _with_truth(plain, "jmda")

@@ -9,6 +9,7 @@ import pytest
 
 from dedup import RESIDENT_FIELDS, link, pairwise_scores
 from dedup.compare import LEVEL_LABELS
+from dedup.identity import identity_codes
 
 FIELDS = {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact", "phone": "phone", "address": "address"}
 
@@ -269,3 +270,30 @@ def test_an_id_that_standardize_marked_not_valid_is_no_identity() -> None:
     assert _level(plain, ("grid", "v1"), ("health", "v2"), "id_no") != "missing"
     assert _level(checked, ("grid", "v1"), ("health", "v2"), "id_no") == "missing"
     assert not _same(checked.clusters, "v1", "v2")
+
+
+def _truncated_id_that_passes_its_check() -> tuple[str, str]:
+    """An intact number and what a spreadsheet makes of it (last three digits 000) when the damaged
+    number still passes its check character."""
+    for district in range(10):
+        for order in range(10):
+            prefix = f"35060{district}19710305{order}"
+            if _id_with_check(prefix + "00") == prefix + "000":
+                return _id_with_check(prefix + "23"), prefix + "000"
+    raise AssertionError("no truncated number passes its check in this range")
+
+
+def test_a_spreadsheet_truncated_id_is_no_identity_and_stays_with_its_owner() -> None:
+    """The subsidy list's number went through Excel (…000) and still passes its check: it neither
+    keeps the record from the owner's intact number nor identifies anyone."""
+    intact, truncated = _truncated_id_that_passes_its_check()
+    birth = f"{intact[6:10]}-{intact[10:12]}-{intact[12:14]}"
+    rows = [
+        _row("grid", "t1", "黄海生", intact, birth, **FAMILY),
+        _row("civil", "t2", "黄海生", truncated, birth, phone=FAMILY["phone"]),
+    ]
+    result = link(pd.DataFrame(_population() + rows), FIELDS)
+    assert _same(result.clusters, "t1", "t2")
+    assert _level(result, ("grid", "t1"), ("civil", "t2"), "id_no") == "one edit or old/new form"
+    position = int(result.clusters.index[result.clusters["record_id"] == "t2"][0])
+    assert identity_codes(result.prepared)[0][position] == -1

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
-from dedup.formats import DAY_FIRST, MONTH_FIRST, apply_date_order, infer_date_order
+from dedup.formats import (
+    DAY_FIRST,
+    MONTH_FIRST,
+    YEAR_FIRST,
+    YEAR_LAST,
+    apply_date_order,
+    expand_two_digit_years,
+    infer_date_order,
+    infer_two_digit_years,
+)
 
 
 def test_a_month_first_column_reads_its_ambiguous_values_month_first() -> None:
@@ -49,3 +60,31 @@ def test_year_first_and_written_dates_give_no_order() -> None:
     order = infer_date_order(column)
     assert order.order is None and order.ambiguous_values == 0
     assert "no day/month numeric dates" in order.describe()
+
+
+def test_two_digit_years_written_first_are_read_in_the_latest_past_century() -> None:
+    column = pd.Series(["38.10.15", "51.8.5", "23.7.29", "12.10.15", "1950年3月1日", ""])
+    years = infer_two_digit_years(column)
+    assert years.position == YEAR_FIRST and (years.year_first_values, years.year_last_values) == (2, 0)
+    expanded, years = expand_two_digit_years(column, years, today=dt.date(2026, 1, 1))
+    assert list(expanded) == ["1938.10.15", "1951.8.5", "2023.7.29", "2012.10.15", "1950年3月1日", ""]
+    assert years.expanded_values == 4 and "4 two-digit years" in years.describe()
+
+
+def test_two_digit_years_written_last_then_take_the_columns_day_month_order() -> None:
+    column = pd.Series(["3/15/75", "11/23/94", "05/06/94"])
+    years = infer_two_digit_years(column)
+    assert years.position == YEAR_LAST
+    expanded, _ = expand_two_digit_years(column, years, today=dt.date(2026, 1, 1))
+    assert list(apply_date_order(expanded, infer_date_order(expanded).order)) == [
+        "3/15/1975",
+        "11/23/1994",
+        "1994-05-06",
+    ]
+
+
+def test_a_column_whose_two_digit_years_cannot_be_placed_is_left_alone() -> None:
+    column = pd.Series(["12.10.15", "01.02.03"])
+    years = infer_two_digit_years(column)
+    assert years.position is None
+    assert list(expand_two_digit_years(column, years)[0]) == list(column)

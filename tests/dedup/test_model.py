@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dedup import link, pairwise_scores
-from dedup.model import PRIOR_M, U_PRIOR_EQUAL, monotone, train, training_sessions
+from dedup.model import PRIOR_M, U_PRIOR_EQUAL, monotone, teaching_columns, train, training_sessions
 from dedup.prepare import KINDS, prepare
 from tests.dedup.households import FIELDS, household_records
 
@@ -92,6 +92,12 @@ def test_too_little_data_falls_back_to_the_priors_of_the_kinds() -> None:
         assert weights.learned_from == ()
         assert weights.weights[0] > 0 > weights.weights[-1]
         assert (np.diff(weights.weights) <= 1e-9).all()
+
+
+def test_a_field_without_values_teaches_nothing_and_sex_judges_in_its_place() -> None:
+    kinds = ["cn_id", "date", "exact", "phone"]  # the fields a blocking on the name teaches
+    assert teaching_columns(kinds) == [0, 1]
+    assert teaching_columns(kinds, np.array([False, True, True, True])) == [1, 2]
 
 
 def test_event_tables_train_on_their_own_blockings_and_have_no_households() -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from dedup.compare import LEVEL_LABELS, compare_field
 from dedup.model import PRIOR_M, monotone
-from dedup.name_variants import known_variant, name_within, same_sound
+from dedup.name_variants import known_variant, name_within, same_sound, short_form
 from dedup.prepare import prepare_field
 
 
@@ -24,7 +24,7 @@ def test_homophones_are_the_same_sound_not_a_one_character_edit() -> None:
         [("张伟", "张玮"), ("曾梓轩", "曾子萱"), ("张伟", "张强"), ("王芳", "Wang Fang"), ("王芳", "Wang Li")]
     )
     assert labels[:2] == ["same sound, other characters"] * 2
-    assert labels[2] == "one edit or reordered"
+    assert labels[2] == "different"  # another given name: one edit replaces half of the name
     assert labels[3] == "same sound, other characters"
     assert labels[4] != "same sound, other characters"
 
@@ -51,6 +51,22 @@ def test_nicknames_are_known_variants() -> None:
     assert known_variant(["bob"], ["robert james"]).tolist() == [True]
     assert known_variant(["bob smith"], ["robert jones"]).tolist() == [False]
     assert known_variant(["tim jonathan"], ["timothy j"]).tolist() == [True]
+
+
+def test_clipped_forms_of_a_name_are_known_variants_in_any_latin_language() -> None:
+    labels = _labels(
+        [
+            ("Andi", "Andreas"),
+            ("Tina", "Christina"),
+            ("Steffi", "Stefanie"),
+            ("Max", "Maximilian"),
+            ("Ian", "Christian"),
+        ]
+    )
+    assert labels[:4] == ["nickname or known variant"] * 4
+    assert labels[4] != "nickname or known variant"
+    assert short_form("mark", "martin") is False
+    assert short_form("王芳", "王芳芳") is False
 
 
 def test_name_levels_are_registered_with_priors_in_agreement_order() -> None:

@@ -80,3 +80,38 @@ def test_training_on_no_candidate_pairs_keeps_the_starting_weights() -> None:
         weights = fit_match_share(model, [names], np.empty((0, 1), dtype=np.int8), np.empty(0, dtype=np.int64))
     assert len(weights) == 0
     assert 0 < model.match_share < 1
+
+
+def test_a_neighbours_flat_is_at_best_a_similar_address() -> None:
+    addresses = prepare_field(
+        "address",
+        "address",
+        pd.Series(
+            [
+                "Hauptstraße 49",
+                "Hauptstraße 48",
+                "玉林北路12号3栋2单元501",
+                "玉林北路12号3栋2单元502",
+                "玉林北路12号",
+                "47 Oak St Apt 3",
+                "47 Oak St",
+            ]
+        ),
+    )
+    levels = compare_field(addresses, np.array([0, 2, 2, 5]), np.array([1, 3, 4, 6]))
+    assert [LEVEL_LABELS["address"][lv] for lv in levels] == [
+        "similar",
+        "similar",
+        "near or contained",
+        "near or contained",
+    ]
+
+
+def test_one_edit_in_a_short_name_is_similar_and_swapped_characters_are_near_in_long_ones() -> None:
+    names = prepare_field("name", "name", pd.Series(["王子浩", "王子轩", "曾梓轩", "曾轩梓", "Johanna", "Johanne"]))
+    levels = compare_field(names, np.array([0, 2, 4]), np.array([1, 3, 5]))
+    assert [LEVEL_LABELS["name"][lv] for lv in levels] == [
+        "similar",
+        "same characters in another order",
+        "one edit or reordered",
+    ]
