@@ -157,6 +157,7 @@ def run_demo(
             name for delivery in summary["deliveries"].values() for name in delivery["change_workbooks"]
         )
         summary["held_back"] = held_back(warehouse, run_id)
+        summary["community_returns"] = community_returns_of(result)
     summary["executor"] = executor
     summary["steps_by_worker"] = by_worker
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -380,6 +381,22 @@ def run_deliveries(result: RunResult) -> dict[str, dict]:
         if delivery is not None:
             deliveries[materialization.asset_key.path[-1].removeprefix("report_")] = dict(delivery.value)  # type: ignore[arg-type]
     return deliveries
+
+
+def community_returns_of(result: RunResult) -> dict[str, object]:
+    """What this run did with the returns in the community inbox: files per outcome (applied,
+    rejected, already_applied, unknown_kind) and the corrections applied."""
+    for event in result.all_events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.path[-1] == "community_corrections":
+            metadata = materialization.metadata
+            return {
+                "files": dict(metadata["files"].value) if "files" in metadata else {},  # type: ignore[arg-type]
+                "corrections": metadata["corrections_this_run"].value if "corrections_this_run" in metadata else 0,
+            }
+    return {}
 
 
 def csv_safe(value: object) -> object:

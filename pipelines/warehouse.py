@@ -25,6 +25,7 @@ from pipelines.changes import snapshot_tables
 from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
 from pipelines.migrations import Migration, create_tables, migrate
+from pipelines.roster_store import ROSTER_TABLES, RosterStore
 from pipelines.run_lock import run_lock
 
 metadata = sa.MetaData()
@@ -150,6 +151,11 @@ MIGRATIONS = [
     )),
     Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
     Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
+    Migration(
+        7,
+        "community rosters sent (cells per person), returned files by hash, the corrections they carried",
+        create_tables(*ROSTER_TABLES),
+    ),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
@@ -197,6 +203,11 @@ class Warehouse:
         """Mark a run finished: the next run is incremental and tells its changes against this one."""
         with self.transaction() as conn:
             self.state.complete_run(conn, run_id, mode)
+
+    @property
+    def rosters(self) -> RosterStore:
+        """Roster sends, returned files and community corrections (pipelines/roster_store.py)."""
+        return RosterStore(self.engine)
 
     def delivery_log(self) -> DeliveryLog:
         """The delivery log and state (the migrations created their tables)."""

@@ -8,25 +8,31 @@ records). A report fed by a source the shrink guard stopped is not produced in t
 (pipelines/assets/guards.py).
 """
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import pandas as pd
 
 from pipelines.alerts import verification_table
 from pipelines.assets.guards import guard_config, reports_held_by
-from pipelines.changes import deliver_daily, id_changes
+from pipelines.changes import deliver_daily, id_changes, key_header
 from pipelines.departments import ReportSpec, load_report_specs
 from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
+    ROSTER_KIND,
+    ReportTable,
     build_community_rosters,
     build_department_report,
+    roster_send_id,
     today_in_china,
     write_community_rosters,
 )
 from pipelines.resources.delivery import DeliveryResource
+from pipelines.resources.warehouse import WarehouseResource
+from pipelines.roster_store import Send, sent_cells
 from pipelines.run_mode import tagged_mode
+from pipelines.warehouse import Warehouse
 
 
 def report_asset_name(spec: ReportSpec) -> str:
@@ -109,6 +115,7 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         golden_persons: pd.DataFrame,
         source_guard: pd.DataFrame,
         delivery: DeliveryResource,
+        warehouse: WarehouseResource,
     ) -> Iterator[dg.Output[pd.DataFrame]]:
         held = reports_held_by(source_guard, spec.name, config)
         if held:
@@ -119,6 +126,7 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         paths = write_community_rosters(
             rosters, spec, delivery.out_path(), run_id=context.run_id, generated_at=datetime.now(UTC), as_of=as_of
         )
+        record_roster_sends(warehouse.get(), spec, rosters, run_id=context.run_id, as_of=as_of)
         summary = pd.DataFrame(
             {"community": list(rosters), "persons": [len(t.frame) for t in rosters.values()],
              "workbook": [str(paths[c]) for c in rosters]}
@@ -126,6 +134,16 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         yield dg.Output(summary, metadata=frame_metadata(summary, communities=dg.MetadataValue.int(len(rosters))))
 
     return roster_asset
+
+
+def record_roster_sends(
+    warehouse: Warehouse, spec: ReportSpec, rosters: Mapping[str, ReportTable], *, run_id: str, as_of: date
+) -> None:
+    """Keep each community's roster cells as sent, so its returned copy is read against them."""
+    key = key_header(spec.sections[0]) or ""
+    for group, table in rosters.items():
+        send = Send(roster_send_id(run_id, group), ROSTER_KIND, group, run_id, as_of.isoformat())
+        warehouse.rosters.record_send(send, sent_cells(table.frame, key))
 
 
 def build_report_assets() -> list[dg.AssetsDefinition]:
