@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,11 @@ from connectors.spreadsheet import find_header, open_workbook, sheet_values
 from connectors.text import value_as_text
 from connectors.workbook import CoverSheet, TableSheet, write_workbook
 from hub_errors import ConfigError
+from pipelines.changes import key_header
 from pipelines.departments import ColumnSpec, ReportSpec, load_report_specs
-from pipelines.reporting import CHECKER_FACT
-from pipelines.roster_store import Correction, Send
+from pipelines.reporting import CHECKER_FACT, ROSTER_KIND, ReportTable, roster_send_id
+from pipelines.roster_store import Correction, Send, sent_cells
+from pipelines.warehouse import Warehouse
 from schemas.normalize.address import parse_address
 from schemas.normalize.dates import normalize_date
 from schemas.normalize.names import name_key
@@ -284,6 +286,16 @@ def community_records(corrections: pd.DataFrame, source: str = "community") -> p
         values["updated_at"] = pd.Timestamp(last["checked_at"]).isoformat()
         rows.append(values)
     return pd.DataFrame(rows, columns=COMMUNITY_COLUMNS)
+
+
+def record_roster_sends(
+    warehouse: Warehouse, spec: ReportSpec, rosters: Mapping[str, ReportTable], *, run_id: str, as_of: date
+) -> None:
+    """Keep each community's roster cells as sent, so its returned copy is read against them."""
+    key = key_header(spec.sections[0]) or ""
+    for group, table in rosters.items():
+        send = Send(roster_send_id(run_id, group), ROSTER_KIND, group, run_id, as_of.isoformat())
+        warehouse.rosters.record_send(send, sent_cells(table.frame, key))
 
 
 def rejection_workbook_name(file_name: str) -> str:

@@ -8,31 +8,27 @@ records). A report fed by a source the shrink guard stopped is not produced in t
 (pipelines/assets/guards.py).
 """
 
-from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
 from pipelines.alerts import verification_table
 from pipelines.assets.guards import guard_config, reports_held_by
-from pipelines.changes import deliver_daily, id_changes, key_header
+from pipelines.changes import deliver_daily, id_changes
 from pipelines.departments import ReportSpec, load_report_specs
 from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
-    ROSTER_KIND,
-    ReportTable,
     build_community_rosters,
     build_department_report,
-    roster_send_id,
     today_in_china,
     write_community_rosters,
 )
 from pipelines.resources.delivery import DeliveryResource
 from pipelines.resources.warehouse import WarehouseResource
-from pipelines.roster_store import Send, sent_cells
+from pipelines.roster_returns import record_roster_sends
 from pipelines.run_mode import tagged_mode
-from pipelines.warehouse import Warehouse
 
 
 def report_asset_name(spec: ReportSpec) -> str:
@@ -134,16 +130,6 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         yield dg.Output(summary, metadata=frame_metadata(summary, communities=dg.MetadataValue.int(len(rosters))))
 
     return roster_asset
-
-
-def record_roster_sends(
-    warehouse: Warehouse, spec: ReportSpec, rosters: Mapping[str, ReportTable], *, run_id: str, as_of: date
-) -> None:
-    """Keep each community's roster cells as sent, so its returned copy is read against them."""
-    key = key_header(spec.sections[0]) or ""
-    for group, table in rosters.items():
-        send = Send(roster_send_id(run_id, group), ROSTER_KIND, group, run_id, as_of.isoformat())
-        warehouse.rosters.record_send(send, sent_cells(table.frame, key))
 
 
 def build_report_assets() -> list[dg.AssetsDefinition]:
