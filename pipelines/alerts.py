@@ -91,6 +91,8 @@ class AlertRules:
     answer_within_days: int = 30
     departments: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    shown_to_all: frozenset[str] = frozenset()
+    """Fields every department's 核验 sheet shows unmasked: facts about a check, not about a resident."""
     path: Path | None = None
 
     def as_of(self) -> date:
@@ -209,6 +211,7 @@ def parse_alert_rules(data: Any, path: Path) -> AlertRules:
         answer_within_days=int(data.get("answer_within_days", 30)),
         departments={str(k): str(v) for k, v in (data.get("departments") or {}).items()},
         labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+        shown_to_all=frozenset(map(str, data.get("shown_to_all") or ())),
         path=path,
     )
 
@@ -445,10 +448,11 @@ VERIFICATION_HEADERS = (
 ANSWER_HEADER = "核验结果"
 
 
-def _shown(spec: ReportSpec, placeholder: str, value: Any) -> Any:
-    """A value as the department may see it: masked unless it is entitled to the field it shows."""
+def _shown(spec: ReportSpec, placeholder: str, value: Any, shown_to_all: frozenset[str] = frozenset()) -> Any:
+    """A value as the department may see it: masked unless it is entitled to the field it shows (or
+    the field is no personal data, ``shown_to_all``)."""
     name = entitlement_field(placeholder)
-    if name is None or name in spec.entitled or is_missing(value):
+    if name is None or name in spec.entitled or name in shown_to_all or is_missing(value):
         return value
     return spec.mask_for(name).apply(str(value))
 
@@ -467,7 +471,7 @@ def verification_table(
     for alert in mine.to_dict("records"):
         rule = rule_of(rules, str(alert["kind"]), str(alert["source"]))
         context = parse_json_object(alert.get("context"))
-        shown = {key: _shown(spec, key, value) for key, value in context.items()}
+        shown = {key: _shown(spec, key, value, rules.shown_to_all) for key, value in context.items()}
         detail = render(rule.detail, shown) if rule else mask_text(str(alert["detail"]))
         keys = [key for key in (rule.evidence if rule else ()) if not is_missing(shown.get(key))]
         evidence = "；".join(f"{rules.label(key)}：{shown[key]}" for key in keys)

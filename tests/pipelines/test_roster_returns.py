@@ -14,7 +14,7 @@ import pytest
 
 from connectors.return_marker import ReturnMarker, add_marker_openpyxl
 from dedup import build_golden
-from pipelines.alerts import find_alerts, load_alert_rules
+from pipelines.alerts import find_alerts, load_alert_rules, verification_table
 from pipelines.assets.resolved import with_community_records
 from pipelines.community_returns import (
     ALREADY_APPLIED,
@@ -199,7 +199,11 @@ def test_deceased_or_moved_out_becomes_an_alert_for_each_department_carrying_the
     raised = alerts[alerts["kind"] == kind]
     assert set(zip(raised["source"], raised["record_id"], strict=True)) == {("grid", "G4"), ("civil", "C4")}
     assert all(COMMUNITY in detail and "王网格员" in detail for detail in raised["detail"])
-    assert len(golden(hub.std, hub.lineage, community)) == 4, "a result alone is no record in the golden build"
+    persons = golden(hub.std, hub.lineage, community)
+    assert len(persons) == 4, "a result alone is no record in the golden build"
+    sheet = verification_table(load_report_specs()["civil"], raised, persons).frame
+    (row,) = sheet[sheet["核验类型"].str.contains(result)].to_dict("records")
+    assert "王网格员" in row["问题说明"] and result in row["其他部门依据"], "who checked is shown, not masked"
 
 
 def test_a_grid_record_already_marked_deceased_raises_no_alert(hub: Hub) -> None:
