@@ -107,9 +107,11 @@ def register_return_kind(kind: str, handler: ReturnHandler) -> None:
 
 
 def returned_files(inbox: Path) -> list[ReturnedFile]:
-    """The readable workbooks of the inbox that carry a return marker, oldest first."""
+    """The readable workbooks of the inbox that carry a return marker, oldest first, then the
+    byte-identical copies (each is moved out as already applied once its original is)."""
+    scan = scan_inbox(inbox)
     found = []
-    for path in scan_inbox(inbox).workbooks:
+    for path in [*scan.workbooks, *(copy.path for copy in scan.duplicates)]:
         marker = recognise_return(path)
         if marker is not None:
             found.append(ReturnedFile(path, marker, file_hash(path)))

@@ -16,13 +16,16 @@ from connectors.return_marker import ReturnMarker, add_marker_openpyxl
 from dedup import build_golden
 from pipelines.alerts import find_alerts, load_alert_rules, verification_table
 from pipelines.assets.resolved import with_community_records
+from pipelines.assets.returns import current_ids
 from pipelines.community_returns import (
     ALREADY_APPLIED,
     APPLIED,
     REJECTED,
     UNKNOWN_KIND,
     ReturnOutcome,
+    apply_roster_return,
     process_returns,
+    returned_files,
 )
 from pipelines.departments import load_report_specs
 from pipelines.reporting import CHECKER_FACT, build_community_rosters, build_department_report, write_community_rosters
@@ -251,3 +254,21 @@ def test_intake_reads_no_returned_roster_and_the_sensor_sees_both(hub: Hub) -> N
     assert inbox.scan().workbooks == [intake]
     assert not inbox.scan().rejected, "a roster is no intake workbook to reject"
     assert {path.name for path in inbox.all_workbooks()} == {"名册.xlsx", "一表通.xlsx"}
+
+
+def test_a_run_killed_after_applying_but_before_moving_does_not_apply_again(hub: Hub) -> None:
+    dropped = hub.drop("名册.xlsx", corrected_phones())
+    (returned,) = returned_files(hub.inbox)
+    outcome = apply_roster_return(returned, hub.warehouse, "run-killed", hub.inbox / "rejected")
+    assert outcome.outcome == APPLIED and dropped.exists(), "recorded, then the run died before the move"
+    shutil.copy2(dropped, hub.inbox / "同一份的副本.xlsx")
+    done = hub.process("run-next")
+    assert [item.outcome for item in done] == [ALREADY_APPLIED, ALREADY_APPLIED]
+    assert len(hub.warehouse.rosters.corrections()) == outcome.corrections
+    assert not list(hub.inbox.glob("*.xlsx"))
+
+
+def test_corrections_follow_a_person_merged_into_another() -> None:
+    log = pd.DataFrame({"person_id": ["P1", "P2", "P9"], "field": ["phone"] * 3, "new_value": ["1", "2", "9"]})
+    moved = current_ids(log, {"P1": "P5", "P5": "P7"}, known={"P2", "P7"})
+    assert moved[["person_id", "new_value"]].values.tolist() == [["P7", "1"], ["P2", "2"]], "P9 is gone"
