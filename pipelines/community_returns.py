@@ -53,8 +53,9 @@ class ReturnOutcome:
 
 
 ReturnHandler = Callable[[ReturnedFile, Warehouse, str, Path], ReturnOutcome]
-"""(returned file, warehouse, run id, rejected/ folder) -> outcome; it records what it applied in the
-warehouse together with the file's hash (``Warehouse.rosters.seen_return`` finds it next time)."""
+"""(returned file, warehouse, run id, rejected/ folder) -> outcome. A handler that applies a file
+records what it applied together with the file's hash, in one transaction
+(``Warehouse.rosters.record_returned_file``), so ``seen_return`` finds it next time."""
 
 
 @dataclass(frozen=True)

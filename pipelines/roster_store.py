@@ -45,7 +45,7 @@ def roster_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table, 
         metadata,
         sa.Column("file_hash", sa.String(64), primary_key=True),
         sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("send_id", sa.String(32), nullable=False),
+        sa.Column("send_id", sa.String(64), nullable=False),
         sa.Column("file_name", sa.Text, nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),  # applied / rejected
         sa.Column("rows_read", sa.Integer, nullable=False),
@@ -75,8 +75,8 @@ def roster_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table, 
 
 
 _metadata = sa.MetaData()
-roster_sends, roster_send_rows, community_returns, community_corrections = roster_tables(_metadata)
-ROSTER_TABLES = (roster_sends, roster_send_rows, community_returns, community_corrections)
+roster_sends, roster_send_rows, returned_files, roster_corrections = roster_tables(_metadata)
+ROSTER_TABLES = (roster_sends, roster_send_rows, returned_files, roster_corrections)
 CORRECTION_COLUMNS = ["person_id", "field", "sent_value", "new_value", "send_id", "file_hash", "sheet_row",
                       "community", "checked_by", "checked_at", "run_id"]
 
@@ -144,11 +144,36 @@ class RosterStore:
         """The earlier processing of a file with these bytes, if any."""
         with self.engine.connect() as conn:
             row = (
-                conn.execute(sa.select(community_returns).where(community_returns.c.file_hash == file_hash))
+                conn.execute(sa.select(returned_files).where(returned_files.c.file_hash == file_hash))
                 .mappings()
                 .first()
             )
         return dict(row) if row else None
+
+    def record_returned_file(
+        self,
+        conn: sa.Connection,
+        *,
+        file_hash: str,
+        kind: str,
+        send_id: str,
+        file_name: str,
+        outcome: str,
+        run_id: str,
+        rows_read: int = 0,
+        corrections: int = 0,
+        checked_by: str = "",
+    ) -> None:
+        """Note a processed file by the hash of its bytes, inside the caller's transaction (with what it
+        applied): ``seen_return`` then finds it, so the same file is never applied twice. Handlers of
+        other return kinds (forms) call this too."""
+        conn.execute(
+            returned_files.insert().values(
+                file_hash=file_hash, kind=kind, send_id=send_id[:64], file_name=file_name[:1000], outcome=outcome,
+                rows_read=rows_read, corrections=corrections, checked_by=checked_by[:128], run_id=run_id,
+                received_at=datetime.now(UTC),
+            )
+        )
 
     def record_return(
         self,
@@ -164,19 +189,16 @@ class RosterStore:
         run_id: str,
         corrections: Sequence[Correction] = (),
     ) -> None:
-        """A processed file and its corrections, in one transaction (all of it or nothing)."""
+        """A processed roster and its corrections, in one transaction (all of it or nothing)."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
-            conn.execute(
-                community_returns.insert().values(
-                    file_hash=file_hash, kind=kind, send_id=send.send_id, file_name=file_name[:1000],
-                    outcome=outcome, rows_read=rows_read, corrections=len(corrections),
-                    checked_by=checked_by[:128], run_id=run_id, received_at=now,
-                )
+            self.record_returned_file(
+                conn, file_hash=file_hash, kind=kind, send_id=send.send_id, file_name=file_name, outcome=outcome,
+                run_id=run_id, rows_read=rows_read, corrections=len(corrections), checked_by=checked_by,
             )
             if corrections:
                 conn.execute(
-                    community_corrections.insert(),
+                    roster_corrections.insert(),
                     [
                         {
                             "person_id": item.person_id, "field": item.field, "sent_value": item.sent_value,
@@ -191,8 +213,8 @@ class RosterStore:
 
     def corrections(self) -> pd.DataFrame:
         """Every correction ever applied, oldest first (CORRECTION_COLUMNS)."""
-        query = sa.select(*(community_corrections.c[name] for name in CORRECTION_COLUMNS)).order_by(
-            community_corrections.c.checked_at, community_corrections.c.id
+        query = sa.select(*(roster_corrections.c[name] for name in CORRECTION_COLUMNS)).order_by(
+            roster_corrections.c.checked_at, roster_corrections.c.id
         )
         with self.engine.connect() as conn:
             frame = pd.read_sql(query, conn)
