@@ -619,6 +619,10 @@ def output_path(out_dir: Path, folder: str, pattern: str, spec: ReportSpec, as_o
 ROSTER_KIND = "roster"
 SEND_FACT = "名册编号"
 CHECKER_FACT = "核对人（请填写）"
+ROSTER_GUIDE = (
+    "信息有误的，直接在单元格中改为正确的值（电话、住址、网格等）；每人在“{header}”中选择"
+    "{choices}；填写核对人后，将本文件（文件名可改）放入社区收件箱"
+)
 
 
 def roster_send_id(run_id: str, group: str) -> str:
@@ -640,13 +644,18 @@ def write_community_rosters(
     name of whoever checks it, so the returned copy is read against what was sent."""
     delivery = next((item for item in spec.deliveries if item.kind == "workbook"), None)
     folder, pattern = (delivery.folder, delivery.file) if delivery else ("rosters", "{group}_{date}.xlsx")
+    choosing = next((c for section in spec.sections for c in section.columns if c.choices), None)
+    guide = []
+    if choosing is not None:
+        guide.append(("填写说明", ROSTER_GUIDE.format(header=choosing.header, choices="/".join(choosing.choices))))
     paths = {}
     for group, table in rosters.items():
         path = output_path(out_dir, folder, pattern, spec, as_of, group)
         send_id = roster_send_id(run_id, group)
         titled = dataclasses.replace(spec, title=f"{spec.title}（{group}）")
         cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
-        cover = dataclasses.replace(cover, facts=[*cover.facts, (SEND_FACT, send_id), (CHECKER_FACT, "")])
+        facts = [*cover.facts, *guide, (SEND_FACT, send_id), (CHECKER_FACT, "")]
+        cover = dataclasses.replace(cover, facts=facts)
         marker = ReturnMarker(ROSTER_KIND, send_id, {"community": group, "as_of": as_of.isoformat()})
         paths[group] = save_workbook_atomically(path, split_table(table).sheets(), cover, marker)
     return paths
