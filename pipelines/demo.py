@@ -463,6 +463,9 @@ def print_summary(summary: dict, out: Path) -> None:
         )
     if summary.get("alerts"):
         print(f"  alerts:    {summary['alerts']} (alerts.csv; each department's 核验 sheet)")
+    returns = summary.get("community_returns") or {}
+    if returns.get("files"):
+        print(f"  returns:   {returns['files']} from the community inbox, {returns['corrections']} corrections applied")
     print(f"  outputs:   {out}  (reports/, lineage_*.csv, quarantine.csv, alerts.csv, summary.json)")
     print(f"  warehouse: {hide_credentials(os.environ['HUB_DATABASE_URL'])}")
     print("  Dagster UI: make ui  (then open http://127.0.0.1:3000 and look at Runs)")
