@@ -16,6 +16,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from connectors.return_marker import ReturnMarker, add_marker_xlsxwriter
 from connectors.workbook import (
     TEXT_FORMAT,
     WIDTH_SAMPLE_ROWS,
@@ -144,8 +145,11 @@ def write_cover_sheet(book: xlsxwriter.Workbook, styles: Styles, cover: CoverShe
                 write_value(ws, row, col, value)
 
 
-def write_bulk_workbook(path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None = None) -> Path:
-    """Write the cover (if any) then each table sheet to ``path``; parent folders are created."""
+def write_bulk_workbook(
+    path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None = None, marker: ReturnMarker | None = None
+) -> Path:
+    """Write the cover (if any) then each table sheet to ``path``; parent folders are created. A
+    workbook staff return to the hub gets its hidden ``marker`` (connectors/return_marker.py)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(path), OPTIONS)
@@ -156,5 +160,7 @@ def write_bulk_workbook(path: Path, sheets: Sequence[TableSheet], cover: CoverSh
         write_table_sheet(book, styles, sheet)
     if not sheets and cover is None:
         book.add_worksheet("Sheet")
+    if marker is not None:
+        add_marker_xlsxwriter(book, marker)
     book.close()
     return path

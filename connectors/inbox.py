@@ -22,6 +22,7 @@ WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 OTHER_SPREADSHEET_SUFFIXES = frozenset({".xls", ".xlsb", ".et", ".ods", ".csv"})
 SERVICE_FOLDERS = frozenset({"processed", "rejected"})
 REJECTED_DIR_NAME = "rejected"
+PROCESSED_DIR_NAME = "processed"
 REASON_NOTE_SUFFIX = ".退回原因.txt"
 NAME_MAX_BYTES = 255  # the longest file name Linux, macOS and Windows file systems all accept
 DEFAULT_MAX_FILE_MB = 100
@@ -85,7 +86,8 @@ def has_control_chars(text: str) -> bool:
     return not text.isprintable() and _CONTROL.search(text) is not None
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes: the same file dropped twice is recognised whatever its name."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -139,7 +141,7 @@ def scan_inbox(folder: Path, *, max_file_mb: int = DEFAULT_MAX_FILE_MB) -> Inbox
                 scan.rejected.append(RejectedFile(path, check, rejection_reason(check, limit=max_file_mb)))
     seen: dict[str, Path] = {}
     for _, _, path in sorted(candidates):
-        digest = _file_hash(path)
+        digest = file_hash(path)
         if digest in seen:
             scan.duplicates.append(DuplicateFile(path, seen[digest]))
         else:
@@ -169,6 +171,17 @@ def short_label(name: str, max_chars: int = 60) -> str:
         return clean
     tag = "~" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
     return clean[: max_chars - len(tag)] + tag
+
+
+def move_into(path: Path, target_dir: Path) -> Path:
+    """Move one inbox entry into ``target_dir`` (processed/, rejected/), a time stamp before its name
+    when a file of that name is already there. Returns the new path."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / fit_name(path.name)
+    if os.path.lexists(target):
+        target = target_dir / fit_name(f"{datetime.now():%Y%m%d%H%M%S%f}_{path.name}")
+    shutil.move(str(path), str(target))
+    return target
 
 
 def move_rejected(rejected: list[RejectedFile], target_dir: Path, *, note: bool = True) -> list[Path]:

@@ -6,8 +6,10 @@ configuration, `rules["authority"][field]` = sources best first), then the most 
 frequent value, then the smallest (source, record_id) so the choice is deterministic. A field whose
 rule is `rules["prefer"][field] == "latest"` takes the most recent value first, whatever its source
 (a phone number the resident changed yesterday beats the older one of a more trusted source);
-records without a time rank after those with one. Address parts travel with the chosen
-address, so a golden address is never stitched from two records.
+records without a time rank after those with one. Before all of these, a source listed in
+`rules["verified"][field]` wins the field (a community that checked a resident's phone and address in
+person, pipelines/roster_returns.py). Address parts travel with the chosen address, so a golden
+address is never stitched from two records.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ def _winners(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> pd.Da
     authority = list(rules.get("authority", {}).get(field, []))
     rank = {source: position for position, source in enumerate(authority)}
     candidates["authority_rank"] = candidates["source"].map(rank).fillna(len(authority))
+    verified = set(rules.get("verified", {}).get(field, ()))
+    candidates["unverified"] = ~candidates["source"].isin(verified)
     recency = rules.get("recency")
-    sort_by = ["person", "authority_rank"]
-    ascending = [True, True]
+    sort_by = ["person", "unverified", "authority_rank"]
+    ascending = [True, True, True]
     if recency and recency in frame.columns:
         candidates["recency"] = _recency(frame, recency).loc[candidates.index]
-        position = 1 if rules.get("prefer", {}).get(field) == "latest" else 2
+        position = 2 if rules.get("prefer", {}).get(field) == "latest" else 3
         sort_by.insert(position, "recency")
         ascending.insert(position, False)
     candidates["frequency"] = candidates.groupby(["person", field])[field].transform("size")

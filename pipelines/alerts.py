@@ -44,7 +44,8 @@ RULES_FILE = Path(__file__).resolve().parent / "config" / "alerts.yaml"
 REFERENCE_DATE_ENV = "HUB_REFERENCE_DATE"
 ALERT_COLUMNS = ["alert_id", "kind", "source", "record_id", "person_id", "detail", "context"]
 CSV_COLUMNS = ["kind", "source", "record_id", "person_id", "detail"]
-CONDITIONS = ("value_in", "not_value_in", "present", "other_record", "repeated", "age_below")
+CONDITIONS = ("value_in", "not_value_in", "present", "absent", "other_record", "repeated", "age_below")
+OTHER_RECORD_TESTS = ("present", "has_date", "value_in")
 # Placeholders that stand for a golden field when a department's entitlements are applied.
 ENTITLEMENT_FIELD = {"consensus_birth": "birth", "age": "age"}
 ALWAYS_SHOWN = frozenset({"record_id", "others", "evidence_record_id", "evidence_source"})
@@ -68,12 +69,12 @@ class AlertRule:
         for name, value in self.when:
             if name in ("value_in", "not_value_in"):
                 names.update(value)
-            elif name == "present":
+            elif name in ("present", "absent"):
                 names.add(value)
             elif name == "repeated":
                 names.update(value)
             elif name == "other_record":
-                names.add(value.get("present") or value.get("has_date"))
+                names.add(other_record_field(value))
         names.update(
             placeholder.removeprefix("evidence_")
             for placeholder in placeholders(self.detail)
@@ -90,6 +91,8 @@ class AlertRules:
     answer_within_days: int = 30
     departments: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    shown_to_all: frozenset[str] = frozenset()
+    """Fields every department's 核验 sheet shows unmasked: facts about a check, not about a resident."""
     path: Path | None = None
 
     def as_of(self) -> date:
@@ -111,6 +114,13 @@ class AlertRules:
         return self.labels.get(name) or self.labels.get(name.removeprefix("evidence_")) or name
 
 
+def other_record_field(spec: Mapping[str, Any]) -> str:
+    """The field an other_record condition tests on the other record."""
+    if "value_in" in spec:
+        return str(next(iter(spec["value_in"])))
+    return str(spec.get("present") or spec["has_date"])
+
+
 def placeholders(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
@@ -129,7 +139,7 @@ def _condition(raw: Any, path: Path, where: str) -> tuple[str, Any]:
         if not isinstance(value, Mapping) or not all(isinstance(v, list) for v in value.values()):
             raise _fail(path, f"{where} {name} 应为“字段: [取值, ...]”")
         return name, {str(k): frozenset(map(str, v)) for k, v in value.items()}
-    if name == "present":
+    if name in ("present", "absent"):
         return name, str(value)
     if name == "repeated":
         if not isinstance(value, list) or not value:
@@ -140,9 +150,26 @@ def _condition(raw: Any, path: Path, where: str) -> tuple[str, Any]:
             raise _fail(path, f"{where} age_below 应为整数年龄")
         return name, value
     keys = set(value) if isinstance(value, Mapping) else set()
-    if "source" not in keys or len(keys & {"present", "has_date"}) != 1 or keys - {"source", "present", "has_date"}:
-        raise _fail(path, f"{where} other_record 应写 source 以及 present 或 has_date 之一")
+    tests = keys & set(OTHER_RECORD_TESTS)
+    if "source" not in keys or len(tests) != 1 or keys - {"source", *OTHER_RECORD_TESTS}:
+        raise _fail(path, f"{where} other_record 应写 source 以及 present、has_date 或 value_in 之一")
+    if "value_in" in tests:
+        allowed = value["value_in"]
+        if not isinstance(allowed, Mapping) or len(allowed) != 1 or not isinstance(next(iter(allowed.values())), list):
+            raise _fail(path, f"{where} other_record.value_in 应为“字段: [取值, ...]”（一个字段）")
+        ((field_name, values),) = allowed.items()
+        return name, {"source": str(value["source"]), "value_in": {str(field_name): frozenset(map(str, values))}}
     return name, {str(k): str(v) for k, v in value.items()}
+
+
+def _rules(raw: Any, path: Path, index: int) -> list[AlertRule]:
+    """One rule per source it flags: ``source`` may list several departments (each that still
+    carries the person gets its own alert, worded the same)."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("source"), list):
+        if not raw["source"]:
+            raise _fail(path, f"rules[{index}] 的 source 列表为空")
+        return [_rule({**raw, "source": source}, path, index) for source in raw["source"]]
+    return [_rule(raw, path, index)]
 
 
 def _rule(raw: Any, path: Path, index: int) -> AlertRule:
@@ -173,10 +200,10 @@ def _rule(raw: Any, path: Path, index: int) -> AlertRule:
 def parse_alert_rules(data: Any, path: Path) -> AlertRules:
     if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
         raise _fail(path, "应为含 rules 列表的映射表")
-    rules = tuple(_rule(raw, path, index) for index, raw in enumerate(data["rules"]))
-    kinds = [rule.kind for rule in rules]
+    rules = tuple(rule for index, raw in enumerate(data["rules"]) for rule in _rules(raw, path, index))
+    kinds = [(rule.kind, rule.source) for rule in rules]
     if len(set(kinds)) != len(kinds):
-        raise _fail(path, "rules 中 kind 重复")
+        raise _fail(path, "rules 中 kind 重复（同一 kind 对同一 source 只能有一条规则）")
     return AlertRules(
         rules=rules,
         reference_date=str(data.get("reference_date") or "today"),
@@ -184,6 +211,7 @@ def parse_alert_rules(data: Any, path: Path) -> AlertRules:
         answer_within_days=int(data.get("answer_within_days", 30)),
         departments={str(k): str(v) for k, v in (data.get("departments") or {}).items()},
         labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+        shown_to_all=frozenset(map(str, data.get("shown_to_all") or ())),
         path=path,
     )
 
@@ -245,23 +273,29 @@ def consensus_births(view: pd.DataFrame) -> pd.Series:
     return first["birth"].where(~tied.fillna(False).astype(bool)).dropna()
 
 
-def _other_record_evidence(view: pd.DataFrame, spec: Mapping[str, str], as_of: date) -> pd.DataFrame:
-    """The first record (by id) of each person from spec's source meeting spec's test, as evidence_*."""
-    name = spec.get("present") or spec["has_date"]
+def _other_record_evidence(
+    view: pd.DataFrame, spec: Mapping[str, Any], as_of: date, shown: Sequence[str] = ()
+) -> pd.DataFrame:
+    """The first record (by id) of each person from spec's source meeting spec's test, as evidence_*
+    (the tested field and the other fields in ``shown``)."""
+    name = other_record_field(spec)
     pool = view[(view["source"] == spec["source"]) & view[name].notna()]
+    if "value_in" in spec:
+        pool = pool[pool[name].isin(spec["value_in"][name])]
     if "has_date" in spec and not pool.empty:
         dates = pool[name].map(lambda text: normalize_date(text).value)
         pool = pool.assign(**{name: dates})
         pool = pool[pool[name].notna() & (pool[name] <= as_of.isoformat())]
     pool = pool.sort_values("record_id", kind="stable").drop_duplicates("person_id")
-    return pd.DataFrame(
-        {
-            "person_id": pool["person_id"].to_numpy(),
-            "evidence_source": pool["source"].to_numpy(),
-            "evidence_record_id": pool["record_id"].to_numpy(),
-            f"evidence_{name}": pool[name].to_numpy(),
-        }
-    )
+    evidence = {
+        "person_id": pool["person_id"].to_numpy(),
+        "evidence_source": pool["source"].to_numpy(),
+        "evidence_record_id": pool["record_id"].to_numpy(),
+    }
+    for column in dict.fromkeys([name, *shown]):
+        if column in pool.columns:
+            evidence[f"evidence_{column}"] = pool[column].to_numpy()
+    return pd.DataFrame(evidence)
 
 
 def _repeated(view: pd.DataFrame, candidates: pd.DataFrame, fields: Sequence[str]) -> pd.DataFrame:
@@ -304,8 +338,13 @@ def apply_rule(rule: AlertRule, view: pd.DataFrame, as_of: date, births: pd.Seri
                 candidates = candidates[~candidates[column].isin(refused)]
         elif name == "present":
             candidates = candidates[candidates[value].notna()]
+        elif name == "absent":
+            candidates = candidates[candidates[value].isna()]
         elif name == "other_record":
-            candidates = candidates.merge(_other_record_evidence(view, value, as_of), on="person_id", how="inner")
+            shown = [key.removeprefix("evidence_") for key in (*placeholders(rule.detail), *rule.evidence)
+                     if key.startswith("evidence_")]
+            evidence = _other_record_evidence(view, value, as_of, shown)
+            candidates = candidates.merge(evidence, on="person_id", how="inner")
         elif name == "repeated":
             candidates = _repeated(view, candidates, value)
         elif name == "age_below":
@@ -346,8 +385,10 @@ def find_alerts(
     return frame.sort_values(["kind", "source", "record_id"], kind="stable").reset_index(drop=True)
 
 
-def rule_of(rules: AlertRules, kind: str) -> AlertRule | None:
-    return next((rule for rule in rules.rules if rule.kind == kind), None)
+def rule_of(rules: AlertRules, kind: str, source: str | None = None) -> AlertRule | None:
+    return next(
+        (rule for rule in rules.rules if rule.kind == kind and (source is None or rule.source == source)), None
+    )
 
 
 def entitlement_field(placeholder: str) -> str | None:
@@ -407,10 +448,11 @@ VERIFICATION_HEADERS = (
 ANSWER_HEADER = "核验结果"
 
 
-def _shown(spec: ReportSpec, placeholder: str, value: Any) -> Any:
-    """A value as the department may see it: masked unless it is entitled to the field it shows."""
+def _shown(spec: ReportSpec, placeholder: str, value: Any, shown_to_all: frozenset[str] = frozenset()) -> Any:
+    """A value as the department may see it: masked unless it is entitled to the field it shows (or
+    the field is no personal data, ``shown_to_all``)."""
     name = entitlement_field(placeholder)
-    if name is None or name in spec.entitled or is_missing(value):
+    if name is None or name in spec.entitled or name in shown_to_all or is_missing(value):
         return value
     return spec.mask_for(name).apply(str(value))
 
@@ -427,9 +469,9 @@ def verification_table(
     name_mask = None if "name" in spec.entitled else spec.mask_for("name")
     rows = []
     for alert in mine.to_dict("records"):
-        rule = rule_of(rules, str(alert["kind"]))
+        rule = rule_of(rules, str(alert["kind"]), str(alert["source"]))
         context = parse_json_object(alert.get("context"))
-        shown = {key: _shown(spec, key, value) for key, value in context.items()}
+        shown = {key: _shown(spec, key, value, rules.shown_to_all) for key, value in context.items()}
         detail = render(rule.detail, shown) if rule else mask_text(str(alert["detail"]))
         keys = [key for key in (rule.evidence if rule else ()) if not is_missing(shown.get(key))]
         evidence = "；".join(f"{rules.label(key)}：{shown[key]}" for key in keys)

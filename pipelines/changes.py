@@ -40,6 +40,7 @@ from pipelines.reporting import (
     plain_text,
     safe_file_part,
     save_workbook_atomically,
+    split_table,
 )
 
 Mode = Literal["full", "incremental"]
@@ -384,6 +385,8 @@ def change_cover(changes: ChangeSet, *, run_id: str, generated_at: datetime) -> 
     ]
     masked = [s.header for table in report.tables for s in table.column_sources if "脱敏" in s.treatment]
     facts.append(("脱敏列", "、".join(masked) if masked else "无"))
+    if report.verification is not None:
+        facts.append((f"{report.verification.sheet} 行数", str(len(report.verification.frame))))
     rows = []
     for table in report.tables:
         per_type = {change: 0 for change in (ADDED, MODIFIED, REMOVED)}
@@ -408,9 +411,13 @@ def change_workbook_path(spec: ReportSpec, out_dir: Path, as_of_text: str) -> Pa
 
 
 def write_change_workbook(changes: ChangeSet, out_dir: Path, *, run_id: str, generated_at: datetime) -> Path:
+    """The 变更 workbook: cover, the change details, then the department's current 核验 sheet (as in
+    its full workbook), so its alerts and their dropdown reach it on incremental days too."""
     path = change_workbook_path(changes.report.spec, out_dir, changes.report.as_of.isoformat())
     cover = change_cover(changes, run_id=run_id, generated_at=generated_at)
-    return save_workbook_atomically(path, change_sheets(changes), cover)
+    verification = changes.report.verification
+    extra = split_table(verification).sheets() if verification is not None else []
+    return save_workbook_atomically(path, [*change_sheets(changes), *extra], cover)
 
 
 def change_payload_rows(changes: ChangeSet, table: ReportTable, key_column: str) -> list[dict[str, Any]]:

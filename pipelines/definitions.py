@@ -17,6 +17,7 @@ from pipelines.assets.intake import intake_rejections
 from pipelines.assets.raw import raw_assets
 from pipelines.assets.reports import report_assets
 from pipelines.assets.resolved import resolved_assets
+from pipelines.assets.returns import community_corrections
 from pipelines.assets.standardized import standardize_assets
 from pipelines.progress import progress_logger
 from pipelines.resources.civil_inbox import CivilInboxResource
@@ -41,6 +42,7 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
             source_guard_asset,
             *standardize_assets,
             *resolved_assets,
+            community_corrections,
             alerts_asset,
             *report_assets,
             intake_rejections,

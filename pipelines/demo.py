@@ -208,6 +208,7 @@ def run_demo(
         summary["review"] = review_summary(warehouse, out)
         summary["returned_to_communities"] = returned_workbooks(warehouse, run_id)
         summary["rosters"] = rosters_written(out, began)
+        summary["community_returns"] = community_returns_of(result)
     summary["executor"] = executor
     summary["steps_by_worker"] = by_worker
     summary["seconds"] = round(time.perf_counter() - started, 2)
@@ -448,6 +449,22 @@ def run_forms(result: RunResult) -> dict[str, dict]:
     return forms
 
 
+def community_returns_of(result: RunResult) -> dict[str, object]:
+    """What this run did with the returns in the community inbox: files per outcome (applied,
+    rejected, already_applied, unknown_kind) and the corrections applied."""
+    for event in result.all_events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.path[-1] == "community_corrections":
+            metadata = materialization.metadata
+            return {
+                "files": dict(metadata["files"].value) if "files" in metadata else {},  # type: ignore[arg-type]
+                "corrections": metadata["corrections_this_run"].value if "corrections_this_run" in metadata else 0,
+            }
+    return {}
+
+
 def csv_safe(value: object) -> object:
     """A CSV value a spreadsheet opens as text: one starting with = + - @ (or tab, CR) gets a '."""
     return neutralise_formula(value) if isinstance(value, str) else value
@@ -583,6 +600,10 @@ def print_summary(summary: dict, out: Path) -> None:
                 f"({progress['overdue']} overdue), {progress['persons_answered']} of {progress['persons_sent']} "
                 f"persons answered (forms/{form}/汇总_{form}.xlsx)"
             )
+    returns = summary.get("community_returns") or {}
+    if returns.get("files"):
+        outcomes = ", ".join(f"{outcome} {count}" for outcome, count in returns["files"].items())
+        print(f"  community inbox     returns: {outcomes}; {returns['corrections']} correction(s) applied")
     print()
     print("next:")
     print(f"  open {out / 'reports'} (one workbook per department) and {out / REVIEW_BOOK} (stewards)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import json
 import math
 import os
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 
 from connectors.bulk_workbook import write_bulk_workbook
 from connectors.push import DeliveryLog, PushResult, push_batches
+from connectors.return_marker import ReturnMarker
 from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title
 from hub_errors import ConfigError, DeliveryError
 from pipelines.departments import ColumnSpec, ReportSpec, Section
@@ -345,6 +347,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
     sources: list[ColumnSource] = []
     number_formats: dict[str, str] = {}
     text_columns: set[str] = set()
+    choices = {column.header: column.choices for column in section.columns if column.choices}
     for column in section.columns:
         if column.field is None:
             data[column.header] = [None] * len(view.frame)
@@ -378,6 +381,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         number_formats=number_formats,
         text_columns=frozenset(text_columns),
         coverage=describe_rule(section.include),
+        choices=choices,
         keys=tuple(plain_text(value) or "" for value in view.values(KEY_FIELDS[section.covers])),
         districts=area_labels(view, AREA_FIELDS[section.covers][0], UNKNOWN_DISTRICT),
         communities=area_labels(view, AREA_FIELDS[section.covers][1], UNKNOWN_GROUP),
@@ -576,7 +580,9 @@ def cover_sheet(
     )
 
 
-def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None) -> Path:
+def save_workbook_atomically(
+    path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None, marker: ReturnMarker | None = None
+) -> Path:
     """Write to a temporary name in the same folder, then rename over ``path``: a reader (or a run
     killed while saving) sees the old workbook or the new one, never half of one. Reports are bulk
     exports: XlsxWriter writes them (connectors/bulk_workbook.py, benchmarks/bench_workbooks.py)."""
@@ -586,7 +592,7 @@ def save_workbook_atomically(path: Path, sheets: Sequence[TableSheet], cover: Co
         stale.unlink(missing_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        write_bulk_workbook(temporary, sheets, cover)
+        write_bulk_workbook(temporary, sheets, cover, marker)
         crash_point("workbook_written")
         os.replace(temporary, path)
     finally:
@@ -610,6 +616,20 @@ def output_path(out_dir: Path, folder: str, pattern: str, spec: ReportSpec, as_o
     return Path(out_dir) / folder / name
 
 
+ROSTER_KIND = "roster"
+SEND_FACT = "名册编号"
+CHECKER_FACT = "核对人（请填写）"
+ROSTER_GUIDE = (
+    "信息有误的，直接在单元格中改为正确的值（电话、住址、网格等）；每人在“{header}”中选择"
+    "{choices}；填写核对人后，将本文件（文件名可改）放入社区收件箱"
+)
+
+
+def roster_send_id(run_id: str, group: str) -> str:
+    """The id of one community's roster of one run: its returned copy names it (hidden marker)."""
+    return "MC" + hashlib.sha1(f"{run_id}\x1f{group}".encode()).hexdigest()[:12].upper()
+
+
 def write_community_rosters(
     rosters: Mapping[str, ReportTable],
     spec: ReportSpec,
@@ -619,15 +639,25 @@ def write_community_rosters(
     generated_at: datetime,
     as_of: date,
 ) -> dict[str, Path]:
-    """One workbook per community, where the spec's workbook delivery says."""
+    """One workbook per community, where the spec's workbook delivery says. Each carries its send id
+    (``roster_send_id``) on the cover and in the hidden return marker, and a cover line for the
+    name of whoever checks it, so the returned copy is read against what was sent."""
     delivery = next((item for item in spec.deliveries if item.kind == "workbook"), None)
     folder, pattern = (delivery.folder, delivery.file) if delivery else ("rosters", "{group}_{date}.xlsx")
+    choosing = next((c for section in spec.sections for c in section.columns if c.choices), None)
+    guide = []
+    if choosing is not None:
+        guide.append(("填写说明", ROSTER_GUIDE.format(header=choosing.header, choices="/".join(choosing.choices))))
     paths = {}
     for group, table in rosters.items():
         path = output_path(out_dir, folder, pattern, spec, as_of, group)
+        send_id = roster_send_id(run_id, group)
         titled = dataclasses.replace(spec, title=f"{spec.title}（{group}）")
         cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
-        paths[group] = save_workbook_atomically(path, split_table(table).sheets(), cover)
+        facts = [*cover.facts, *guide, (SEND_FACT, send_id), (CHECKER_FACT, "")]
+        cover = dataclasses.replace(cover, facts=facts)
+        marker = ReturnMarker(ROSTER_KIND, send_id, {"community": group, "as_of": as_of.isoformat()})
+        paths[group] = save_workbook_atomically(path, split_table(table).sheets(), cover, marker)
     return paths
 
 

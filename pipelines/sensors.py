@@ -1,4 +1,5 @@
-"""Sensor on the community intake inbox: a dropped workbook starts a run of the whole hub."""
+"""Sensor on the community inbox: a dropped workbook (intake or a returned roster or form) starts a
+run of the whole hub."""
 
 import json
 
@@ -17,12 +18,12 @@ def new_workbooks(seen: dict[str, float], current: dict[str, float]) -> list[str
 def community_inbox_sensor(
     context: dg.SensorEvaluationContext, community_inbox: CommunityInboxResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Runs the hub once per batch of new or changed intake workbooks."""
+    """Runs the hub once per batch of new or changed workbooks in the community inbox."""
     seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
-    current = {path.name: path.stat().st_mtime for path in community_inbox.workbooks()}
+    current = {path.name: path.stat().st_mtime for path in community_inbox.all_workbooks()}
     fresh = new_workbooks(seen, current)
     if not fresh:
-        return dg.SkipReason("社区收件箱没有新的一表通工作簿")
+        return dg.SkipReason("社区收件箱没有新的工作簿")
     run_key = "intake:" + ";".join(f"{name}@{current[name]}" for name in fresh)
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=run_key, tags={"hub/intake_files": ",".join(fresh)[:200]})],

@@ -15,7 +15,7 @@ RULES_FILE = Path(__file__).with_name("config") / "survivorship.yaml"
 
 def load_survivorship_rules(path: Path = RULES_FILE) -> dict[str, Any]:
     """{"authority": field -> sources in order of trust, "recency": update-time column, "prefer":
-    field -> "latest"}, as dedup.build_golden takes them."""
+    field -> "latest", "verified": field -> sources that win it first}, as dedup.build_golden takes them."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     rules = data.get("authoritative")
     if not isinstance(rules, dict) or not all(isinstance(v, list) for v in rules.values()):
@@ -32,4 +32,8 @@ def load_survivorship_rules(path: Path = RULES_FILE) -> dict[str, Any]:
     if data.get("recency"):
         result["recency"] = str(data["recency"])
     result["prefer"] = {str(field): str(kind) for field, kind in prefer.items()}
+    verified = data.get("verified") or {}
+    if not isinstance(verified, dict) or not all(isinstance(v, list) for v in verified.values()):
+        raise ConfigError(f"{path}: 'verified' must map each field to a list of source names")
+    result["verified"] = {str(field): [str(s) for s in sources] for field, sources in verified.items()}
     return result

@@ -26,6 +26,7 @@ from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
 from pipelines.forms.store import FORM_TABLES
 from pipelines.migrations import Migration, create_tables, migrate
+from pipelines.roster_store import ROSTER_TABLES, RosterStore
 from pipelines.run_lock import run_lock
 
 metadata = sa.MetaData()
@@ -164,6 +165,11 @@ MIGRATIONS = [
     )),
     Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
     Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
+    Migration(
+        7,
+        "community rosters sent (cells per person), returned files by hash, the corrections they carried",
+        create_tables(*ROSTER_TABLES),
+    ),
     Migration(8, "department forms: sends, returns, answers, community corrections", create_tables(*FORM_TABLES)),
     Migration(9, "stewards' category word mappings from review workbooks", create_tables(category_mappings)),
 ]
@@ -213,6 +219,11 @@ class Warehouse:
         """Mark a run finished: the next run is incremental and tells its changes against this one."""
         with self.transaction() as conn:
             self.state.complete_run(conn, run_id, mode)
+
+    @property
+    def rosters(self) -> RosterStore:
+        """Roster sends, returned files and community corrections (pipelines/roster_store.py)."""
+        return RosterStore(self.engine)
 
     def delivery_log(self) -> DeliveryLog:
         """The delivery log and state (the migrations created their tables)."""

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.alerts import AlertRule, find_alerts, load_alert_rules, open_counts
+from pipelines.assets.resolved import with_community_records
 from pipelines.metadata import frame_metadata
 from pipelines.resources.warehouse import WarehouseResource
 
@@ -27,12 +28,13 @@ def sources_of(rule: AlertRule) -> set[str]:
 
 
 def judged_kinds(rules: tuple[AlertRule, ...], guard: pd.DataFrame) -> list[str]:
-    """The kinds whose sources all passed the shrink guard in this run."""
+    """The kinds whose sources all passed the shrink guard in this run (every rule of the kind)."""
     if guard.empty:
         return [rule.kind for rule in rules]
     residents = guard[guard["dataset"].astype(str) == "residents"]
     stopped = set(residents.loc[~residents["passed"].astype(bool), "source"].astype(str))
-    return [rule.kind for rule in rules if not sources_of(rule) & stopped]
+    held = {rule.kind for rule in rules if sources_of(rule) & stopped}
+    return list(dict.fromkeys(rule.kind for rule in rules if rule.kind not in held))
 
 
 def open_alerts_check(source: str) -> str:
@@ -63,12 +65,17 @@ def build_alerts_asset() -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         std_residents: pd.DataFrame,
         person_lineage: pd.DataFrame,
+        community_corrections: pd.DataFrame,
         source_guard: pd.DataFrame,
         warehouse: WarehouseResource,
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        """Find this run's alerts and bring their stored states up to date (open, answered, closed)."""
+        """Find this run's alerts and bring their stored states up to date (open, answered, closed); the
+        community's roster results (已迁出, 已死亡) count as the records of the source ``community``."""
         as_of = rules.as_of()
-        found = find_alerts(std_residents, person_lineage, rules, as_of=as_of)
+        records, lineage = with_community_records(
+            std_residents, person_lineage, community_corrections, corrected_only=False
+        )
+        found = find_alerts(records, lineage, rules, as_of=as_of)
         store = warehouse.get()
         judged = judged_kinds(rules.rules, source_guard)
         with store.run_lock(context.run_id):

@@ -26,6 +26,8 @@ from pipelines.reporting import (
     write_community_rosters,
 )
 from pipelines.resources.delivery import DeliveryResource
+from pipelines.resources.warehouse import WarehouseResource
+from pipelines.roster_returns import record_roster_sends
 from pipelines.run_mode import tagged_mode
 
 
@@ -109,6 +111,7 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         golden_persons: pd.DataFrame,
         source_guard: pd.DataFrame,
         delivery: DeliveryResource,
+        warehouse: WarehouseResource,
     ) -> Iterator[dg.Output[pd.DataFrame]]:
         held = reports_held_by(source_guard, spec.name, config)
         if held:
@@ -119,6 +122,7 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         paths = write_community_rosters(
             rosters, spec, delivery.out_path(), run_id=context.run_id, generated_at=datetime.now(UTC), as_of=as_of
         )
+        record_roster_sends(warehouse.get(), spec, rosters, run_id=context.run_id, as_of=as_of)
         summary = pd.DataFrame(
             {"community": list(rosters), "persons": [len(t.frame) for t in rosters.values()],
              "workbook": [str(paths[c]) for c in rosters]}

@@ -136,13 +136,35 @@ def model_check_result(result: LinkResult) -> dg.AssetCheckResult:
     )
 
 
+def with_community_records(
+    records: pd.DataFrame, lineage: pd.DataFrame, community: pd.DataFrame, *, corrected_only: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records and lineage with the community's records (one per corrected person, joined to its
+    person by id, pipelines/assets/returns.py); ``corrected_only`` keeps those correcting a field."""
+    if corrected_only and len(community):
+        community = community[community[list(CORRECTED_FIELDS)].notna().any(axis=1)]
+    if community.empty:
+        return records, lineage
+    joined = pd.concat([records, community.drop(columns=["person_id"])], ignore_index=True)
+    links = pd.concat([lineage, community[["source", "record_id", "person_id"]]], ignore_index=True)
+    return joined, links
+
+
+CORRECTED_FIELDS = ("name", "gender", "birth", "phone", "address", "grid")
+
+
 @dg.asset(group_name="resolved", kinds={"python"})
 def golden_persons(
-    context: dg.AssetExecutionContext, std_residents: pd.DataFrame, person_lineage: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    std_residents: pd.DataFrame,
+    person_lineage: pd.DataFrame,
+    community_corrections: pd.DataFrame,
 ) -> pd.DataFrame:
-    """One golden record per person, each field with the source record it came from."""
-    clusters = person_lineage.rename(columns={"person_id": "cluster_id"})
-    golden = build_golden(std_residents, clusters, load_survivorship_rules())
+    """One golden record per person, each field with the source record it came from; the fields a
+    community corrected in its returned roster take part as a record of the source ``community``."""
+    records, lineage = with_community_records(std_residents, person_lineage, community_corrections, corrected_only=True)
+    clusters = lineage.rename(columns={"person_id": "cluster_id"})
+    golden = build_golden(records, clusters, load_survivorship_rules())
     context.add_output_metadata(frame_metadata(golden))
     return golden
 

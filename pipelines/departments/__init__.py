@@ -140,6 +140,8 @@ class ColumnSpec:
     date: str | None = None
     datetime: str | None = None
     number_format: str | None = None
+    choices: tuple[str, ...] = ()
+    """A dropdown of the values a recipient may pick in this column (a blank column to fill in)."""
 
     @property
     def blank(self) -> bool:
@@ -273,6 +275,9 @@ def _column(raw: Any, path: Path, where: str) -> ColumnSpec:
                 str(pattern).format(year=2000, month=1, day=2, hour=3, minute=4, second=5)
             except (KeyError, ValueError, IndexError) as exc:
                 raise _fail(path, f"{where} ({header}): bad {key} pattern {pattern!r} ({exc})") from None
+    choices = raw.get("choices") or ()
+    if not isinstance(choices, list | tuple) or any("," in str(choice) for choice in choices):
+        raise _fail(path, f"{where} ({header}): choices must be a list of values without commas")
     return ColumnSpec(
         header=header,
         field=field_name,
@@ -282,6 +287,7 @@ def _column(raw: Any, path: Path, where: str) -> ColumnSpec:
         date=raw.get("date"),
         datetime=raw.get("datetime"),
         number_format=raw.get("number_format"),
+        choices=tuple(str(choice) for choice in choices),
     )
 
 

@@ -1,4 +1,5 @@
-"""The community intake inbox (社区一表通): workbooks community staff drop once, read like any source."""
+"""The community inbox (社区收件箱): intake workbooks community staff drop once, read like any source,
+and the workbooks the hub sent out coming back (returns, pipelines/community_returns.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from connectors.inbox import (
     scan_inbox,
 )
 from connectors.intake_workbook import RECORD_ID, IntakeRows, read_intake_workbook
+from connectors.return_marker import recognise_return
 from connectors.spreadsheet import WorkbookRejected
 
 
@@ -31,7 +33,17 @@ class CommunityInboxResource(dg.ConfigurableResource):
     max_file_mb: int = DEFAULT_MAX_FILE_MB
 
     def scan(self) -> InboxScan:
-        return scan_inbox(Path(self.path), max_file_mb=self.max_file_mb)
+        """The intake workbooks and rejected entries; returned workbooks (those carrying the hub's
+        return marker) are left to pipelines/community_returns.py."""
+        scan = scan_inbox(Path(self.path), max_file_mb=self.max_file_mb)
+        returns = {path for path in scan.workbooks if recognise_return(path) is not None}
+        scan.workbooks = [path for path in scan.workbooks if path not in returns]
+        scan.duplicates = [copy for copy in scan.duplicates if copy.same_as not in returns]
+        return scan
+
+    def all_workbooks(self) -> list[Path]:
+        """Every workbook to read, intake and returns alike (what the sensor watches)."""
+        return scan_inbox(Path(self.path), max_file_mb=self.max_file_mb).workbooks
 
     def workbooks(self) -> list[Path]:
         """The workbooks to read: copies and entries rejected by name or kind left out (a damaged

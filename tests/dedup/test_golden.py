@@ -97,3 +97,31 @@ def test_prefer_latest_takes_the_newest_value_over_a_more_trusted_source() -> No
     records.loc[1, "updated_at"] = None
     undated = build_golden(records, clusters, {**rules, "prefer": {"phone": "latest"}}).iloc[0]
     assert undated["phone"] == "13900000001", "a record without an update time ranks after a dated one"
+
+
+def test_a_verified_source_wins_its_fields_before_recency_and_authority() -> None:
+    records = pd.DataFrame(
+        {
+            "source": ["civil", "grid", "community"],
+            "record_id": ["c1", "g1", "m1"],
+            "name": ["张伟", "张伟", "张玮"],
+            "phone": ["13900000001", "13900000002", "13900000009"],
+            "address": ["新华路1号", "胜利路2号", "幸福路3号"],
+            "addr_community": ["新华社区", "胜利社区", "幸福社区"],
+            "updated_at": ["2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z", "2024-04-01T00:00:00Z"],
+        }
+    )
+    clusters = records[["source", "record_id"]].assign(cluster_id="A")
+    rules = {
+        "authority": {"phone": ["civil", "grid"], "address": ["grid", "civil"], "name": ["civil", "grid"]},
+        "recency": "updated_at",
+        "prefer": {"phone": "latest"},
+        "verified": {"phone": ["community"], "address": ["community"]},
+    }
+    person = build_golden(records, clusters, rules).iloc[0]
+    assert person["phone"] == "13900000009", "verified wins over the later department value"
+    assert (person["address"], person["addr_community"]) == ("幸福路3号", "幸福社区"), "its parts travel with it"
+    assert person["name"] == "张伟", "a field it is not listed for keeps authority"
+    assert json.loads(str(person["provenance"]))["phone"] == {"source": "community", "record_id": "m1"}
+    unverified = build_golden(records, clusters, {**rules, "verified": {}}).iloc[0]
+    assert unverified["phone"] == "13900000002"

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from connectors.simulated.department_inbox import DepartmentInbox
 from hub_errors import ConfigError, DeliveryError
+from pipelines.alerts import verification_table
 from pipelines.changes import DailyOutcome, SnapshotStore, deliver_daily, id_changes, table_rows
 from pipelines.departments import load_report_spec, load_report_specs
 from pipelines.reporting import DepartmentReport, build_department_report
@@ -312,3 +313,33 @@ def test_full_schedule_is_data_and_checked(tmp_path: Path) -> None:
     broken.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="full_schedule"):
         load_report_spec(broken)
+
+
+def test_a_change_workbook_carries_the_departments_verification_sheet(engine: sa.Engine, tmp_path: Path) -> None:
+    """An incremental day's 变更 workbook has the 核验 sheet (alerts and the answer dropdown) as the
+    full workbook does, so a department sees and answers its alerts between full days too."""
+    spec = load_report_specs()["civil"]
+    alert = {"alert_id": "HY0000000001", "kind": "duplicate_benefit", "source": "civil", "record_id": "C1",
+             "person_id": "P2", "detail": "重复享受", "context": json.dumps({"others": "C9", "aid_type": "低保"}),
+             "status": "open", "answer": None, "answer_note": None, "first_seen_at": "2026-03-10T00:00:00+00:00"}
+
+    def report(persons: pd.DataFrame, as_of: date) -> DepartmentReport:
+        verification = verification_table(spec, pd.DataFrame([alert]), persons)
+        return build_department_report(spec, persons, incidents(), as_of=as_of, verification=verification)
+
+    out = tmp_path / "out"
+    with DepartmentInbox() as inbox:
+        options: dict[str, Any] = {"out_dir": out, "engine": engine, "generated_at": GENERATED, "backoff": 0,
+                                   "env": {"HUB_DEPARTMENT_INBOX_URL": inbox.url}}
+        deliver_daily(report(day_one(), FIRST_DAY), run_id="run-1", **options)
+        outcome = deliver_daily(report(day_two(), NEXT_DAY), run_id="run-2", **options)
+    assert not outcome.full
+    (path,) = outcome.change_workbooks
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["说明", "变更明细", "核验"]
+    rows = list(book["核验"].iter_rows(values_only=True))
+    assert rows[1][0] == "HY0000000001" and rows[1][2] == "C1"
+    (validation,) = book["核验"].data_validations.dataValidation
+    assert "已更正" in str(validation.formula1)
+    cover = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if row and row[0]}
+    assert cover["核验 行数"] == "1"

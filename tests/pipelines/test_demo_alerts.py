@@ -110,7 +110,10 @@ def test_demo_finds_each_kind_and_keeps_answers_across_runs(
     checks = dg.DagsterInstance.get().get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     evaluations = [r.event_log_entry.dagster_event.asset_check_evaluation_data for r in checks.records]
     per_department = {e.check_name: e for e in evaluations if e.check_name.startswith("alerts_answered_in_time_")}
-    assert set(per_department) == {"alerts_answered_in_time_civil", "alerts_answered_in_time_grid"}
+    assert set(per_department) == {  # health holds records the community-reported kinds flag
+        "alerts_answered_in_time_civil", "alerts_answered_in_time_grid", "alerts_answered_in_time_health"
+    }
+    assert per_department["alerts_answered_in_time_health"].metadata["open"].value == 0
     civil_metadata = per_department["alerts_answered_in_time_civil"].metadata
     assert civil_metadata["answered"].value == 1
     assert civil_metadata["open"].value == sum(1 for a in later if a["source"] == "civil") - 1

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.push import DeliveryLog
+from connectors.return_marker import recognise_return
 from connectors.simulated.department_inbox import DepartmentInbox
 from hub_errors import ConfigError
 from pipelines.departments import load_report_spec, load_report_specs
@@ -238,8 +239,17 @@ def test_community_rosters_are_per_community_and_masked(persons: pd.DataFrame, t
     assert south.iloc[0]["公民身份号码"] == "350603************"
     paths = write_community_rosters(rosters, spec, tmp_path, run_id="r", generated_at=GENERATED, as_of=AS_OF)
     assert paths["南昌社区"] == tmp_path / "rosters" / "南昌社区_2026-03-01.xlsx"
-    ws = openpyxl.load_workbook(paths["南昌社区"])["居民名册"]
+    book = openpyxl.load_workbook(paths["南昌社区"])
+    ws = book["居民名册"]
     assert ws.max_row == 3 and ws["C2"].value == "350603************"
+    assert ws.cell(1, ws.max_column).value == "核对结果"
+    (validation,) = ws.data_validations.dataValidation
+    assert validation.formula1 == '"无误,信息有误已更正,已迁出,已死亡"'
+    marker = recognise_return(paths["南昌社区"])
+    assert marker is not None and (marker.kind, marker.facts["community"]) == ("roster", "南昌社区")
+    assert book["_hub_return"].sheet_state == "hidden"
+    cover = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if row and row[0]}
+    assert cover["名册编号"] == marker.send_id and "核对人（请填写）" in cover and "已死亡" in cover["填写说明"]
     with pytest.raises(ConfigError):
         build_community_rosters(persons, load_report_specs()["civil"])
 
