@@ -3,11 +3,14 @@
 Workbooks are streamed with openpyxl's write-only mode so a 20,000-row report takes seconds. Every
 workbook gets the same treatment: a cover sheet saying what it is, a styled and frozen header with
 filters, column widths that fit the content, identifiers kept as text, and no cell that a
-spreadsheet program could run as a formula (formula injection through a hand-typed name).
+spreadsheet program could run as a formula (formula injection through a hand-typed name), dates as
+date cells a clerk can sort and filter, and a print setup (landscape, one page wide, the header row
+repeated on every page, page numbers in the footer).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,6 +26,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_FORMAT = "@"
@@ -37,6 +41,8 @@ HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=T
 HEADER_BORDER = Border(bottom=Side(style="thin", color="1F3864"))
 LABEL_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
+# Printing: every sheet landscape, as wide as one page, the header row on every page, page numbers.
+PAGE_FOOTER = "第 &P 页，共 &N 页"
 
 
 def neutralise_formula(value: str) -> str:
@@ -75,7 +81,7 @@ class CoverSheet:
     """The first sheet: a title, labelled facts (run, time, counts) and a table on the columns."""
 
     title: str
-    facts: Sequence[tuple[str, str]]
+    facts: Sequence[tuple[str, Any]]  # counts are numbers, so they are number cells
     table_headers: Sequence[str] = ()
     table_rows: Sequence[Sequence[str]] = ()
     sheet_title: str = "说明"
@@ -89,7 +95,7 @@ def cell_value(value: Any) -> Any:
         return neutralise_formula(value) if value else None
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float | dt.date):
         return value
     return neutralise_formula(str(value))
 
@@ -145,6 +151,20 @@ def frame_rows(frame: pd.DataFrame) -> Iterator[list[Any]]:
         yield [cell_value(value) for value in row]
 
 
+def set_print_setup(ws: WriteOnlyWorksheet | Worksheet, header_rows: int = 1) -> None:
+    """Landscape, fit to one page wide (as many pages long as needed), the first ``header_rows``
+    rows repeated on every page, and 第 n 页，共 m 页 in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if header_rows:
+        ws.print_title_rows = f"1:{header_rows}"
+    ws.oddFooter.center.text = PAGE_FOOTER
+    ws.evenFooter.center.text = PAGE_FOOTER
+
+
 def write_table_sheet(wb: Workbook, sheet: TableSheet) -> None:
     """A data sheet: styled, frozen, filtered header; identifier columns carry the text format."""
     ws = wb.create_sheet(safe_sheet_title(sheet.title))
@@ -153,6 +173,7 @@ def write_table_sheet(wb: Workbook, sheet: TableSheet) -> None:
     sample = frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS))
     set_widths(ws, column_widths(headers, sample), is_text)
     ws.freeze_panes = "A2"
+    set_print_setup(ws)
     last_row = len(sheet.frame) + 1
     ws.auto_filter.ref = f"A1:{get_column_letter(max(1, len(headers)))}{last_row}"
     add_dropdowns(ws, headers, sheet.choices, last_row)
@@ -200,6 +221,7 @@ def format_style(ws: WriteOnlyWorksheet, number_format: str) -> StyleArray:
 
 def write_cover_sheet(wb: Workbook, cover: CoverSheet) -> None:
     ws = wb.create_sheet(safe_sheet_title(cover.sheet_title))
+    set_print_setup(ws, header_rows=0)
     table_rows = [[cell_value(value) for value in row] for row in cover.table_rows]
     label_rows = [[label] for label, _ in cover.facts]  # values may overflow into empty cells
     width_count = max(2, len(cover.table_headers))

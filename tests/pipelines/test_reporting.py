@@ -51,6 +51,7 @@ def person(
         "addr_street": "东铺头街道",
         "addr_community": community,
         "grid": "网格01",
+        "community": community,
         "attributes": json.dumps(attributes, ensure_ascii=False),
         "sources": sources,
         "record_count": len(sources.split(";")),
@@ -157,11 +158,12 @@ def test_civil_covers_elderly_and_recipients_in_its_layout(persons: pd.DataFrame
     table = report.tables[0].frame
     assert list(table["编号"]) == ["P1", "P4", "P3"]  # civil source / aged 60+; sorted by community
     first = table.iloc[0]
-    assert first["出生年月"] == "1950年1月1日" and first["性别"] == "男" and first["年龄"] == 76
+    assert first["出生年月"] == date(1950, 1, 1) and first["性别"] == "男" and first["年龄"] == 76
     assert first["救助类型"] == "低保" and first["月发放金额"] == 800
     assert first["身份证号"] == "350603195001011234"
     assert table.iloc[1]["救助类型"] == "无"
-    assert table.iloc[2]["慢性病"] == "***"  # health data is not civil affairs' to see
+    assert "慢性病" not in table.columns  # health data is not civil affairs' to see: not sent at all
+    assert report.tables[0].withheld == ("慢性病",)
     assert "P2" not in set(table["编号"])
 
 
@@ -172,8 +174,8 @@ def test_health_uses_codes_and_masks_what_it_is_not_entitled_to(persons: pd.Data
     assert table.loc["P2", "sex"] == "2" and table.loc["P3", "sex"] == "9"
     assert table.loc["P2", "birthday"] == "19900215"
     assert table.loc["P2", "chronic"] == "高血压" and table.loc["P1", "age"] == 76
-    # benefits are civil affairs' business: masked, and masked alike for those without any
-    assert set(table["aid_type"]) == {"***"}
+    # benefits are civil affairs' business: the column is not sent at all
+    assert "aid_type" not in table.columns
 
 
 def test_grid_lists_incidents_and_masks_id_numbers(persons: pd.DataFrame, incidents: pd.DataFrame) -> None:
@@ -184,7 +186,8 @@ def test_grid_lists_incidents_and_masks_id_numbers(persons: pd.DataFrame, incide
     assert list(residents.frame["公民身份号码"]) == ["350603************"] * 3
     assert list(events.frame["事件编号"]) == ["I1", "I2"]
     assert list(events.frame["事件类型"]) == ["未归类", "噪声扰民"]
-    assert events.frame.iloc[1]["首次上报时间"] == "2026-02-20 21:05"
+    assert events.frame.iloc[1]["首次上报时间"] == datetime(2026, 2, 20, 21, 5)
+    assert events.records()[1]["首次上报时间"] == "2026-02-20 21:05", "pushes keep the text layout"
     assert events.frame.iloc[1]["上报人数"] == 3
 
 
@@ -221,10 +224,10 @@ def test_cover_sheet_says_where_each_column_comes_from(persons: pd.DataFrame, tm
     path = write_report_workbook(report, tmp_path / "civil.xlsx", run_id="r", generated_at=GENERATED)
     rows = list(openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True))
     lineage = {row[1]: row for row in rows if row and row[0] == "核对名单"}
-    assert lineage["身份证号"][2] == "id_no" and "grid 2" in lineage["身份证号"][3]
-    assert "已脱敏" in lineage["慢性病"][4]
-    assert "1→男" in lineage["性别"][4]
-    assert "格式如 2026年1月5日" in lineage["出生年月"][4]
+    assert lineage["身份证号"][2] == "身份证号" and "网格 2 条" in lineage["身份证号"][3]
+    assert "未发送" in lineage["慢性病"][4]
+    assert "按中文填写：男、女" in lineage["性别"][4]
+    assert "日期单元格" in lineage["出生年月"][4] and "2026年1月5日" in lineage["出生年月"][4]
     assert lineage["年龄"][3] == "由出生日期按统计日计算"
 
 
@@ -295,6 +298,6 @@ def test_a_sheet_past_the_row_limit_is_split_by_district_then_community_then_num
     assert "网格事件" in book.sheetnames, "a sheet under the limit stays whole"
     facts = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if len(row) > 1 and row[0]}
     assert "按区拆分" in facts["实有人口 拆分"] and "4 个工作表" in facts["实有人口 拆分"]
-    assert facts["实有人口 行数"] == "950"
+    assert facts["实有人口 行数"] == 950
     assert "网格事件 拆分" not in facts
     book.close()
