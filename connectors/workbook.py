@@ -83,7 +83,7 @@ class CoverSheet:
     title: str
     facts: Sequence[tuple[str, Any]]  # counts are numbers, so they are number cells
     table_headers: Sequence[str] = ()
-    table_rows: Sequence[Sequence[str]] = ()
+    table_rows: Sequence[Sequence[Any]] = ()
     sheet_title: str = "说明"
 
 

@@ -639,7 +639,14 @@ def cover_sheet(
             facts.append((f"{table.sheet} 拆分", split.note))
     masked = [source.header for table in tables for source in table.column_sources if MASKED_NOTE in source.treatment]
     facts.append(("脱敏列", "、".join(masked) if masked else "无"))
-    withheld = list(dict.fromkeys(header for table in tables for header in table.withheld))
+    withheld = list(
+        dict.fromkeys(
+            s.header if s.header == s.field else f"{s.header}（{s.field}）"
+            for table in tables
+            for s in table.column_sources
+            if s.treatment == WITHHELD_NOTE
+        )
+    )
     facts.append(
         ("未发送的列", f"{'、'.join(withheld)}（{WITHHELD_NOTE.removeprefix('未发送：')}）" if withheld else "无")
     )
