@@ -276,3 +276,11 @@ def test_bad_id_numbers_and_phones_go_back_cell_by_cell_with_the_reason(template
     phone = cell(4, "联系电话")
     assert phone.value == "2345678" and "7位" in phone.comment.text and "区号" in phone.comment.text
     assert all(cell(row, REASON_HEADER).value for row in (2, 3, 4))
+
+
+def test_template_and_rejection_workbooks_print_landscape_with_the_header_on_every_page(template: Path) -> None:
+    book = openpyxl.load_workbook(template)
+    for title in (RESIDENTS.title, EVENTS.title):
+        ws = book[title]
+        assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and "&P" in ws.oddFooter.center.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -301,3 +302,114 @@ def test_a_sheet_past_the_row_limit_is_split_by_district_then_community_then_num
     assert facts["实有人口 行数"] == 950
     assert "网格事件 拆分" not in facts
     book.close()
+
+
+ASCII_WORD = re.compile(r"[A-Za-z_]{3,}")
+
+
+def cover_of(path: Path) -> tuple[dict[str, object], list[tuple[object, ...]]]:
+    rows = list(openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True))
+    facts = {row[0]: row[1] for row in rows if row and row[0] and len(row) > 1 and row[1] is not None}
+    return facts, rows
+
+
+def test_dates_a_clerk_sorts_are_date_cells_unless_the_spec_asks_for_text(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    expected = {
+        ("grid", "实有人口", "出生日期"): "yyyy-mm-dd",
+        ("grid", "网格事件", "首次上报时间"): "yyyy-mm-dd hh:mm",
+        ("civil", "核对名单", "出生年月"): 'yyyy"年"m"月"d"日"',
+    }
+    for name, report in reports.items():
+        path = write_report_workbook(report, tmp_path / f"{name}.xlsx", run_id="r", generated_at=GENERATED)
+        book = openpyxl.load_workbook(path)
+        for (department, sheet, header), number_format in expected.items():
+            if department != name:
+                continue
+            ws = book[sheet]
+            column = [cell.value for cell in ws[1]].index(header)
+            cells = [row[column] for row in ws.iter_rows(min_row=2) if row[column].value is not None]
+            assert cells and all(cell.is_date and cell.number_format == number_format for cell in cells), header
+        if name == "health":  # the health system imports its own text layout (19900215)
+            ws = book["居民名单"]
+            column = [cell.value for cell in ws[1]].index("birthday")
+            assert {ws.cell(row=r, column=column + 1).data_type for r in range(2, ws.max_row + 1)} <= {"s", "n"}
+            assert ws.cell(row=2, column=column + 1).value in {"19500101", "19900215", "19590630"}
+
+
+def test_cover_counts_are_numbers_and_nothing_staff_read_is_in_english(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    for name in ("grid", "civil"):
+        path = write_report_workbook(reports[name], tmp_path / f"{name}.xlsx", run_id="run-7", generated_at=GENERATED)
+        facts, rows = cover_of(path)
+        counts = {label: value for label, value in facts.items() if str(label).endswith("行数")}
+        assert counts and all(isinstance(value, int) for value in counts.values()), counts
+        texts = [" ".join(map(str, filter(None, row))) for row in rows if row and row[0] != "运行编号"]
+        words = [(text, word) for text in texts for word in ASCII_WORD.findall(text)]
+        assert words == [], words
+    grid = openpyxl.load_workbook(tmp_path / "grid.xlsx")["实有人口"]
+    column = [cell.value for cell in grid[1]].index("数据来源")
+    assert [row[column].value for row in grid.iter_rows(min_row=2)] == ["网格、民政", "网格、卫健", "网格"]
+    facts, _ = cover_of(tmp_path / "civil.xlsx")
+    assert facts["核对名单 范围"] == "（年满 60 周岁 或 民政系统有记录 或 救助类型不为空）"
+
+
+def test_health_code_table_is_described_in_words(persons: pd.DataFrame, tmp_path: Path) -> None:
+    report = build_department_report(load_report_specs()["health"], persons, pd.DataFrame(), as_of=AS_OF)
+    _, rows = cover_of(write_report_workbook(report, tmp_path / "h.xlsx", run_id="r", generated_at=GENERATED))
+    sex = next(row for row in rows if row and row[1] == "sex")
+    assert sex[4] == "按本单位代码填写：男填1，女填2；缺失填“9”" and "→" not in sex[4]
+
+
+def test_columns_a_department_may_see_none_of_are_not_sent_and_the_cover_says_why(
+    persons: pd.DataFrame, tmp_path: Path
+) -> None:
+    report = build_department_report(load_report_specs()["civil"], persons, pd.DataFrame(), as_of=AS_OF)
+    path = write_report_workbook(report, tmp_path / "civil.xlsx", run_id="r", generated_at=GENERATED)
+    headers = [cell.value for cell in openpyxl.load_workbook(path)["核对名单"][1]]
+    assert "慢性病" not in headers and "户籍地址" in headers
+    assert all("慢性病" not in row for row in report.tables[0].records())
+    facts, _ = cover_of(path)
+    assert str(facts["未发送的列"]).startswith("慢性病（") and "无权查看" in str(facts["未发送的列"])
+    health = build_department_report(load_report_specs()["health"], persons, pd.DataFrame(), as_of=AS_OF)
+    path = write_report_workbook(health, tmp_path / "health.xlsx", run_id="r", generated_at=GENERATED)
+    assert cover_of(path)[0]["未发送的列"].startswith("aid_type（救助类型）")  # type: ignore[union-attr]
+
+
+def test_civil_registered_address_comes_only_from_a_registered_address(persons: pd.DataFrame) -> None:
+    registered = json.dumps({"aid_type": "低保", "registered_address": "漳浦县绥安镇新华社区胜利西路211号"})
+    persons.loc[persons["person_id"] == "P1", "attributes"] = registered
+    table = build_department_report(load_report_specs()["civil"], persons, pd.DataFrame(), as_of=AS_OF).tables[0]
+    frame = table.frame.set_index("编号")
+    assert frame.loc["P1", "户籍地址"] == "漳浦县绥安镇新华社区胜利西路211号"
+    assert pd.isna(frame.loc["P4", "户籍地址"]), "the current address (南昌社区幸福路1号) is no registered address"
+    assert frame.loc["P4", "所属社区"] == "南昌社区"
+
+
+def test_each_roster_names_its_community_as_recipient(persons: pd.DataFrame, tmp_path: Path) -> None:
+    spec = load_report_specs()["community"]
+    rosters = build_community_rosters(persons, spec, as_of=AS_OF)
+    paths = write_community_rosters(rosters, spec, tmp_path, run_id="r", generated_at=GENERATED, as_of=AS_OF)
+    assert cover_of(paths["南昌社区"])[0]["接收单位"] == "南昌社区居民委员会"
+    assert cover_of(paths["南昌社区"])[0]["居民名册 范围"] == "全部，所属社区为南昌社区"
+    assert "核实" in str(cover_of(paths["未识别社区"])[0]["接收单位"])
+
+
+def test_every_report_workbook_is_set_up_for_printing(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    for name, report in reports.items():
+        path = write_report_workbook(report, tmp_path / f"{name}.xlsx", run_id="r", generated_at=GENERATED)
+        book = openpyxl.load_workbook(path)
+        for ws in book.worksheets:
+            assert ws.page_setup.orientation == "landscape", (name, ws.title)
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (1, None)
+            assert ws.page_setup.fitToHeight == 0
+            assert "&P" in (ws.oddFooter.center.text or "") and "&N" in (ws.oddFooter.center.text or "")
+            if ws.title != "说明":
+                assert ws.print_title_rows == "$1:$1", (name, ws.title)
