@@ -295,7 +295,7 @@ def test_merges_and_splits_of_this_run_are_listed(engine: sa.Engine, tmp_path: P
         lines, cover = detail(second["grid"].change_workbooks[0])
         assert ("P1", "合并", "人员编号", "P4", "P1") in lines
         assert not any(line[0] == "P9" for line in lines), "a split of persons the grid never held is not its news"
-        assert cover["合并（人员编号数）"] == "1"
+        assert cover["合并（人员编号数）"] == 1
         rows = [row for batch in inbox.received("grid")[-1:] for row in batch.rows]
         assert {"变更类型": "合并", "人员编号": "P1", "原编号": ["P4"]} in rows
         assert_inbox_holds(inbox, reports(merged, NEXT_DAY)["grid"])
