@@ -91,7 +91,8 @@ def write_table_sheet(book: xlsxwriter.Workbook, styles: Styles, sheet: TableShe
     ws = book.add_worksheet(safe_sheet_title(sheet.title))
     headers = [str(column) for column in sheet.frame.columns]
     is_text = [header in sheet.text_columns for header in headers]
-    set_widths(ws, column_widths(headers, frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS))), is_text, styles)
+    widths = column_widths(headers, frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS)), sheet.number_formats)
+    set_widths(ws, widths, is_text, styles)
     ws.freeze_panes(1, 0)
     set_print_setup(ws)
     ws.autofilter(0, 0, len(sheet.frame), max(0, len(headers) - 1))

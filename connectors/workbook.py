@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,13 +101,34 @@ def cell_value(value: Any) -> Any:
     return neutralise_formula(str(value))
 
 
-def column_widths(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[float]:
-    """Widths that fit the header and the longest value seen, within sane bounds."""
+DATE_TOKENS = re.compile(r"yyyy|yy|mm|m|dd|d|hh|h|ss|s", re.IGNORECASE)
+
+
+def shown_width(number_format: str) -> float:
+    """How wide a date in ``number_format`` shows at most (yyyy"年"m"月"d"日" -> 2026年12月28日)."""
+    widest = {"yyyy": "2026", "yy": "26"}
+    sample = DATE_TOKENS.sub(lambda match: widest.get(match.group().lower(), "28"), number_format.replace('"', ""))
+    return display_width(sample)
+
+
+def column_widths(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], number_formats: Mapping[str, str] | None = None
+) -> list[float]:
+    """Widths that fit the header and the longest value seen (a date as its number format shows it),
+    within sane bounds."""
     widths = [display_width(str(header)) + 2 for header in headers]
+    date_widths = [0.0] * len(headers)
     for row in rows:
         for index, value in enumerate(row):
-            if value is not None:
+            if isinstance(value, dt.date):
+                date_widths[index] = display_width(str(value)) + 2
+            elif value is not None:
                 widths[index] = max(widths[index], display_width(str(value)) + 2)
+    for index, header in enumerate(headers):
+        if date_widths[index]:
+            number_format = (number_formats or {}).get(str(header))
+            shown = shown_width(number_format) + 2 if number_format else date_widths[index]
+            widths[index] = max(widths[index], shown)
     return [min(MAX_WIDTH, max(MIN_WIDTH, width)) for width in widths]
 
 
@@ -171,7 +193,7 @@ def write_table_sheet(wb: Workbook, sheet: TableSheet) -> None:
     headers = [str(column) for column in sheet.frame.columns]
     is_text = [header in sheet.text_columns for header in headers]
     sample = frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS))
-    set_widths(ws, column_widths(headers, sample), is_text)
+    set_widths(ws, column_widths(headers, sample, sheet.number_formats), is_text)
     ws.freeze_panes = "A2"
     set_print_setup(ws)
     last_row = len(sheet.frame) + 1

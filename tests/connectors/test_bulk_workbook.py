@@ -66,3 +66,12 @@ def test_both_writers_set_up_every_sheet_for_printing_and_write_real_dates(tmp_p
         birth = book["名单"]["B2"]
         assert birth.is_date and birth.value == dt.datetime(1950, 1, 2) and birth.number_format == "yyyy-mm-dd"
         assert book["说明"]["B3"].value == 2 and book["说明"]["B3"].data_type == "n"
+
+
+def test_a_date_column_is_as_wide_as_its_format_shows_it(tmp_path: Path) -> None:
+    """1953年9月29日 is wider than 1953-09-29: a column sized on the ISO text prints as ###."""
+    births = pd.Series([dt.date(1953, 12, 29)], dtype=object)
+    table = TableSheet("名单", pd.DataFrame({"出生": births}), {"出生": 'yyyy"年"m"月"d"日"'})
+    for writer in (write_workbook, write_bulk_workbook):
+        book = openpyxl.load_workbook(writer(tmp_path / f"{writer.__name__}.xlsx", [table]))
+        assert book["名单"].column_dimensions["A"].width >= 16, writer.__name__  # 1953年12月29日 + margin
