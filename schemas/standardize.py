@@ -13,7 +13,11 @@ Every value has control characters removed (soft flag `<field>_control_chars`) a
 Hard checks, residents: record id empty; any value too long; name empty; birth date that cannot exist,
 cannot be read, lies in the future or before 1880; and no usable identity — the row must carry, besides
 the name, at least one of an ID number (18 characters after cleaning, even with a bad check digit), a
-birth date, a phone number, or an address down to a door number, building or room.
+birth date, a phone number, or an address down to a door number, building or room. For the fields a
+mapping lists under `send_back` (the intake workbook: id_no, phone), a value that cannot be used as
+typed quarantines the record with a reason per cell (check `id_invalid`: wrong length or check digit,
+an impossible date, or a date or sex the row contradicts; `phone_invalid`: unreadable, or no area code),
+so staff get it back instead of the value being dropped.
 Hard checks, events: record id empty; any value too long; reported time empty or unreadable; location and
 description both empty.
 """
