@@ -8,6 +8,7 @@ for reading workbooks and for the styled intake template and rejection workbooks
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from connectors.return_marker import ReturnMarker, add_marker_xlsxwriter
 from connectors.workbook import (
+    PAGE_FOOTER,
     TEXT_FORMAT,
     WIDTH_SAMPLE_ROWS,
     CoverSheet,
@@ -62,6 +64,8 @@ def write_value(ws: Worksheet, row: int, col: int, value: Any, style: Format | N
         return
     if isinstance(value, bool):
         ws.write_boolean(row, col, value, style)
+    elif isinstance(value, dt.date):
+        ws.write_datetime(row, col, value, style)
     elif isinstance(value, int | float):
         ws.write_number(row, col, value, style)
     else:
@@ -73,12 +77,25 @@ def set_widths(ws: Worksheet, widths: Sequence[float], text: Sequence[bool], sty
         ws.set_column(index, index, width, styles.text if index < len(text) and text[index] else None)
 
 
+def set_print_setup(ws: Worksheet, header_rows: int = 1) -> None:
+    """As connectors.workbook.set_print_setup: landscape A4, one page wide, header row repeated,
+    page numbers in the footer (XlsxWriter writes &P/&N as the openpyxl writer does)."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    if header_rows:
+        ws.repeat_rows(0, header_rows - 1)
+    ws.set_footer(f"&C{PAGE_FOOTER}")
+
+
 def write_table_sheet(book: xlsxwriter.Workbook, styles: Styles, sheet: TableSheet) -> None:
     ws = book.add_worksheet(safe_sheet_title(sheet.title))
     headers = [str(column) for column in sheet.frame.columns]
     is_text = [header in sheet.text_columns for header in headers]
-    set_widths(ws, column_widths(headers, frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS))), is_text, styles)
+    widths = column_widths(headers, frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS)), sheet.number_formats)
+    set_widths(ws, widths, is_text, styles)
     ws.freeze_panes(1, 0)
+    set_print_setup(ws)
     ws.autofilter(0, 0, len(sheet.frame), max(0, len(headers) - 1))
     for col, header in enumerate(headers):
         ws.write_string(0, col, str(cell_value(header) or ""), styles.header)
@@ -96,6 +113,8 @@ def write_table_sheet(book: xlsxwriter.Workbook, styles: Styles, sheet: TableShe
                 write_string(row, col, str(value), style)
             elif isinstance(value, bool):
                 ws.write_boolean(row, col, value, style)
+            elif isinstance(value, dt.date):
+                ws.write_datetime(row, col, value, style)
             else:
                 write_number(row, col, value, style)
     add_dropdowns(ws, headers, sheet.choices, len(sheet.frame))
@@ -124,6 +143,7 @@ def add_dropdowns(ws: Worksheet, headers: Sequence[str], choices: Mapping[str, S
 
 def write_cover_sheet(book: xlsxwriter.Workbook, styles: Styles, cover: CoverSheet) -> None:
     ws = book.add_worksheet(safe_sheet_title(cover.sheet_title))
+    set_print_setup(ws, header_rows=0)
     table_rows = [[cell_value(value) for value in row] for row in cover.table_rows]
     label_rows = [[label] for label, _ in cover.facts]
     width_count = max(2, len(cover.table_headers))

@@ -35,6 +35,7 @@ from connectors.workbook import (
     HEADER_FILL,
     HEADER_FONT,
     display_width,
+    set_print_setup,
 )
 from hub_errors import SourceError
 
@@ -234,6 +235,8 @@ def build_template(categories: Sequence[str] | None = None, *, rows: int = TEMPL
     for ws, sheet in zip(sheets, INTAKE_SHEETS, strict=True):
         style_header(ws, sheet)
         add_validations(ws, sheet, lists, rows + 1)
+        set_print_setup(ws)
+    set_print_setup(wb[GUIDE_SHEET], header_rows=0)
     wb.active = 1
     return wb
 

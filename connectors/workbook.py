@@ -3,12 +3,16 @@
 Workbooks are streamed with openpyxl's write-only mode so a 20,000-row report takes seconds. Every
 workbook gets the same treatment: a cover sheet saying what it is, a styled and frozen header with
 filters, column widths that fit the content, identifiers kept as text, and no cell that a
-spreadsheet program could run as a formula (formula injection through a hand-typed name).
+spreadsheet program could run as a formula (formula injection through a hand-typed name), dates as
+date cells a clerk can sort and filter, and a print setup (landscape, one page wide, the header row
+repeated on every page, page numbers in the footer).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_FORMAT = "@"
@@ -37,6 +42,8 @@ HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=T
 HEADER_BORDER = Border(bottom=Side(style="thin", color="1F3864"))
 LABEL_FONT = Font(bold=True)
 TITLE_FONT = Font(bold=True, size=14)
+# Printing: every sheet landscape, as wide as one page, the header row on every page, page numbers.
+PAGE_FOOTER = "第 &P 页，共 &N 页"
 
 
 def neutralise_formula(value: str) -> str:
@@ -75,9 +82,9 @@ class CoverSheet:
     """The first sheet: a title, labelled facts (run, time, counts) and a table on the columns."""
 
     title: str
-    facts: Sequence[tuple[str, str]]
+    facts: Sequence[tuple[str, Any]]  # counts are numbers, so they are number cells
     table_headers: Sequence[str] = ()
-    table_rows: Sequence[Sequence[str]] = ()
+    table_rows: Sequence[Sequence[Any]] = ()
     sheet_title: str = "说明"
 
 
@@ -89,18 +96,39 @@ def cell_value(value: Any) -> Any:
         return neutralise_formula(value) if value else None
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool | int | float | dt.date):
         return value
     return neutralise_formula(str(value))
 
 
-def column_widths(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[float]:
-    """Widths that fit the header and the longest value seen, within sane bounds."""
+DATE_TOKENS = re.compile(r"yyyy|yy|mm|m|dd|d|hh|h|ss|s", re.IGNORECASE)
+
+
+def shown_width(number_format: str) -> float:
+    """How wide a date in ``number_format`` shows at most (yyyy"年"m"月"d"日" -> 2026年12月28日)."""
+    widest = {"yyyy": "2026", "yy": "26"}
+    sample = DATE_TOKENS.sub(lambda match: widest.get(match.group().lower(), "28"), number_format.replace('"', ""))
+    return display_width(sample)
+
+
+def column_widths(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], number_formats: Mapping[str, str] | None = None
+) -> list[float]:
+    """Widths that fit the header and the longest value seen (a date as its number format shows it),
+    within sane bounds."""
     widths = [display_width(str(header)) + 2 for header in headers]
+    date_widths = [0.0] * len(headers)
     for row in rows:
         for index, value in enumerate(row):
-            if value is not None:
+            if isinstance(value, dt.date):
+                date_widths[index] = display_width(str(value)) + 2
+            elif value is not None:
                 widths[index] = max(widths[index], display_width(str(value)) + 2)
+    for index, header in enumerate(headers):
+        if date_widths[index]:
+            number_format = (number_formats or {}).get(str(header))
+            shown = shown_width(number_format) + 2 if number_format else date_widths[index]
+            widths[index] = max(widths[index], shown)
     return [min(MAX_WIDTH, max(MIN_WIDTH, width)) for width in widths]
 
 
@@ -145,14 +173,29 @@ def frame_rows(frame: pd.DataFrame) -> Iterator[list[Any]]:
         yield [cell_value(value) for value in row]
 
 
+def set_print_setup(ws: WriteOnlyWorksheet | Worksheet, header_rows: int = 1) -> None:
+    """Landscape, fit to one page wide (as many pages long as needed), the first ``header_rows``
+    rows repeated on every page, and 第 n 页，共 m 页 in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if header_rows:
+        ws.print_title_rows = f"1:{header_rows}"
+    ws.oddFooter.center.text = PAGE_FOOTER
+    ws.evenFooter.center.text = PAGE_FOOTER
+
+
 def write_table_sheet(wb: Workbook, sheet: TableSheet) -> None:
     """A data sheet: styled, frozen, filtered header; identifier columns carry the text format."""
     ws = wb.create_sheet(safe_sheet_title(sheet.title))
     headers = [str(column) for column in sheet.frame.columns]
     is_text = [header in sheet.text_columns for header in headers]
     sample = frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS))
-    set_widths(ws, column_widths(headers, sample), is_text)
+    set_widths(ws, column_widths(headers, sample, sheet.number_formats), is_text)
     ws.freeze_panes = "A2"
+    set_print_setup(ws)
     last_row = len(sheet.frame) + 1
     ws.auto_filter.ref = f"A1:{get_column_letter(max(1, len(headers)))}{last_row}"
     add_dropdowns(ws, headers, sheet.choices, last_row)
@@ -200,6 +243,7 @@ def format_style(ws: WriteOnlyWorksheet, number_format: str) -> StyleArray:
 
 def write_cover_sheet(wb: Workbook, cover: CoverSheet) -> None:
     ws = wb.create_sheet(safe_sheet_title(cover.sheet_title))
+    set_print_setup(ws, header_rows=0)
     table_rows = [[cell_value(value) for value in row] for row in cover.table_rows]
     label_rows = [[label] for label, _ in cover.facts]  # values may overflow into empty cells
     width_count = max(2, len(cover.table_headers))

@@ -9,7 +9,8 @@ rule is `rules["prefer"][field] == "latest"` takes the most recent value first, 
 records without a time rank after those with one. Before all of these, a source listed in
 `rules["verified"][field]` wins the field (a community that checked a resident's phone and address in
 person, pipelines/roster_returns.py). Address parts travel with the chosen address, so a golden
-address is never stitched from two records.
+address is never stitched from two records. `community` is the community the person belongs to, from
+the address, the grid or the person's other records (dedup.community).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dedup.community import place_persons, provenance_entry
 from dedup.ids import stable_ids
 
 GOLDEN_COLUMNS = [
@@ -36,6 +38,7 @@ GOLDEN_COLUMNS = [
     "addr_street",
     "addr_community",
     "grid",
+    "community",
     "attributes",
     "sources",
     "record_count",
@@ -130,6 +133,7 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
     provenance: list[dict[str, dict[str, str]]] = [{} for _ in range(persons)]
     sources = frame["source"].to_numpy()
     record_ids = frame["record_id"].to_numpy()
+    chosen: dict[str, dict[int, int]] = {}
     for field in SURVIVING_FIELDS:
         golden[field] = None
         winners = _winners(frame, field, rules)
@@ -138,6 +142,7 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
         rows = winners["row"].to_numpy(dtype=np.int64)
         person_of = winners["person"].to_numpy(dtype=np.int64)
         golden.loc[person_of, field] = frame[field].to_numpy()[rows]
+        chosen[field] = dict(zip(person_of.tolist(), rows.tolist(), strict=True))
         companions = ADDRESS_COMPANIONS if field == "address" else []
         for companion in companions:
             if companion in frame.columns:
@@ -147,6 +152,12 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
             provenance[person][field] = origin
             for companion in companions:
                 provenance[person][companion] = origin
+    if persons and ({"addr_community", "grid"} & set(frame.columns)):
+        placement = place_persons(frame, persons, _trust_order(frame, "address", rules), chosen)
+        golden["community"] = placement.community
+        for person, found in enumerate(placement.community):
+            if found is not None:
+                provenance[person]["community"] = provenance_entry(placement, person, sources, record_ids)
     preference = _winners_order(frame, rules)
     golden["attributes"] = _merged_attributes(frame, preference, persons)
     grouped = frame.groupby("person")
@@ -159,15 +170,21 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
     return golden[GOLDEN_COLUMNS].sort_values("person_id", kind="stable").reset_index(drop=True)
 
 
-def _winners_order(frame: pd.DataFrame, rules: Mapping[str, Any]) -> np.ndarray:
-    """Rows in the order attributes are taken: authority for attributes, recency, (source, id)."""
-    authority = list(rules.get("authority", {}).get("attributes", []))
+def _trust_order(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> np.ndarray:
+    """Record positions in the order a field's value is trusted: authority, recency, (source, id)."""
+    authority = list(rules.get("authority", {}).get(field, []))
     rank = frame["source"].map({s: i for i, s in enumerate(authority)}).fillna(len(authority))
     keys = pd.DataFrame({"rank": rank, "source": frame["source"], "record_id": frame["record_id"]})
-    recency = rules.get("recency")
     by, ascending = ["rank"], [True]
+    recency = rules.get("recency")
     if recency and recency in frame.columns:
         keys["recency"] = _recency(frame, recency)
         by.append("recency")
         ascending.append(False)
-    return keys.sort_values([*by, "source", "record_id"], ascending=[*ascending, True, True]).index.to_numpy()
+    ordered = keys.sort_values([*by, "source", "record_id"], ascending=[*ascending, True, True], kind="stable")
+    return ordered.index.to_numpy()
+
+
+def _winners_order(frame: pd.DataFrame, rules: Mapping[str, Any]) -> np.ndarray:
+    """Rows in the order attributes are taken: authority for attributes, recency, (source, id)."""
+    return _trust_order(frame, "attributes", rules)

@@ -150,9 +150,20 @@ def _iso_time(seconds: float) -> str | None:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
-def _reporter_count(contacts: list[str | None]) -> int:
-    """Distinct contacts, plus every report that names no contact (each is someone)."""
-    return len({c for c in contacts if c is not None}) + sum(c is None for c in contacts)
+def _reporter_count(contacts: list[str | None], sources: list[str], grids: list[str | None]) -> int:
+    """Distinct reporters: one per contact; a report without one is its source's worker for its grid
+    (the grid app's reports name no reporter, and one grid worker covers one grid); a report with
+    neither is someone of its own."""
+    reporters: set[tuple[str, str]] = set()
+    unknown = 0
+    for contact, source, grid in zip(contacts, sources, grids, strict=True):
+        if contact is not None:
+            reporters.add(("contact", contact))
+        elif grid is not None:
+            reporters.add((source, grid))
+        else:
+            unknown += 1
+    return len(reporters) + unknown
 
 
 def _merge(frame: pd.DataFrame, data: _Reports, label: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -188,7 +199,9 @@ def _merge(frame: pd.DataFrame, data: _Reports, label: np.ndarray) -> tuple[pd.D
                 "category": _majority(values("category")),
                 "first_reported_at": _iso_time(data.seconds[first]),
                 "status": _most_advanced(values("status")),
-                "reporter_count": _reporter_count(values("contact")),
+                "reporter_count": _reporter_count(
+                    values("contact"), [str(data.source[i]) for i in members], values("grid")
+                ),
                 "report_count": len(members),
                 "grid": _majority(values("grid")),
                 "location": column["location"][fullest],

@@ -446,6 +446,17 @@ VERIFICATION_HEADERS = (
     "备注",
 )
 ANSWER_HEADER = "核验结果"
+FIRST_SEEN_HEADER = "首次发现"
+
+
+def first_seen_day(first_seen: Any) -> date | None:
+    """The day an alert was first seen, as a date cell a clerk can sort by."""
+    if is_missing(first_seen):
+        return None
+    try:
+        return date.fromisoformat(str(first_seen)[:10])
+    except ValueError:
+        return None
 
 
 def _shown(spec: ReportSpec, placeholder: str, value: Any, shown_to_all: frozenset[str] = frozenset()) -> Any:
@@ -486,7 +497,7 @@ def verification_table(
                 name_mask.apply(name) if name_mask else name,
                 detail,
                 mask_text(evidence),
-                None if is_missing(first_seen) else str(first_seen)[:10],
+                first_seen_day(first_seen),
                 STATUS_LABELS.get(str(alert.get("status")), str(alert.get("status") or "")),
                 None if is_missing(alert.get("answer")) else alert.get("answer"),
                 None if is_missing(alert.get("answer_note")) else alert.get("answer_note"),
@@ -499,10 +510,12 @@ def verification_table(
         covers="alerts",
         frame=frame,
         column_sources=tuple(
-            ColumnSource(VERIFICATION_SHEET, header, "", "跨部门核验（pipelines/config/alerts.yaml）", "")
+            ColumnSource(VERIFICATION_SHEET, header, "", "跨部门核验规则（数据管理员维护）", "")
             for header in VERIFICATION_HEADERS
         ),
         text_columns=frozenset({"核验编号", "记录编号", "人员编号", ANSWER_HEADER, "备注"}),
+        number_formats={FIRST_SEEN_HEADER: "yyyy-mm-dd"},
+        date_layouts={FIRST_SEEN_HEADER: "{year:04d}-{month:02d}-{day:02d}"},
         coverage=f"{department}持有的记录中，与其他部门记录不一致的（待核实与已答复）",
         choices={ANSWER_HEADER: list(rules.answers)},
     )

@@ -371,7 +371,7 @@ def change_sheets(changes: ChangeSet) -> list[TableSheet]:
 def change_cover(changes: ChangeSet, *, run_id: str, generated_at: datetime) -> CoverSheet:
     spec, report = changes.report.spec, changes.report
     counts = changes.counts()
-    facts = [
+    facts: list[tuple[str, Any]] = [
         ("报表", f"{spec.title}（变更）"),
         ("接收单位", spec.recipient),
         ("运行编号", run_id),
@@ -380,7 +380,7 @@ def change_cover(changes: ChangeSet, *, run_id: str, generated_at: datetime) -> 
         ("对比基准", f"上次交付（统计日期 {changes.baseline.as_of}，运行编号 {changes.baseline.run_id}）"),
     ]
     facts += [
-        (f"{change}（{'人员编号' if change in (MERGED, SPLIT) else '行'}数）", str(counts[change]))
+        (f"{change}（{'人员编号' if change in (MERGED, SPLIT) else '行'}数）", counts[change])
         for change in CHANGE_TYPES
     ]
     masked = [s.header for table in report.tables for s in table.column_sources if "脱敏" in s.treatment]
@@ -392,7 +392,7 @@ def change_cover(changes: ChangeSet, *, run_id: str, generated_at: datetime) -> 
         per_type = {change: 0 for change in (ADDED, MODIFIED, REMOVED)}
         for row in changes.for_sheet(table.sheet):
             per_type[row.change] += 1
-        rows += [[table.sheet, change, str(count)] for change, count in per_type.items()]
+        rows += [[table.sheet, change, count] for change, count in per_type.items()]
     return CoverSheet(
         title=f"{spec.title}（变更）", facts=facts, table_headers=("工作表", "变更类型", "行数"), table_rows=rows
     )

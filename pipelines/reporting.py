@@ -34,11 +34,12 @@ from connectors.push import DeliveryLog, PushResult, push_batches
 from connectors.return_marker import ReturnMarker
 from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title
 from hub_errors import ConfigError, DeliveryError
-from pipelines.departments import ColumnSpec, ReportSpec, Section
+from pipelines.departments import ColumnSpec, ReportSpec, Section, load_labels
 from pipelines.faults import crash_point
 
 UNKNOWN_GROUP = "未识别社区"
 MASKED_NOTE = "已脱敏（无权查看）"
+WITHHELD_NOTE = "未发送：本单位无权查看该字段，整列只会是 ***，故删去"
 DERIVED_FIELDS = {"age": "由出生日期按统计日计算"}
 ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
@@ -46,7 +47,7 @@ KEY_FIELDS = {"persons": "person_id", "incidents": "incident_id"}
 FILE_NAME_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 EXCEL_MAX_ROWS = 1_048_576  # rows in one worksheet, the header included
 SHEET_ROW_LIMIT_ENV = "HUB_SHEET_ROW_LIMIT"
-AREA_FIELDS = {"persons": ("addr_district", "addr_community"), "incidents": ("loc_district", "loc_community")}
+AREA_FIELDS = {"persons": ("addr_district", "community"), "incidents": ("loc_district", "loc_community")}
 UNKNOWN_DISTRICT = "未识别区"
 
 
@@ -168,14 +169,15 @@ def describe_rule(rule: Any) -> str:
     if rule == "all":
         return "全部"
     ((key, value),) = rule.items()
+    labels = load_labels()
     if key == "source":
-        return f"来源系统含 {value}"
+        return f"{labels.source(value)}系统有记录"
     if key == "age_at_least":
         return f"年满 {value} 周岁"
     if key in ("attribute_present", "field_present"):
-        return f"{value} 不为空"
+        return f"{labels.field(value)}不为空"
     if key == "value_in":
-        return " 且 ".join(f"{name} 为 {'/'.join(map(str, allowed))}" for name, allowed in value.items())
+        return " 且 ".join(f"{labels.field(name)}为{'/'.join(map(str, allowed))}" for name, allowed in value.items())
     if key == "not":
         return f"非（{describe_rule(value)}）"
     joiner = " 或 " if key == "any" else " 且 "
@@ -191,13 +193,43 @@ def apply_pattern(value: str, pattern: str, layout: re.Pattern[str]) -> str:
     return pattern.format(**dict(zip(names, numbers, strict=False)))
 
 
+def real_date(text: str, column: ColumnSpec) -> Any:
+    """An ISO date (time) as a date (datetime) an Excel cell holds; the text when it is not one."""
+    layout = ISO_DATE if column.date else ISO_DATETIME
+    match = layout.match(text)
+    if match is None:
+        return text
+    parts = [int(part) if part else 0 for part in match.groups()]
+    try:
+        if column.date:
+            return date(parts[0], parts[1], parts[2])
+        return datetime(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
+    except ValueError:
+        return text
+
+
+def source_labels(value: Any) -> str | None:
+    """The ;-joined source systems of a record as staff name them: civil;grid -> 民政、网格."""
+    text = plain_text(value)
+    if text is None:
+        return None
+    labels = load_labels()
+    return "、".join(labels.source(name) for name in text.split(";") if name)
+
+
 def format_value(value: Any, column: ColumnSpec) -> Any:
-    """One golden value in the department's own code, date layout or number."""
+    """One golden value in the department's own code, date layout or number. A date column with a
+    ``number_format`` becomes a real date (the workbook shows it in that format; pushes and change
+    lists in the ``date`` layout)."""
+    if column.field == "sources" and column.codes is None:
+        return source_labels(value) or column.default
     if column.codes is not None:
         text = plain_text(value)
         value = column.codes.get(text) if text is not None else None
     elif column.date or column.datetime:
         text = plain_text(value)
+        if text is not None and column.number_format:
+            return real_date(text, column)
         if text is not None:
             value = (
                 apply_pattern(text, column.date or "", ISO_DATE)
@@ -237,6 +269,15 @@ def as_number(value: Any) -> Any:
     return int(number) if number.is_integer() else number
 
 
+def date_text(value: Any, layout: str) -> Any:
+    """A real date (time) in a department's text layout, for HTTP pushes and change lists."""
+    if not isinstance(value, date):
+        return value
+    moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    names = ("year", "month", "day", "hour", "minute", "second")
+    return layout.format(**{name: getattr(moment, name) for name in names})
+
+
 @dataclass(frozen=True)
 class ColumnSource:
     """Where one report column comes from, for the cover sheet."""
@@ -263,6 +304,8 @@ class ReportTable:
     choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
     districts: tuple[str, ...] = ()  # per row, for splitting a sheet past the row limit
     communities: tuple[str, ...] = ()
+    date_layouts: Mapping[str, str] = field(default_factory=dict)  # header -> text layout for pushes
+    withheld: tuple[str, ...] = ()  # headers of columns not sent (the department may see none of it)
 
     def as_sheet(self) -> TableSheet:
         return TableSheet(self.sheet, self.frame, self.number_formats, self.text_columns, self.choices)
@@ -279,6 +322,8 @@ class ReportTable:
     def records(self) -> list[dict[str, Any]]:
         """Rows as JSON-ready objects keyed by the department's column names (for HTTP delivery)."""
         frame = self.frame.astype(object).where(self.frame.notna(), None)
+        for header, layout in self.date_layouts.items():
+            frame[header] = frame[header].map(lambda value, layout=layout: date_text(value, layout))
         return [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
@@ -304,10 +349,18 @@ class DepartmentReport:
 def treatment_of(column: ColumnSpec, masked: bool) -> str:
     notes = []
     if column.codes:
-        notes.append("代码 " + " ".join(f"{key}→{code}" for key, code in column.codes.items()))
+        meaning = load_labels().values.get(column.field or "", {})
+        pairs = [(meaning.get(key, key), code) for key, code in column.codes.items()]
+        if all(shown == code for shown, code in pairs):
+            notes.append("按中文填写：" + "、".join(code for _, code in pairs))
+        else:
+            notes.append("按本单位代码填写：" + "，".join(f"{shown}填{code}" for shown, code in pairs))
     pattern = column.date or column.datetime
-    if pattern:
-        notes.append("格式如 " + pattern.format(year=2026, month=1, day=5, hour=8, minute=30, second=0))
+    if pattern and column.number_format:
+        example = pattern.format(year=2026, month=1, day=5, hour=8, minute=30, second=0)
+        notes.append(f"日期单元格（可排序、筛选），显示如 {example}")
+    elif pattern:
+        notes.append("文本，格式如 " + pattern.format(year=2026, month=1, day=5, hour=8, minute=30, second=0))
     if column.default is not None:
         notes.append(f"缺失填“{column.default}”")
     if masked:
@@ -321,7 +374,8 @@ def origin_of(view: RecordView, column_field: str, covers: str) -> str:
         return DERIVED_FIELDS[column_field]
     counts = view.origins.get(column_field) or view.origins.get(f"attributes.{column_field}")
     if counts:
-        return "，".join(f"{source} {count}" for source, count in counts.most_common())
+        labels = load_labels()
+        return "，".join(f"{labels.source(source)} {count} 条" for source, count in counts.most_common())
     if covers == "incidents":
         return "合并后的事件记录"
     if column_field not in view.frame.columns:
@@ -348,6 +402,8 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
     number_formats: dict[str, str] = {}
     text_columns: set[str] = set()
     choices = {column.header: column.choices for column in section.columns if column.choices}
+    date_layouts: dict[str, str] = {}
+    withheld: list[str] = []
     for column in section.columns:
         if column.field is None:
             data[column.header] = [None] * len(view.frame)
@@ -355,12 +411,21 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
             sources.append(ColumnSource(section.sheet, column.header, "", "留空，由接收方填写", ""))
             continue
         masked = column.field not in spec.entitled
+        if masked and spec.mask_for(column.field).hides_all:
+            withheld.append(column.header)
+            field_label = load_labels().field(column.field)
+            sources.append(ColumnSource(section.sheet, column.header, field_label, "", WITHHELD_NOTE))
+            continue
         values = format_column(view.values(column.field), column)
         if masked:
             mask = spec.mask_for(column.field)
             values = [mask.apply(None if value is None else str(value)) for value in values]
         data[column.header] = values
-        if column.type == "number" and not masked:
+        layout = column.date or column.datetime
+        if layout and column.number_format and not masked:
+            number_formats[column.header] = column.number_format
+            date_layouts[column.header] = layout
+        elif column.type == "number" and not masked:
             number_formats[column.header] = column.number_format or "General"
         elif column.type == "text" or masked:
             text_columns.add(column.header)
@@ -368,15 +433,19 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
             ColumnSource(
                 section.sheet,
                 column.header,
-                column.field,
+                load_labels().field(column.field),
                 origin_of(view, column.field, section.covers),
                 treatment_of(column, masked),
             )
         )
+    headers = [column.header for column in section.columns if column.header in data]
+    frame = pd.DataFrame(data, columns=headers)
+    for header in date_layouts:  # keep dates as date objects (pandas would make them Timestamps)
+        frame[header] = pd.Series(data[header], index=frame.index, dtype=object)
     table = ReportTable(
         sheet=section.sheet,
         covers=section.covers,
-        frame=pd.DataFrame(data, columns=[column.header for column in section.columns]),
+        frame=frame,
         column_sources=tuple(sources),
         number_formats=number_formats,
         text_columns=frozenset(text_columns),
@@ -385,6 +454,8 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         keys=tuple(plain_text(value) or "" for value in view.values(KEY_FIELDS[section.covers])),
         districts=area_labels(view, AREA_FIELDS[section.covers][0], UNKNOWN_DISTRICT),
         communities=area_labels(view, AREA_FIELDS[section.covers][1], UNKNOWN_GROUP),
+        date_layouts=date_layouts,
+        withheld=tuple(withheld),
     )
     return table, view
 
@@ -541,7 +612,8 @@ def build_community_rosters(
     for group in sorted(set(groups)):
         positions = [int(position) for position in (groups == group).nonzero()[0]]
         rosters[group] = dataclasses.replace(
-            table.rows(positions), coverage=f"{describe_rule(section.include)}，{spec.group_by} 为 {group}"
+            table.rows(positions),
+            coverage=f"{describe_rule(section.include)}，{load_labels().field(spec.group_by)}为{group}",
         )
     return rosters
 
@@ -556,7 +628,7 @@ def local_time(moment: datetime, timezone: str) -> str:
 def cover_sheet(
     spec: ReportSpec, tables: Sequence[ReportTable], *, run_id: str, generated_at: datetime, as_of: date
 ) -> CoverSheet:
-    facts = [
+    facts: list[tuple[str, Any]] = [
         ("报表", spec.title),
         ("接收单位", spec.recipient),
         ("运行编号", run_id),
@@ -564,13 +636,24 @@ def cover_sheet(
         ("统计日期", as_of.isoformat()),
     ]
     for table in tables:
-        facts.append((f"{table.sheet} 行数", str(len(table.frame))))
+        facts.append((f"{table.sheet} 行数", len(table.frame)))
         facts.append((f"{table.sheet} 范围", table.coverage))
         split = split_table(table)
         if split.note:
             facts.append((f"{table.sheet} 拆分", split.note))
     masked = [source.header for table in tables for source in table.column_sources if MASKED_NOTE in source.treatment]
     facts.append(("脱敏列", "、".join(masked) if masked else "无"))
+    withheld = list(
+        dict.fromkeys(
+            s.header if s.header == s.field else f"{s.header}（{s.field}）"
+            for table in tables
+            for s in table.column_sources
+            if s.treatment == WITHHELD_NOTE
+        )
+    )
+    facts.append(
+        ("未发送的列", f"{'、'.join(withheld)}（{WITHHELD_NOTE.removeprefix('未发送：')}）" if withheld else "无")
+    )
     rows = [[s.sheet, s.header, s.field, s.origin, s.treatment] for t in tables for s in t.column_sources]
     return CoverSheet(
         title=spec.title,
@@ -652,7 +735,9 @@ def write_community_rosters(
     for group, table in rosters.items():
         path = output_path(out_dir, folder, pattern, spec, as_of, group)
         send_id = roster_send_id(run_id, group)
-        titled = dataclasses.replace(spec, title=f"{spec.title}（{group}）")
+        titled = dataclasses.replace(
+            spec, title=f"{spec.title}（{group}）", recipient=spec.recipient_for(group, unplaced=group == UNKNOWN_GROUP)
+        )
         cover = cover_sheet(titled, [table], run_id=run_id, generated_at=generated_at, as_of=as_of)
         facts = [*cover.facts, *guide, (SEND_FACT, send_id), (CHECKER_FACT, "")]
         cover = dataclasses.replace(cover, facts=facts)

@@ -37,6 +37,7 @@ class SourceMapping:
     limits: dict[str, int] = field(default_factory=dict)
     updated_at: str | None = None
     optional: frozenset[str] = frozenset()
+    send_back: frozenset[str] = frozenset()
 
     def limit(self, name: str) -> int:
         """The longest value (characters) a field or attribute key may hold (limits.yaml, `limits:`)."""
@@ -82,6 +83,19 @@ def _optional_columns(raw: Any, path: Path, attributes: set[str]) -> frozenset[s
     if unknown:
         raise ConfigError(f"映射文件 {path}：optional 只能列出 attributes 中的源列，{unknown} 不在其中")
     return frozenset(str(column) for column in raw)
+
+
+SEND_BACK_FIELDS = frozenset({"id_no", "phone"})
+
+
+def _send_back_fields(raw: Any, path: Path) -> frozenset[str]:
+    """Fields whose unusable values send the record back instead of being left out (hand-typed
+    sources whose senders can fix them: the community intake workbook)."""
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list) or not set(map(str, raw)) <= SEND_BACK_FIELDS:
+        raise ConfigError(f"映射文件 {path}：send_back 应为以下字段的列表：{sorted(SEND_BACK_FIELDS)}")
+    return frozenset(map(str, raw))
 
 
 @lru_cache(maxsize=4)
@@ -136,6 +150,7 @@ def parse_mapping(data: Any, path: Path) -> SourceMapping:
         limits={**default_limits(dataset), **_limit_table(data.get("limits"), path, "limits")},
         updated_at=None if not data.get("updated_at") else str(data["updated_at"]),
         optional=_optional_columns(data.get("optional"), path, set(attributes)),
+        send_back=_send_back_fields(data.get("send_back"), path),
     )
 
 

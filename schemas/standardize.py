@@ -13,7 +13,11 @@ Every value has control characters removed (soft flag `<field>_control_chars`) a
 Hard checks, residents: record id empty; any value too long; name empty; birth date that cannot exist,
 cannot be read, lies in the future or before 1880; and no usable identity — the row must carry, besides
 the name, at least one of an ID number (18 characters after cleaning, even with a bad check digit), a
-birth date, a phone number, or an address down to a door number, building or room.
+birth date, a phone number, or an address down to a door number, building or room. For the fields a
+mapping lists under `send_back` (the intake workbook: id_no, phone), a value that cannot be used as
+typed quarantines the record with a reason per cell (check `id_invalid`: wrong length or check digit,
+an impossible date, or a date or sex the row contradicts; `phone_invalid`: unreadable, or no area code),
+so staff get it back instead of the value being dropped.
 Hard checks, events: record id empty; any value too long; reported time empty or unreadable; location and
 description both empty.
 """
@@ -37,7 +41,8 @@ from schemas.mapping import EVENT_FIELDS, RESIDENT_FIELDS, SourceMapping, load_m
 from schemas.models import EVENT_COLUMNS, EVENT_STATUSES, RESIDENT_COLUMNS, IncidentReport, ResidentRecord
 from schemas.normalize.address import AddressParts, canonical_address, parse_address
 from schemas.normalize.dates import normalize_date, normalize_datetime
-from schemas.normalize.id_number import normalize_cn_id
+from schemas.normalize.id_number import REASONS as ID_REASONS
+from schemas.normalize.id_number import IdResult, birth_from_id, gender_from_id, normalize_cn_id
 from schemas.normalize.names import name_key
 from schemas.normalize.phone import normalize_phone
 from schemas.quarantine import QUARANTINE_COLUMNS, empty_quarantine, excerpt, quarantine_rows, reason_for
@@ -340,6 +345,98 @@ def _source_text(mapping: SourceMapping, rows: pd.DataFrame, fields: Iterable[st
     )
 
 
+GENDER_WORDS = {"1": "男", "2": "女"}
+LOCAL_PHONE = re.compile(r"^\d{7,8}$")
+PHONE_HINT = "手机填11位数字，座机填区号加号码（如0596-1234567）"
+
+
+def _id_problems(
+    result: IdResult, raw: str, birth: str | None, gender: str | None
+) -> tuple[str, list[tuple[str, str]]]:
+    """What is wrong with one ID number as typed: the reason for its cell and (field, reason) for the
+    cells of the row it contradicts; ('', []) when nothing is."""
+    if result.value is None:
+        for flag in ("id_from_number", "id_excel_truncated"):
+            if flag in result.flags:
+                return ID_REASONS[flag], []
+        length = len(re.sub(r"\s", "", raw))
+        return f"身份证号应为18位（末位可为X），这里是{length}位或含其他字符：请核对证件后更正", []
+    problems: list[str] = []
+    others: list[tuple[str, str]] = []
+    if "id_checksum" in result.flags:
+        problems.append("校验位不符，号码中至少有一位录错")
+    id_birth, id_gender = birth_from_id(result.value), gender_from_id(result.value)
+    if id_birth is None:
+        problems.append("号码中的出生日期不存在")
+    elif birth and birth != id_birth:
+        problems.append(f"号码中的出生日期为{id_birth}，与本行出生日期{birth}不符")
+        others.append(("birth", f"出生日期{birth}与身份证号中的{id_birth}不符：请核对"))
+    if gender and id_gender and gender != id_gender:
+        problems.append(f"号码表示{GENDER_WORDS[id_gender]}性，与本行性别“{GENDER_WORDS[gender]}”不符")
+        others.append(("gender", f"性别与身份证号（{GENDER_WORDS[id_gender]}性）不符：请核对"))
+    if not problems:
+        return "", []
+    return "身份证号有误：" + "；".join(problems) + "。请核对证件后更正", others
+
+
+def _phone_problem(raw: str, value: str | None) -> str:
+    if not raw:
+        return ""
+    if value is None:
+        return f"联系电话无法识别：{PHONE_HINT}"
+    if LOCAL_PHONE.match(value):
+        return f"联系电话只有{len(value)}位，缺少区号：{PHONE_HINT}"
+    return ""
+
+
+def _send_back_checks(
+    mapping: SourceMapping,
+    record_id: pd.Series,
+    raw: dict[str, pd.Series],
+    id_results: np.ndarray,
+    birth: pd.Series,
+    gender: pd.Series,
+    phone: pd.Series,
+    hard: list[pd.DataFrame],
+) -> pd.Series:
+    """Quarantine, cell by cell with the reason, the records whose ID number or phone (the fields in
+    the mapping's ``send_back``) cannot be used as typed, so they go back to the sender."""
+    rows: list[tuple[Any, str, str, object, str]] = []
+    typed = {name: raw[name].tolist() for name in ("id_no", "phone", "birth", "gender")}
+    births, genders, phones = birth.tolist(), gender.tolist(), phone.tolist()
+    for position, index in enumerate(raw["name"].index):
+        if "id_no" in mapping.send_back and typed["id_no"][position]:
+            reason, others = _id_problems(
+                id_results[position], typed["id_no"][position], births[position], genders[position]
+            )
+            if reason:
+                rows.append((index, "id_no", "id_invalid", typed["id_no"][position], reason))
+                rows += [(index, name, "id_invalid", typed[name][position], text) for name, text in others]
+        if "phone" in mapping.send_back:
+            reason = _phone_problem(typed["phone"][position], phones[position])
+            if reason:
+                rows.append((index, "phone", "phone_invalid", typed["phone"][position], reason))
+    bad = pd.Series(False, index=raw["name"].index, dtype=bool)
+    if rows:
+        index = [row[0] for row in rows]
+        hard.append(
+            pd.DataFrame(
+                {
+                    "source": mapping.source,
+                    "record_id": record_id.loc[index].to_numpy(),
+                    "field": [row[1] for row in rows],
+                    "check": [row[2] for row in rows],
+                    "value": [excerpt(row[3]) for row in rows],
+                    "reason": [row[4] for row in rows],
+                },
+                index=index,
+                columns=QUARANTINE_COLUMNS,
+            )
+        )
+        bad.loc[sorted(set(index))] = True
+    return bad
+
+
 def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame, record_ids: FieldText) -> StandardizeResult:
     source, n = mapping.source, len(rows)
     texts = _source_text(mapping, rows, RESIDENT_FIELDS, record_ids)
@@ -412,6 +509,12 @@ def _standardize_residents(mapping: SourceMapping, rows: pd.DataFrame, record_id
     phone = _take(phone_codes, phones)
     phone_series = pd.Series(phone, index=rows.index, dtype=object)
     flags.add((phone_series.isna() & (raw["phone"] != "")).to_numpy(), "phone_invalid")
+
+    if mapping.send_back:
+        per_row_ids = _take(id_codes, ids)
+        hard_mask |= _send_back_checks(
+            mapping, record_id, raw, per_row_ids, birth_series, gender_series, phone_series, hard
+        )
 
     address = _address_columns(raw["address"], "addr")
     located = np.zeros(n, dtype=bool)

@@ -126,6 +126,38 @@ DEFAULT_MASKS = {
 }
 FULL_MASK = Mask(0, 0)
 POLICY_FILE = SPEC_FOLDER / "_privacy.yaml"
+LABELS_FILE = SPEC_FOLDER / "_labels.yaml"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The hub's own names as staff read them (_labels.yaml): source systems, fields, code meanings."""
+
+    sources: Mapping[str, str]
+    fields: Mapping[str, str]
+    values: Mapping[str, Mapping[str, str]]
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, name)
+
+    def field(self, name: str) -> str:
+        return self.fields.get(name, name)
+
+
+@lru_cache(maxsize=1)
+def load_labels(path: Path = LABELS_FILE) -> Labels:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Labels(
+            sources={str(k): str(v) for k, v in (raw.get("sources") or {}).items()},
+            fields={str(k): str(v) for k, v in (raw.get("fields") or {}).items()},
+            values={
+                str(name): {str(k): str(v) for k, v in table.items()}
+                for name, table in (raw.get("values") or {}).items()
+            },
+        )
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ConfigError(f"labels {path} cannot be read ({exc}). Fix the file and run again.") from None
 
 
 @dataclass(frozen=True)
@@ -202,6 +234,14 @@ class ReportSpec:
     group_by: str | None = None
     path: Path | None = None
     full_schedule: str | None = None
+    unplaced_recipient: str = ""
+
+    def recipient_for(self, group: str, unplaced: bool = False) -> str:
+        """Who receives one group's roster: ``recipient`` with {group} filled in; the roster of the
+        persons no group holds goes to ``unplaced_recipient`` when the file names one."""
+        if unplaced and self.unplaced_recipient:
+            return self.unplaced_recipient
+        return self.recipient.replace("{group}", group)
 
     @property
     def cron_schedule(self) -> str:
@@ -362,6 +402,7 @@ def load_report_spec(path: Path) -> ReportSpec:
         group_by=raw.get("group_by"),
         path=path,
         full_schedule=None if full_schedule is None else str(full_schedule),
+        unplaced_recipient=str(raw.get("unplaced_recipient") or ""),
     )
     _check_id_mask(spec, path)
     return spec

@@ -100,9 +100,13 @@ def community_of(community: object, grid: object) -> str:
 
 
 def communities_of(view: RecordView) -> pd.Series:
+    """The golden record's placed community (dedup.community: address, grid, other records, address
+    book), as the rosters group persons; else the address's community or the grid's."""
     grids = view.values("grid")
+    placed = view.values("community") if "community" in view.frame.columns else view.values("addr_community")
+    named = [p if plain_text(p) else a for p, a in zip(placed, view.values("addr_community"), strict=True)]
     return pd.Series(
-        [community_of(c, g) for c, g in zip(view.values("addr_community"), grids, strict=True)],
+        [community_of(c, g) for c, g in zip(named, grids, strict=True)],
         index=view.frame.index,
         dtype=object,
     )

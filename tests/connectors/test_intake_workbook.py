@@ -179,7 +179,7 @@ def test_intake_mappings_name_exactly_the_template_columns() -> None:
 def test_dropped_workbook_with_one_bad_row_comes_back_marked(template: Path, tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(template)
     residents = wb[RESIDENTS.title]
-    residents.append(["张三", "350603195001011234", "男", "1950-01-01", "13912345678", "幸福路1号", "", "", ""])
+    residents.append(["张三", "350603195001011233", "男", "1950-01-01", "13912345678", "幸福路1号", "", "", ""])
     residents.append(["", "350603195001011235", "女", "1960-05-06", "13800001111", "胜利路2号", "", "", ""])
     wb.save(tmp_path / "drop.xlsx")
     rows = read_intake_workbook(tmp_path / "drop.xlsx")
@@ -192,7 +192,7 @@ def test_dropped_workbook_with_one_bad_row_comes_back_marked(template: Path, tmp
     assert ws.max_row == 2 and ws["B2"].value == "350603195001011235"
     assert ws["A2"].fill.fgColor.rgb.endswith("FFC7CE")
     assert "姓名" in ws["A2"].comment.text
-    assert ws["B2"].comment is None
+    assert "校验位不符" in ws["B2"].comment.text, "its ID number is wrong as well: it goes back marked too"
 
 
 PAYLOADS = (
@@ -238,3 +238,49 @@ def test_formula_payloads_in_headers_and_cells_come_back_as_inert_text(template:
         assert ws.cell(row=1, column=headers.index(header) + 1).quotePrefix
     resubmitted = read_intake_workbook(path)["residents"][0]
     assert all(resubmitted[header] == payload for header, payload in zip(HEADERS, PAYLOADS, strict=True))
+
+
+def test_bad_id_numbers_and_phones_go_back_cell_by_cell_with_the_reason(template: Path, tmp_path: Path) -> None:
+    """A wrong check digit whose birth date and sex contradict the row, a 17-digit number and a
+    7-digit phone: none is dropped silently, each comes back marked with a reason in Chinese."""
+    wb = openpyxl.load_workbook(template)
+    residents = wb[RESIDENTS.title]
+    residents.append(["张三", "350603195001011233", "男", "1950-01-01", "13912345678", "幸福路1号", "", "", ""])
+    # the check digit of 350603198001011236 is 7; its date says 1980-01-01 and its order code a man
+    residents.append(["李梅", "350603198001011236", "女", "1985-03-02", "13912345679", "幸福路2号", "", "", ""])
+    residents.append(["王芳", "35060319900101124", "女", "1990-01-01", "13912345670", "幸福路3号", "", "", ""])
+    residents.append(["赵强", "350603195001011233", "男", "1950-01-01", "2345678", "幸福路4号", "", "", ""])
+    wb.save(tmp_path / "drop.xlsx")
+    rows = read_intake_workbook(tmp_path / "drop.xlsx")
+    result = standardize("residents", "intake", pd.DataFrame(rows["residents"]))
+    assert list(result.accepted["record_id"]) == ["drop:居民信息:2"]
+    assert result.received == result.quarantined_records + len(result.accepted) == 4
+    assert result.records_per_check == {"id_invalid": 2, "phone_invalid": 1}
+
+    path = write_rejection_workbook(tmp_path / "rejected.xlsx", rows, result.quarantine)
+    ws = openpyxl.load_workbook(path)[RESIDENTS.title]
+    headers = [cell.value for cell in ws[1]]
+
+    def cell(row: int, header: str) -> openpyxl.cell.Cell:
+        return ws.cell(row=row, column=headers.index(header) + 1)
+
+    assert ws.max_row == 4
+    checksum = cell(2, "公民身份号码")
+    assert checksum.value == "350603198001011236" and checksum.fill.fgColor.rgb.endswith("FFC7CE")
+    assert "校验位不符" in checksum.comment.text
+    assert "1980-01-01" in checksum.comment.text and "1985-03-02" in checksum.comment.text
+    assert "男性" in checksum.comment.text
+    assert "身份证号" in cell(2, "出生日期").comment.text and "身份证号" in cell(2, "性别").comment.text
+    short = cell(3, "公民身份号码")
+    assert short.value == "35060319900101124" and "18位" in short.comment.text and "17位" in short.comment.text
+    phone = cell(4, "联系电话")
+    assert phone.value == "2345678" and "7位" in phone.comment.text and "区号" in phone.comment.text
+    assert all(cell(row, REASON_HEADER).value for row in (2, 3, 4))
+
+
+def test_template_and_rejection_workbooks_print_landscape_with_the_header_on_every_page(template: Path) -> None:
+    book = openpyxl.load_workbook(template)
+    for title in (RESIDENTS.title, EVENTS.title):
+        ws = book[title]
+        assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and "&P" in ws.oddFooter.center.text

@@ -343,3 +343,17 @@ def test_an_incident_without_a_grid_takes_its_buildings_grid() -> None:
     assert filled.loc["I1", "grid"] == "东区01网格" and filled.loc["I1", "grid_origin"] == "building residents"
     assert filled.loc["I2", "grid"] == "东区02网格" and filled.loc["I2", "grid_origin"] == "reported"
     assert pd.isna(filled.loc["I3", "grid"]) and filled.loc["I3", "grid_origin"] == "unknown"
+
+
+def test_reporters_are_counted_once_however_often_they_report() -> None:
+    """The resident who reports twice and the grid worker who files two updates are one reporter each."""
+    again = [
+        {**SHED[0], "record_id": "R1b", "reported_at": "2026-05-03 09:30:00", "description": "棚子还在搭"},
+        {**SHED[1], "record_id": "G7b", "reported_at": "2026-05-03 13:10:00", "description": "违章搭建，复查仍在"},
+    ]
+    result = resolve_incidents(pd.DataFrame(SHED + again + SAME_BUILDING_OTHER_INCIDENTS + ELSEWHERE + MONTH))
+    shed_ids = {incident_of(result.lineage, r) for r in ("R1", "R1b", "G7", "G7b", "X2")}
+    assert len(shed_ids) == 1
+    shed = result.incidents.set_index("incident_id").loc[shed_ids.pop()]
+    assert shed["report_count"] == 5
+    assert shed["reporter_count"] == 3, "the resident, the grid's worker and the community staff member"

@@ -66,7 +66,7 @@ def messy_community_inbox(inbox: Path) -> None:
     inbox.mkdir(parents=True)
     good = intake_workbook(
         inbox / "幸福社区_1101.xlsx",
-        ["陈丽婷", "350603199001011236", "女", "1990-01-01", "", "幸福路12号3栋2单元501室"],
+        ["陈丽婷", "35060319900101124X", "女", "1990-01-01", "", "幸福路12号3栋2单元501室"],
     )
     shutil.copy2(good, inbox / "幸福社区_1101 - 副本.xlsx")
     (inbox / "损坏.xlsx").write_bytes(good.read_bytes()[:1500])

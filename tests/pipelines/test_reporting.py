@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def person(
         "addr_street": "东铺头街道",
         "addr_community": community,
         "grid": "网格01",
+        "community": community,
         "attributes": json.dumps(attributes, ensure_ascii=False),
         "sources": sources,
         "record_count": len(sources.split(";")),
@@ -158,11 +160,12 @@ def test_civil_covers_elderly_and_recipients_in_its_layout(persons: pd.DataFrame
     table = report.tables[0].frame
     assert list(table["编号"]) == ["P1", "P4", "P3"]  # civil source / aged 60+; sorted by community
     first = table.iloc[0]
-    assert first["出生年月"] == "1950年1月1日" and first["性别"] == "男" and first["年龄"] == 76
+    assert first["出生年月"] == date(1950, 1, 1) and first["性别"] == "男" and first["年龄"] == 76
     assert first["救助类型"] == "低保" and first["月发放金额"] == 800
     assert first["身份证号"] == "350603195001011234"
     assert table.iloc[1]["救助类型"] == "无"
-    assert table.iloc[2]["慢性病"] == "***"  # health data is not civil affairs' to see
+    assert "慢性病" not in table.columns  # health data is not civil affairs' to see: not sent at all
+    assert report.tables[0].withheld == ("慢性病",)
     assert "P2" not in set(table["编号"])
 
 
@@ -173,8 +176,8 @@ def test_health_uses_codes_and_masks_what_it_is_not_entitled_to(persons: pd.Data
     assert table.loc["P2", "sex"] == "2" and table.loc["P3", "sex"] == "9"
     assert table.loc["P2", "birthday"] == "19900215"
     assert table.loc["P2", "chronic"] == "高血压" and table.loc["P1", "age"] == 76
-    # benefits are civil affairs' business: masked, and masked alike for those without any
-    assert set(table["aid_type"]) == {"***"}
+    # benefits are civil affairs' business: the column is not sent at all
+    assert "aid_type" not in table.columns
 
 
 def test_grid_lists_incidents_and_masks_id_numbers(persons: pd.DataFrame, incidents: pd.DataFrame) -> None:
@@ -185,7 +188,8 @@ def test_grid_lists_incidents_and_masks_id_numbers(persons: pd.DataFrame, incide
     assert list(residents.frame["公民身份号码"]) == ["350603************"] * 3
     assert list(events.frame["事件编号"]) == ["I1", "I2"]
     assert list(events.frame["事件类型"]) == ["未归类", "噪声扰民"]
-    assert events.frame.iloc[1]["首次上报时间"] == "2026-02-20 21:05"
+    assert events.frame.iloc[1]["首次上报时间"] == datetime(2026, 2, 20, 21, 5)
+    assert events.records()[1]["首次上报时间"] == "2026-02-20 21:05", "pushes keep the text layout"
     assert events.frame.iloc[1]["上报人数"] == 3
 
 
@@ -222,10 +226,10 @@ def test_cover_sheet_says_where_each_column_comes_from(persons: pd.DataFrame, tm
     path = write_report_workbook(report, tmp_path / "civil.xlsx", run_id="r", generated_at=GENERATED)
     rows = list(openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True))
     lineage = {row[1]: row for row in rows if row and row[0] == "核对名单"}
-    assert lineage["身份证号"][2] == "id_no" and "grid 2" in lineage["身份证号"][3]
-    assert "已脱敏" in lineage["慢性病"][4]
-    assert "1→男" in lineage["性别"][4]
-    assert "格式如 2026年1月5日" in lineage["出生年月"][4]
+    assert lineage["身份证号"][2] == "身份证号" and "网格 2 条" in lineage["身份证号"][3]
+    assert "未发送" in lineage["慢性病"][4]
+    assert "按中文填写：男、女" in lineage["性别"][4]
+    assert "日期单元格" in lineage["出生年月"][4] and "2026年1月5日" in lineage["出生年月"][4]
     assert lineage["年龄"][3] == "由出生日期按统计日计算"
 
 
@@ -305,6 +309,117 @@ def test_a_sheet_past_the_row_limit_is_split_by_district_then_community_then_num
     assert "网格事件" in book.sheetnames, "a sheet under the limit stays whole"
     facts = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if len(row) > 1 and row[0]}
     assert "按区拆分" in facts["实有人口 拆分"] and "4 个工作表" in facts["实有人口 拆分"]
-    assert facts["实有人口 行数"] == "950"
+    assert facts["实有人口 行数"] == 950
     assert "网格事件 拆分" not in facts
     book.close()
+
+
+ASCII_WORD = re.compile(r"[A-Za-z_]{3,}")
+
+
+def cover_of(path: Path) -> tuple[dict[str, object], list[tuple[object, ...]]]:
+    rows = list(openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True))
+    facts = {row[0]: row[1] for row in rows if row and row[0] and len(row) > 1 and row[1] is not None}
+    return facts, rows
+
+
+def test_dates_a_clerk_sorts_are_date_cells_unless_the_spec_asks_for_text(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    expected = {
+        ("grid", "实有人口", "出生日期"): "yyyy-mm-dd",
+        ("grid", "网格事件", "首次上报时间"): "yyyy-mm-dd hh:mm",
+        ("civil", "核对名单", "出生年月"): 'yyyy"年"m"月"d"日"',
+    }
+    for name, report in reports.items():
+        path = write_report_workbook(report, tmp_path / f"{name}.xlsx", run_id="r", generated_at=GENERATED)
+        book = openpyxl.load_workbook(path)
+        for (department, sheet, header), number_format in expected.items():
+            if department != name:
+                continue
+            ws = book[sheet]
+            column = [cell.value for cell in ws[1]].index(header)
+            cells = [row[column] for row in ws.iter_rows(min_row=2) if row[column].value is not None]
+            assert cells and all(cell.is_date and cell.number_format == number_format for cell in cells), header
+        if name == "health":  # the health system imports its own text layout (19900215)
+            ws = book["居民名单"]
+            column = [cell.value for cell in ws[1]].index("birthday")
+            assert {ws.cell(row=r, column=column + 1).data_type for r in range(2, ws.max_row + 1)} <= {"s", "n"}
+            assert ws.cell(row=2, column=column + 1).value in {"19500101", "19900215", "19590630"}
+
+
+def test_cover_counts_are_numbers_and_nothing_staff_read_is_in_english(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    for name in ("grid", "civil"):
+        path = write_report_workbook(reports[name], tmp_path / f"{name}.xlsx", run_id="run-7", generated_at=GENERATED)
+        facts, rows = cover_of(path)
+        counts = {label: value for label, value in facts.items() if str(label).endswith("行数")}
+        assert counts and all(isinstance(value, int) for value in counts.values()), counts
+        texts = [" ".join(map(str, filter(None, row))) for row in rows if row and row[0] != "运行编号"]
+        words = [(text, word) for text in texts for word in ASCII_WORD.findall(text)]
+        assert words == [], words
+    grid = openpyxl.load_workbook(tmp_path / "grid.xlsx")["实有人口"]
+    column = [cell.value for cell in grid[1]].index("数据来源")
+    assert [row[column].value for row in grid.iter_rows(min_row=2)] == ["网格、民政", "网格、卫健", "网格"]
+    facts, _ = cover_of(tmp_path / "civil.xlsx")
+    assert facts["核对名单 范围"] == "（年满 60 周岁 或 民政系统有记录 或 救助类型不为空）"
+
+
+def test_health_code_table_is_described_in_words(persons: pd.DataFrame, tmp_path: Path) -> None:
+    report = build_department_report(load_report_specs()["health"], persons, pd.DataFrame(), as_of=AS_OF)
+    _, rows = cover_of(write_report_workbook(report, tmp_path / "h.xlsx", run_id="r", generated_at=GENERATED))
+    sex = next(row for row in rows if row and row[1] == "sex")
+    assert sex[4] == "按本单位代码填写：男填1，女填2；缺失填“9”" and "→" not in sex[4]
+
+
+def test_columns_a_department_may_see_none_of_are_not_sent_and_the_cover_says_why(
+    persons: pd.DataFrame, tmp_path: Path
+) -> None:
+    report = build_department_report(load_report_specs()["civil"], persons, pd.DataFrame(), as_of=AS_OF)
+    path = write_report_workbook(report, tmp_path / "civil.xlsx", run_id="r", generated_at=GENERATED)
+    headers = [cell.value for cell in openpyxl.load_workbook(path)["核对名单"][1]]
+    assert "慢性病" not in headers and "户籍地址" in headers
+    assert all("慢性病" not in row for row in report.tables[0].records())
+    facts, _ = cover_of(path)
+    assert str(facts["未发送的列"]).startswith("慢性病（") and "无权查看" in str(facts["未发送的列"])
+    health = build_department_report(load_report_specs()["health"], persons, pd.DataFrame(), as_of=AS_OF)
+    path = write_report_workbook(health, tmp_path / "health.xlsx", run_id="r", generated_at=GENERATED)
+    assert cover_of(path)[0]["未发送的列"].startswith("aid_type（救助类型）")  # type: ignore[union-attr]
+
+
+def test_civil_registered_address_comes_only_from_a_registered_address(persons: pd.DataFrame) -> None:
+    registered = json.dumps({"aid_type": "低保", "registered_address": "漳浦县绥安镇新华社区胜利西路211号"})
+    persons.loc[persons["person_id"] == "P1", "attributes"] = registered
+    table = build_department_report(load_report_specs()["civil"], persons, pd.DataFrame(), as_of=AS_OF).tables[0]
+    frame = table.frame.set_index("编号")
+    assert frame.loc["P1", "户籍地址"] == "漳浦县绥安镇新华社区胜利西路211号"
+    assert pd.isna(frame.loc["P4", "户籍地址"]), "the current address (南昌社区幸福路1号) is no registered address"
+    assert frame.loc["P4", "所属社区"] == "南昌社区"
+
+
+def test_each_roster_names_its_community_as_recipient(persons: pd.DataFrame, tmp_path: Path) -> None:
+    spec = load_report_specs()["community"]
+    rosters = build_community_rosters(persons, spec, as_of=AS_OF)
+    paths = write_community_rosters(rosters, spec, tmp_path, run_id="r", generated_at=GENERATED, as_of=AS_OF)
+    assert cover_of(paths["南昌社区"])[0]["接收单位"] == "南昌社区居民委员会"
+    assert cover_of(paths["南昌社区"])[0]["居民名册 范围"] == "全部，所属社区为南昌社区"
+    assert "核实" in str(cover_of(paths["未识别社区"])[0]["接收单位"])
+
+
+def test_every_report_workbook_is_set_up_for_printing(
+    persons: pd.DataFrame, incidents: pd.DataFrame, tmp_path: Path
+) -> None:
+    reports = build_department_reports(load_report_specs(), persons, incidents, as_of=AS_OF)
+    for name, report in reports.items():
+        path = write_report_workbook(report, tmp_path / f"{name}.xlsx", run_id="r", generated_at=GENERATED)
+        book = openpyxl.load_workbook(path)
+        for ws in book.worksheets:
+            assert ws.page_setup.orientation == "landscape", (name, ws.title)
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (1, None)
+            assert ws.page_setup.fitToHeight == 0
+            assert "&P" in (ws.oddFooter.center.text or "") and "&N" in (ws.oddFooter.center.text or "")
+            if ws.title != "说明":
+                assert ws.print_title_rows == "$1:$1", (name, ws.title)

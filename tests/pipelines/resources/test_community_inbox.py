@@ -11,7 +11,7 @@ import pytest
 from connectors.intake_workbook import write_intake_template
 from pipelines.resources.community_inbox import CommunityInboxResource
 
-RESIDENT_ROW = ["陈丽婷", "350603199001011236", "女", "1990-01-01", "13912345678", "幸福路12号3栋2单元501室"]
+RESIDENT_ROW = ["陈丽婷", "35060319900101124X", "女", "1990-01-01", "13912345678", "幸福路12号3栋2单元501室"]
 
 
 def intake_workbook(path: Path, *rows: list[object], birth_format: str | None = None) -> Path:
