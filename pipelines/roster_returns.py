@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 import yaml
 
 from connectors.spreadsheet import find_header, open_workbook, sheet_values
@@ -31,7 +32,7 @@ from hub_errors import ConfigError
 from pipelines.changes import key_header
 from pipelines.departments import ColumnSpec, ReportSpec, load_report_specs
 from pipelines.reporting import CHECKER_FACT, ROSTER_KIND, ReportTable, roster_send_id
-from pipelines.roster_store import Correction, Send, sent_cells
+from pipelines.roster_store import CORRECTION_COLUMNS, Correction, Send, sent_cells
 from pipelines.warehouse import Warehouse
 from schemas.normalize.address import parse_address
 from schemas.normalize.dates import normalize_date
@@ -254,6 +255,43 @@ COMMUNITY_COLUMNS = [
     "address", "address_canonical", "addr_district", "addr_street", "addr_community", "addr_road",
     "addr_door_no", "addr_building", "addr_unit", "addr_room", "grid", "quality_flags", "attributes", "updated_at",
 ]  # fmt: skip
+
+
+FORM_CORRECTED_FIELDS = ("name", "birth", "phone", "address", "grid")
+
+
+def form_corrections_frame(warehouse: Warehouse) -> pd.DataFrame:
+    """The corrections communities made to pre-filled columns of department forms
+    (pipelines/forms, ``form_corrections``), as rows like RosterStore.corrections gives, so a phone a
+    community corrected on a form reaches survivorship and every department as a roster's does. A
+    value that is not valid for its field (parse_correction) is kept in form_corrections only."""
+    from pipelines.forms.store import form_corrections
+
+    with warehouse.engine.connect() as conn:
+        rows = conn.execute(sa.select(form_corrections).order_by(form_corrections.c.recorded_at, form_corrections.c.id))
+        found = []
+        for row in rows.mappings():
+            if row["field"] not in FORM_CORRECTED_FIELDS:
+                continue
+            value, _ = parse_correction(row["field"], str(row["corrected_value"]), None)
+            if value is None:
+                continue
+            found.append({
+                "person_id": str(row["person_id"]), "field": row["field"], "sent_value": row["sent_value"],
+                "new_value": value, "send_id": f"form:{row['form']}", "file_hash": None, "sheet_row": None,
+                "community": row["community"], "checked_by": "", "checked_at": row["recorded_at"], "run_id": None,
+            })
+    return pd.DataFrame(found, columns=CORRECTION_COLUMNS)
+
+
+def all_community_corrections(warehouse: Warehouse) -> pd.DataFrame:
+    """Roster and form corrections together, oldest first (the latest of a field wins)."""
+    rosters, forms = warehouse.rosters.corrections(), form_corrections_frame(warehouse)
+    if not len(forms):
+        return rosters
+    both = pd.concat([frame for frame in (rosters, forms) if len(frame)], ignore_index=True)
+    when = pd.to_datetime(both["checked_at"], utc=True, format="mixed")
+    return both.iloc[when.argsort(kind="stable")].reset_index(drop=True)
 
 
 def community_records(corrections: pd.DataFrame, source: str = "community") -> pd.DataFrame:

@@ -13,7 +13,12 @@ from pipelines.community_returns import APPLIED, process_returns
 from pipelines.metadata import frame_metadata
 from pipelines.resources.community_inbox import CommunityInboxResource
 from pipelines.resources.warehouse import WarehouseResource
-from pipelines.roster_returns import RESULT_FIELD, community_records, load_roster_return_rules
+from pipelines.roster_returns import (
+    RESULT_FIELD,
+    all_community_corrections,
+    community_records,
+    load_roster_return_rules,
+)
 from pipelines.warehouse import Warehouse, person_id_history
 
 
@@ -60,7 +65,7 @@ def community_corrections(
     for item in processed:
         if item.outcome != APPLIED:
             context.log.warning(f"社区收件箱回执 {item.file_name}：{item.outcome}：{item.reason}")
-    corrections = store.rosters.corrections()
+    corrections = all_community_corrections(store)
     known = set(person_lineage["person_id"].astype(str))
     corrections = current_ids(corrections, merged_into(store), known) if len(corrections) else corrections
     records = community_records(corrections, load_roster_return_rules().source)

@@ -272,3 +272,25 @@ def test_corrections_follow_a_person_merged_into_another() -> None:
     log = pd.DataFrame({"person_id": ["P1", "P2", "P9"], "field": ["phone"] * 3, "new_value": ["1", "2", "9"]})
     moved = current_ids(log, {"P1": "P5", "P5": "P7"}, known={"P2", "P7"})
     assert moved[["person_id", "new_value"]].values.tolist() == [["P7", "1"], ["P2", "2"]], "P9 is gone"
+
+
+def test_a_phone_corrected_on_a_department_form_wins_like_a_roster_correction(hub: Hub) -> None:
+    from datetime import UTC, datetime
+
+    from pipelines.forms.store import form_corrections
+    from pipelines.roster_returns import all_community_corrections
+
+    hub.drop("核对完毕.xlsx", corrected_phones())
+    hub.process()
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    with hub.warehouse.engine.begin() as conn:
+        conn.execute(form_corrections.insert(), [
+            {"return_id": 1, "form": "elderly_living_alone", "community": COMMUNITY, "person_id": "P1",
+             "field": "phone", "sent_value": "138****0001", "corrected_value": "139 0000 0009", "recorded_at": later},
+            {"return_id": 1, "form": "elderly_living_alone", "community": COMMUNITY, "person_id": "P2",
+             "field": "phone", "sent_value": "138****0002", "corrected_value": "12345", "recorded_at": later},
+        ])
+    corrections = all_community_corrections(hub.warehouse)
+    persons = golden(hub.std, hub.lineage, community_records(corrections)).set_index("person_id")
+    assert persons.loc["P1", "phone"] == "13900000009", "the form's later correction wins over the roster's"
+    assert persons.loc["P2", "phone"] == NEW_PHONES["P2"], "an invalid form value is not taken"
