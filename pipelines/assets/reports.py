@@ -26,6 +26,7 @@ from pipelines.reporting import (
     write_community_rosters,
 )
 from pipelines.resources.delivery import DeliveryResource
+from pipelines.resources.warehouse import WarehouseResource
 from pipelines.run_mode import tagged_mode
 
 
@@ -109,12 +110,17 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         golden_persons: pd.DataFrame,
         source_guard: pd.DataFrame,
         delivery: DeliveryResource,
+        warehouse: WarehouseResource,
     ) -> Iterator[dg.Output[pd.DataFrame]]:
         held = reports_held_by(source_guard, spec.name, config)
         if held:
             context.log.warning(f"rosters {spec.name} held back in this run (not written): {held}")
             return
         as_of = today_in_china()
+        written_before = warehouse.get().table_run(report_asset_name(spec)) is not None
+        if tagged_mode(context) == "incremental" and written_before and not spec.is_full_day(as_of):
+            context.log.info(f"rosters {spec.name}: not a full day (full_schedule); communities keep the last ones")
+            return
         rosters = build_community_rosters(golden_persons, spec, as_of=as_of)
         paths = write_community_rosters(
             rosters, spec, delivery.out_path(), run_id=context.run_id, generated_at=datetime.now(UTC), as_of=as_of

@@ -5,9 +5,10 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from dedup import RESIDENT_FIELDS, LinkResult, build_golden
+from dedup import RESIDENT_FIELDS, LinkResult
 from dedup.incidents import fill_missing_grids, resolve_incidents
 from dedup.presets import RESIDENT_VALIDITY
+from pipelines.golden_state import update_golden
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.person_linking import Mode, link_persons
 from pipelines.resources.warehouse import WarehouseResource
@@ -135,15 +136,32 @@ def model_check_result(result: LinkResult) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name="resolved", kinds={"python"})
+@dg.asset(group_name="resolved", kinds={"python"}, io_manager_key="lineage_io_manager")
 def golden_persons(
-    context: dg.AssetExecutionContext, std_residents: pd.DataFrame, person_lineage: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    std_residents: pd.DataFrame,
+    person_lineage: pd.DataFrame,
+    warehouse: WarehouseResource,
 ) -> pd.DataFrame:
-    """One golden record per person, each field with the source record it came from."""
-    clusters = person_lineage.rename(columns={"person_id": "cluster_id"})
-    golden = build_golden(std_residents, clusters, load_survivorship_rules())
-    context.add_output_metadata(frame_metadata(golden))
-    return golden
+    """One golden record per person, each field with the source record it came from; an incremental
+    run rebuilds only the persons whose records changed (pipelines/golden_state.py)."""
+    update = update_golden(
+        warehouse.get(),
+        std_residents,
+        person_lineage,
+        load_survivorship_rules(),
+        context.run_id,
+        full=tagged_mode(context) == "full",
+    )
+    context.add_output_metadata(
+        frame_metadata(
+            update.golden,
+            rebuilt_persons=dg.MetadataValue.int(len(update.rebuilt)),
+            dropped_persons=dg.MetadataValue.int(len(update.dropped)),
+            rebuilt_all=dg.MetadataValue.bool(update.full),
+        )
+    )
+    return update.golden
 
 
 @dg.multi_asset(
