@@ -111,6 +111,15 @@ def _previous_digests(store: Warehouse) -> pd.Series | None:
     return pd.Series(frame["digest"].astype(str).to_numpy(), index=frame["person_id"].astype(str).to_numpy())
 
 
+def golden_digests(store: Warehouse) -> dict[str, str]:
+    """person id -> digest of the golden record as ``golden_persons`` holds it now (empty when the golden
+    records were written without digests)."""
+    if _previous_digests(store) is None:
+        return {}
+    frame = store.read_table(DIGEST_TABLE)
+    return dict(zip(frame["person_id"].astype(str), frame["digest"].astype(str), strict=True))
+
+
 def _digest_frame(digests: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"person_id": digests.index.astype(str), "digest": digests.to_numpy().astype(str)})
 
@@ -129,4 +138,4 @@ def _note_written(conn: sa.Connection, names: Sequence[str], run_id: str, rows: 
         )
 
 
-__all__ = ["GoldenUpdate", "person_digests", "update_golden"]
+__all__ = ["GoldenUpdate", "golden_digests", "person_digests", "update_golden"]

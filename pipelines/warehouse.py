@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
-from pipelines.changes import snapshot_tables
+from pipelines.changes import report_digest_table, snapshot_tables
 from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
 from pipelines.migrations import Migration, create_tables, migrate
@@ -103,6 +103,7 @@ link_models = sa.Table(
 
 delivery_log, delivery_state = delivery_tables(metadata)
 report_snapshots, report_snapshot_rows = snapshot_tables(metadata)
+report_person_digests = report_digest_table(metadata)
 
 # One row per cross-department alert ever raised (pipelines/alerts.py): its stable id, the record it
 # is about, and its state: open, answered (the department's answer stays through later runs) or
@@ -150,6 +151,11 @@ MIGRATIONS = [
     )),
     Migration(5, "matching model kept between runs, for incremental linking", create_tables(link_models)),
     Migration(6, "cross-department alerts with stable ids and their state", create_tables(alert_status)),
+    Migration(
+        10,
+        "per department report, the golden digest its snapshot rows were built from (incremental reports)",
+        create_tables(report_person_digests),
+    ),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
