@@ -34,6 +34,7 @@ from connectors.workbook import neutralise_formula
 from hub_errors import HubError
 from pipelines.alerts import as_csv_frame, empty_alerts
 from pipelines.assets.raw import RAW_SOURCES
+from pipelines.faults import crash_point
 from pipelines.metadata import hide_credentials, mask_text
 from pipelines.run_mode import MODE_TAG, default_mode
 from pipelines.settings import SystemAddresses, dagster_home, default_database_url, hub_home
@@ -147,6 +148,7 @@ def run_demo(
                 by_worker = {f"in_process@{socket.gethostname()}": steps_run(result)}
             if not result.success:
                 raise DemoFailed(describe_failure(result))
+            crash_point("before_complete_run")
             warehouse.complete_run(run_id, mode)
             held = inbox.write_received(out / "reports")
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from dedup import build_golden
 from dedup.golden import GOLDEN_COLUMNS
+from pipelines.faults import crash_point
 from pipelines.warehouse import Warehouse, stage_tables
 
 GOLDEN_TABLE = "golden_persons"
@@ -76,6 +77,7 @@ def update_golden(
         with store.transaction() as conn:
             store.replace_table_in(conn, GOLDEN_TABLE, golden, run_id)
             store.replace_table_in(conn, DIGEST_TABLE, _digest_frame(digests), run_id)
+        crash_point("golden_written")
         return GoldenUpdate(golden, rebuilt=golden["person_id"].astype(str).tolist(), full=True)
     before = previous.reindex(digests.index)
     rebuilt = sorted(digests.index[(before.isna() | (before != digests)).to_numpy()])
@@ -96,6 +98,7 @@ def update_golden(
                 DIGEST_TABLE, conn, if_exists="append", index=False, chunksize=5000
             )
         _note_written(conn, [GOLDEN_TABLE, DIGEST_TABLE], run_id, len(digests))
+    crash_point("golden_written")
     golden = pd.concat([kept[GOLDEN_COLUMNS], fresh], ignore_index=True)
     golden = golden.sort_values("person_id", kind="stable").reset_index(drop=True)
     return GoldenUpdate(golden, rebuilt=[str(p) for p in fresh["person_id"]], dropped=dropped)
