@@ -288,18 +288,47 @@ class Warehouse:
         changes: pd.DataFrame,
         *,
         also: Callable[[sa.Connection], None] | None = None,
+        previous: pd.DataFrame | None = None,
     ) -> int:
         """Replace the lineage table and append its id changes to the history in ONE transaction, so a
         crash leaves both as they were or both written (never ids in the history that no lineage holds).
-        `also` writes what must change with them (the linking state) in the same transaction."""
+        `also` writes what must change with them (the linking state) in the same transaction. With the
+        ``previous`` lineage (what the table holds), only the rows that differ are written."""
         with self.transaction() as conn:
             written = self._insert_person_id_changes(conn, run_id, changes)
             crash_point("after_history")
-            self._replace_table(conn, name, lineage, run_id)
+            if previous is None:
+                self._replace_table(conn, name, lineage, run_id)
+            else:
+                keys = ["source", "record_id"]
+                joined = lineage.merge(previous, on=keys, how="outer", suffixes=("", "_before"), indicator=True)
+                moved = joined["person_id"].astype(str) != joined["person_id_before"].astype(str)
+                fresh = joined[(joined["_merge"] == "left_only") | ((joined["_merge"] == "both") & moved)]
+                gone = joined[joined["_merge"] == "right_only"]
+                stale = pd.concat([fresh, gone])[keys]
+                self.replace_rows_in(conn, name, fresh[list(lineage.columns)], stale, run_id, rows_now=len(lineage))
             if also is not None:
                 also(conn)
         crash_point("after_lineage")
         return written
+
+    def replace_rows_in(
+        self, conn: sa.Connection, name: str, rows: pd.DataFrame, stale: pd.DataFrame, run_id: str, *, rows_now: int
+    ) -> None:
+        """Delete the records of ``stale`` (source, record_id) from a stage table, append ``rows``, and note
+        the run, inside the caller's transaction: a day's few changes without rewriting the table."""
+        table = sa.table(name, sa.column("source"), sa.column("record_id"))
+        for source, keys in stale.groupby("source")["record_id"]:
+            ids = keys.astype(str).tolist()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(sa.delete(table).where(table.c.source == str(source), table.c.record_id.in_(chunk)))
+        if len(rows):
+            rows.to_sql(name, conn, if_exists="append", index=False, chunksize=5000)
+        conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+        conn.execute(
+            stage_tables.insert().values(table_name=name, run_id=run_id, rows=rows_now, written_at=datetime.now(UTC))
+        )
 
     def replace_table_in(self, conn: sa.Connection, name: str, frame: pd.DataFrame, run_id: str) -> None:
         """write_table inside a transaction the caller holds."""
