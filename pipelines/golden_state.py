@@ -33,12 +33,14 @@ CHUNK = 500
 
 @dataclass
 class GoldenUpdate:
-    """Every current golden record, and which persons this run rebuilt or dropped."""
+    """The golden records this run built (every person's on a full rebuild), which persons it rebuilt
+    or dropped, and how many persons there are now (``golden_persons`` holds them all)."""
 
     golden: pd.DataFrame
     rebuilt: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     full: bool = False
+    persons: int = 0
 
 
 def person_digests(records: pd.DataFrame, lineage: pd.DataFrame, rules: Mapping[str, Any]) -> pd.Series:
@@ -78,7 +80,7 @@ def update_golden(
             store.replace_table_in(conn, GOLDEN_TABLE, golden, run_id)
             store.replace_table_in(conn, DIGEST_TABLE, _digest_frame(digests), run_id)
         crash_point("golden_written")
-        return GoldenUpdate(golden, rebuilt=golden["person_id"].astype(str).tolist(), full=True)
+        return GoldenUpdate(golden, rebuilt=golden["person_id"].astype(str).tolist(), full=True, persons=len(golden))
     before = previous.reindex(digests.index)
     rebuilt = sorted(digests.index[(before.isna() | (before != digests)).to_numpy()])
     dropped = sorted(set(previous.index) - set(digests.index))
@@ -88,8 +90,6 @@ def update_golden(
     chosen = records[keys.isin(set(wanted)).to_numpy()]
     fresh = build_golden(chosen, members, rules) if len(chosen) else pd.DataFrame(columns=GOLDEN_COLUMNS)
     with store.transaction() as conn:
-        kept = pd.read_sql_table(GOLDEN_TABLE, conn)
-        kept = kept[~kept["person_id"].astype(str).isin(set(rebuilt) | set(dropped))]
         _delete_persons(conn, GOLDEN_TABLE, [*rebuilt, *dropped])
         _delete_persons(conn, DIGEST_TABLE, [*rebuilt, *dropped])
         if len(fresh):
@@ -99,9 +99,7 @@ def update_golden(
             )
         _note_written(conn, [GOLDEN_TABLE, DIGEST_TABLE], run_id, len(digests))
     crash_point("golden_written")
-    golden = pd.concat([kept[GOLDEN_COLUMNS], fresh], ignore_index=True)
-    golden = golden.sort_values("person_id", kind="stable").reset_index(drop=True)
-    return GoldenUpdate(golden, rebuilt=[str(p) for p in fresh["person_id"]], dropped=dropped)
+    return GoldenUpdate(fresh, rebuilt=[str(p) for p in fresh["person_id"]], dropped=dropped, persons=len(digests))
 
 
 def _previous_digests(store: Warehouse) -> pd.Series | None:

@@ -144,7 +144,8 @@ def golden_persons(
     warehouse: WarehouseResource,
 ) -> pd.DataFrame:
     """One golden record per person, each field with the source record it came from; an incremental
-    run rebuilds only the persons whose records changed (pipelines/golden_state.py)."""
+    run rebuilds only the persons whose records changed (pipelines/golden_state.py) and hands on those
+    (downstream steps read every person from the table)."""
     update = update_golden(
         warehouse.get(),
         std_residents,
@@ -156,6 +157,7 @@ def golden_persons(
     context.add_output_metadata(
         frame_metadata(
             update.golden,
+            rows=dg.MetadataValue.int(update.persons),
             rebuilt_persons=dg.MetadataValue.int(len(update.rebuilt)),
             dropped_persons=dg.MetadataValue.int(len(update.dropped)),
             rebuilt_all=dg.MetadataValue.bool(update.full),
