@@ -559,8 +559,16 @@ def delivery_mode(spec: ReportSpec, mode: str, baseline: Snapshot | None, as_of_
 def report_digests(spec: ReportSpec, golden_digests: Mapping[str, str]) -> dict[str, str]:
     """Each person's golden digest bound to the report specification: a changed specification (columns,
     masks, coverage) makes every person's rows worth comparing again."""
-    bound = hashlib.sha256(repr(spec).encode("utf-8")).hexdigest()[:16]
+    canonical = json.dumps(dataclasses.asdict(spec), sort_keys=True, ensure_ascii=False, default=_canonical)
+    bound = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
     return {person: f"{digest}:{bound}" for person, digest in golden_digests.items()}
+
+
+def _canonical(value: Any) -> Any:
+    """Sets in a fixed order (their own order changes with each process's string hashing)."""
+    if isinstance(value, set | frozenset):
+        return sorted(map(str, value))
+    return str(value)
 
 
 def uses_age(spec: ReportSpec) -> bool:

@@ -3,8 +3,12 @@ change rows), its full report on its full days, and nothing on a day without cha
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,15 @@ import sqlalchemy as sa
 
 from connectors.simulated.department_inbox import DepartmentInbox
 from hub_errors import ConfigError, DeliveryError
-from pipelines.changes import DailyOutcome, SnapshotStore, deliver_daily, id_changes, plan_report, table_rows
+from pipelines.changes import (
+    DailyOutcome,
+    SnapshotStore,
+    deliver_daily,
+    id_changes,
+    plan_report,
+    report_digests,
+    table_rows,
+)
 from pipelines.departments import load_report_spec, load_report_specs
 from pipelines.reporting import DepartmentReport, build_department_report
 from pipelines.warehouse import Warehouse, create_warehouse_engine
@@ -371,3 +383,22 @@ def test_an_incremental_day_compares_only_changed_persons_and_delivers_what_a_wh
             assert held is not None and reference is not None and held.sheets == reference.sheets
         again = deliver_planned(second, NEXT_DAY, engine=planned, inbox=inbox_planned, out=tmp_path / "p", run_id="r3")
         assert all(scope == set() and outcome.summary()["nothing_to_deliver"] for outcome, scope in again.values())
+
+
+def test_the_digests_kept_with_a_snapshot_are_the_same_in_every_process() -> None:
+    """A report's digests bind its specification, whose sets a process orders by its own string hashing:
+    another process (another hash seed) must give the same digests, or every day compares everyone."""
+    program = (
+        "from pipelines.changes import report_digests\n"
+        "from pipelines.departments import load_report_specs\n"
+        "print(report_digests(load_report_specs()['grid'], {'P1': '7'})['P1'])\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        found = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True)
+        outputs.add(found.stdout.strip())
+    assert len(outputs) == 1 and "" not in outputs
+    spec = load_report_specs()["grid"]
+    changed = dataclasses.replace(spec, entitled=spec.entitled - {"phone"})
+    assert report_digests(spec, {"P1": "7"}) != report_digests(changed, {"P1": "7"}), "a changed spec compares all"
