@@ -174,13 +174,37 @@ def golden_persons(
     },
 )
 def resolve_incident_reports(
-    context: dg.AssetExecutionContext, std_events: pd.DataFrame, std_residents: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    std_events: pd.DataFrame,
+    std_residents: pd.DataFrame,
+    events_delta: pd.DataFrame,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.Output]:
-    """Merge the reports of one incident across channels; place residents' own reports in a grid."""
-    result = resolve_incidents(std_events)
-    incidents = fill_missing_grids(result.incidents, std_residents)
+    """Merge the reports of one incident across channels; place residents' own reports in a grid. A
+    daily run in which no report changed keeps the incidents as merged and only places them again
+    (the residents, whose addresses place them, may have changed)."""
+    store = warehouse.get()
+    kept = (
+        tagged_mode(context) == "incremental"
+        and events_delta.empty
+        and store.has_table("incident_lineage")
+        and store.has_table("incidents")
+    )
+    if kept:
+        lineage = store.read_table("incident_lineage")
+        merged = store.read_table("incidents")
+        merged["grid"] = merged["grid"].where(merged["grid_origin"] == "reported", None)
+        incidents = fill_missing_grids(merged.drop(columns=["grid_origin"]), std_residents)
+    else:
+        result = resolve_incidents(std_events)
+        lineage = result.lineage
+        incidents = fill_missing_grids(result.incidents, std_residents)
     origins = {str(k): int(v) for k, v in incidents["grid_origin"].value_counts().items()}
-    yield dg.Output(result.lineage, output_name="incident_lineage", metadata=frame_metadata(result.lineage))
+    yield dg.Output(
+        lineage,
+        output_name="incident_lineage",
+        metadata=frame_metadata(lineage, reports_merged_again=dg.MetadataValue.bool(not kept)),
+    )
     yield dg.Output(
         incidents,
         output_name="incidents",

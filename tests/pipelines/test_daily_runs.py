@@ -136,6 +136,13 @@ def test_a_second_run_pulls_only_the_changes_and_the_deletions(
     assert run_demo(data=data2, people=0, seed=0, out=folder / "out2") == 0
     assert_day2_changes(folder / "out2", url, truth, data2)
     assert len(table(url, "std_residents")) == len(current_keys(data2)), "std_residents is the full current frame"
+    incidents = table(url, "incidents").sort_values("incident_id").reset_index(drop=True)
+
+    assert run_demo(data=data2, people=0, seed=0, out=folder / "out3") == 0
+    assert table(url, "events_delta").empty, "no report changed: the incidents are kept as merged"
+    again = table(url, "incidents").sort_values("incident_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, incidents, check_dtype=False)
+    assert (folder / "out3" / "lineage_events.csv").read_text() == (folder / "out2" / "lineage_events.csv").read_text()
 
     assert run_demo(data=data2, people=0, seed=0, out=folder / "out4", full=True) == 0
     rebuilt = summary_of(folder / "out4")
