@@ -14,11 +14,13 @@ change workbook and nothing pushed.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +36,9 @@ from pipelines.reporting import (
     KEY_FIELDS,
     DeliveryOutcome,
     DepartmentReport,
+    RecordView,
     ReportTable,
+    build_department_report,
     deliver_report,
     local_time,
     plain_text,
@@ -53,6 +57,8 @@ CHANGE_MARK = "变更"
 ID_HISTORY_TABLE = "person_id_history"
 SNAPSHOT_TABLE = "report_snapshots"
 SNAPSHOT_ROWS_TABLE = "report_snapshot_rows"
+REPORT_DIGEST_TABLE = "report_person_digests"
+CHUNK = 500
 
 
 def snapshot_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -78,6 +84,19 @@ def snapshot_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("row", sa.Text, nullable=False),
     )
     return runs, rows
+
+
+def report_digest_table(metadata: sa.MetaData) -> sa.Table:
+    """Per report and person: the digest of the golden record (and report specification) its snapshot
+    rows were built from. A person whose digest is unchanged has the rows the department holds, so an
+    incremental day builds and compares only the others (absent for a report: compare everyone)."""
+    return sa.Table(
+        REPORT_DIGEST_TABLE,
+        metadata,
+        sa.Column("report", sa.String(200), primary_key=True),
+        sa.Column("person_id", sa.String(64), primary_key=True),
+        sa.Column("digest", sa.String(64), nullable=False),
+    )
 
 
 def json_value(value: Any) -> Any:
@@ -114,22 +133,77 @@ class SnapshotStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.runs, self.rows = snapshot_tables(sa.MetaData())
+        metadata = sa.MetaData()
+        self.runs, self.rows = snapshot_tables(metadata)
+        self.digests = report_digest_table(metadata)
 
-    def load(self, report: str) -> Snapshot | None:
+    def head(self, report: str) -> Snapshot | None:
+        """Which run's rows the department holds (no rows loaded)."""
         with self.engine.connect() as conn:
             head = conn.execute(sa.select(self.runs).where(self.runs.c.report == report)).mappings().first()
-            if head is None:
-                return None
-            query = (
-                sa.select(self.rows.c.sheet, self.rows.c.row_key, self.rows.c.row)
-                .where(self.rows.c.report == report)
-                .order_by(self.rows.c.sheet, self.rows.c.position)
+        if head is None:
+            return None
+        return Snapshot(str(head["run_id"]), str(head["as_of"]), bool(head["full_pending"]), {})
+
+    def load(
+        self, report: str, *, persons: Collection[str] | None = None, person_sheets: Collection[str] = ()
+    ) -> Snapshot | None:
+        """What the department holds; with ``persons``, only those rows of the ``person_sheets``."""
+        head = self.head(report)
+        if head is None:
+            return None
+        rows = self.rows.c
+        base = sa.select(rows.sheet, rows.row_key, rows.row, rows.position).where(rows.report == report)
+        if persons is None:
+            queries = [base]
+        else:
+            keys = sorted(persons)
+            queries = [base.where(rows.sheet.not_in(list(person_sheets)))] + [
+                base.where(rows.sheet.in_(list(person_sheets)), rows.row_key.in_(keys[start : start + CHUNK]))
+                for start in range(0, len(keys), CHUNK)
+            ]
+        found: list[tuple[str, str, str, int]] = []
+        with self.engine.connect() as conn:
+            for query in queries:
+                found += [(str(sheet), str(key), row, int(place)) for sheet, key, row, place in conn.execute(query)]
+        found.sort(key=lambda item: (item[0], item[3]))
+        sheets: dict[str, dict[str, dict[str, Any]]] = {}
+        for sheet, key, row, _ in found:
+            sheets.setdefault(sheet, {})[key] = json.loads(row)
+        return dataclasses.replace(head, sheets=sheets)
+
+    def stored_digests(self, report: str) -> dict[str, str]:
+        """person id -> digest of the golden record the department's rows were built from."""
+        query = sa.select(self.digests.c.person_id, self.digests.c.digest).where(self.digests.c.report == report)
+        with self.engine.connect() as conn:
+            return {str(person): str(digest) for person, digest in conn.execute(query)}
+
+    def _write_digests(
+        self, conn: sa.Connection, report: str, digests: Mapping[str, str] | None, scope: Collection[str] | None
+    ) -> None:
+        """Replace the report's digests (scope None: all of them, else those of ``scope``); without
+        digests, forget them all, so the next incremental day compares every person."""
+        table = self.digests.c
+        if digests is None or scope is None:
+            conn.execute(self.digests.delete().where(table.report == report))
+        else:
+            keys = sorted(scope)
+            for start in range(0, len(keys), CHUNK):
+                chunk = keys[start : start + CHUNK]
+                conn.execute(self.digests.delete().where(table.report == report, table.person_id.in_(chunk)))
+        if digests is None:
+            return
+        chosen = digests if scope is None else {key: digests[key] for key in scope if key in digests}
+        if chosen:
+            conn.execute(
+                self.digests.insert(),
+                [{"report": report, "person_id": key, "digest": value} for key, value in chosen.items()],
             )
-            sheets: dict[str, dict[str, dict[str, Any]]] = {}
-            for sheet, key, row in conn.execute(query):
-                sheets.setdefault(str(sheet), {})[str(key)] = json.loads(row)
-        return Snapshot(str(head["run_id"]), str(head["as_of"]), bool(head["full_pending"]), sheets)
+
+    def save_digests(self, report: str, digests: Mapping[str, str], scope: Collection[str]) -> None:
+        """A day without changes for the department: the compared persons' rows are what it holds."""
+        with self.engine.begin() as conn:
+            self._write_digests(conn, report, digests, scope)
 
     def mark_full_pending(self, report: str) -> None:
         """A full delivery starts: until it is acknowledged the department's copy is uncertain, so the
@@ -137,8 +211,9 @@ class SnapshotStore:
         with self.engine.begin() as conn:
             conn.execute(self.runs.update().where(self.runs.c.report == report).values(full_pending=True))
 
-    def save(self, report: DepartmentReport, run_id: str) -> int:
-        """Replace the department's snapshot with ``report``'s rows, in one transaction."""
+    def save(self, report: DepartmentReport, run_id: str, digests: Mapping[str, str] | None = None) -> int:
+        """Replace the department's snapshot with ``report``'s rows (and the digests of the golden records
+        they were built from), in one transaction."""
         name = report.spec.name
         records = [
             {
@@ -156,6 +231,7 @@ class SnapshotStore:
             conn.execute(self.runs.delete().where(self.runs.c.report == name))
             if records:
                 conn.execute(self.rows.insert(), records)
+            self._write_digests(conn, name, digests, None)
             conn.execute(
                 self.runs.insert().values(
                     report=name,
@@ -168,9 +244,16 @@ class SnapshotStore:
             )
         return len(records)
 
-    def save_changes(self, changes: ChangeSet, run_id: str) -> int:
+    def save_changes(
+        self,
+        changes: ChangeSet,
+        run_id: str,
+        digests: Mapping[str, str] | None = None,
+        scope: Collection[str] | None = None,
+    ) -> int:
         """Bring the snapshot up to date with ``changes`` alone (rows removed, modified or added), in one
-        transaction: a day with a few changes does not rewrite every row."""
+        transaction: a day with a few changes does not rewrite every row. ``scope``: the persons the
+        report was built for (None: all), whose digests are replaced."""
         report = changes.report
         name, rows = report.spec.name, self.rows.c
         positions = {(t.sheet, key): i for t in report.tables for i, key in enumerate(t.keys)}
@@ -195,6 +278,8 @@ class SnapshotStore:
                 )
             if fresh:
                 conn.execute(self.rows.insert(), fresh)
+            self._write_digests(conn, name, digests, scope)
+            held = conn.execute(sa.select(sa.func.count()).select_from(self.rows).where(rows.report == name)).scalar()
             conn.execute(
                 self.runs.update()
                 .where(self.runs.c.report == name)
@@ -202,7 +287,7 @@ class SnapshotStore:
                     run_id=run_id,
                     as_of=report.as_of.isoformat(),
                     full_pending=False,
-                    row_count=len(positions),
+                    row_count=int(held or 0),
                     written_at=datetime.now(UTC),
                 )
             )
@@ -478,6 +563,81 @@ def delivery_mode(spec: ReportSpec, mode: str, baseline: Snapshot | None, as_of_
     return False, "incremental day: only the changes since the last delivery"
 
 
+def report_digests(spec: ReportSpec, golden_digests: Mapping[str, str]) -> dict[str, str]:
+    """Each person's golden digest bound to the report specification: a changed specification (columns,
+    masks, coverage) makes every person's rows worth comparing again."""
+    canonical = json.dumps(dataclasses.asdict(spec), sort_keys=True, ensure_ascii=False, default=_canonical)
+    bound = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return {person: f"{digest}:{bound}" for person, digest in golden_digests.items()}
+
+
+def _canonical(value: Any) -> Any:
+    """Sets in a fixed order (their own order changes with each process's string hashing)."""
+    if isinstance(value, set | frozenset):
+        return sorted(map(str, value))
+    return str(value)
+
+
+def uses_age(spec: ReportSpec) -> bool:
+    """Whether any sheet shows or selects by age, which changes with the report date alone."""
+    return any(
+        column.field == "age" for section in spec.sections for column in section.columns
+    ) or any("age" in repr(section.include) for section in spec.sections)
+
+
+def persons_to_compare(
+    spec: ReportSpec,
+    persons: pd.DataFrame,
+    digests: Mapping[str, str],
+    stored: Mapping[str, str],
+    held_as_of: str,
+    as_of: date,
+) -> set[str]:
+    """The persons whose rows may differ from what the department holds: golden record changed (or new,
+    or gone) since its rows were built, or, for a report with ages, a birthday since the date it holds."""
+    scope = {person for person, digest in digests.items() if stored.get(person) != digest}
+    scope |= set(stored) - set(digests)
+    if uses_age(spec) and held_as_of != as_of.isoformat():
+        then, now = RecordView(persons, date.fromisoformat(held_as_of)), RecordView(persons, as_of)
+        aged = then.values("age").to_numpy() != now.values("age").to_numpy()
+        scope |= set(persons["person_id"].astype(str).to_numpy()[aged])
+    return scope
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """Today's report of a department, built for every person (scope None) or, on its incremental
+    days, for the persons whose rows may have changed; with the digests to keep with its snapshot."""
+
+    report: DepartmentReport
+    digests: dict[str, str]
+    scope: set[str] | None
+
+
+def plan_report(
+    spec: ReportSpec,
+    persons: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    engine: sa.Engine,
+    mode: str,
+    as_of: date,
+    golden_digests: Mapping[str, str],
+    verification: Callable[[], ReportTable | None] = lambda: None,
+) -> ReportPlan:
+    """Build the department's report as deliver_daily will need it: in full on its full days, else only
+    the rows of persons_to_compare (the 核验 sheet goes only into full workbooks)."""
+    store = SnapshotStore(engine)
+    digests = report_digests(spec, golden_digests)
+    head = store.head(spec.name)
+    if head is None or delivery_mode(spec, mode, head, as_of)[0]:
+        return ReportPlan(build_department_report(spec, persons, incidents, as_of=as_of, verification=verification()),
+                          digests, None)  # fmt: skip
+    scope = persons_to_compare(spec, persons, digests, store.stored_digests(spec.name), head.as_of, as_of)
+    chosen = persons[persons["person_id"].astype(str).isin(scope).to_numpy()]
+    return ReportPlan(build_department_report(spec, chosen, incidents, as_of=as_of), digests, scope)
+
+
 def deliver_daily(
     report: DepartmentReport,
     *,
@@ -492,16 +652,26 @@ def deliver_daily(
     attempts: int = 5,
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
+    digests: Mapping[str, str] | None = None,
+    scope: Collection[str] | None = None,
 ) -> DailyOutcome:
     """Deliver one department's report for a daily run (see the module docstring); the snapshot of what
-    it received is replaced only when every delivery went through."""
+    it received is replaced only when every delivery went through.
+
+    ``digests`` (report_digests) are kept with the snapshot; ``scope``: the persons ``report`` was built
+    for on an incremental day (persons_to_compare), None when it holds every person. Only their rows
+    are compared; everyone else's rows are what the department holds.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     generated_at = generated_at or datetime.now(UTC)
     spec = report.spec
     store = SnapshotStore(engine)
-    baseline = store.load(spec.name)
+    person_sheets = [table.sheet for table in report.tables if table.covers == "persons"]
+    baseline = store.load(spec.name, persons=scope, person_sheets=person_sheets)
     full, reason = delivery_mode(spec, mode, baseline, report.as_of)
+    if full and scope is not None:
+        raise ValueError(f"report {spec.name} was built for some persons only; a full delivery needs every person")
     changes = diff_report(report, baseline, ids) if baseline is not None else None
     outcome = DailyOutcome(full=full, reason=reason, changes=changes.counts() if changes else {})
     if changes is not None and not changes.empty:
@@ -542,11 +712,13 @@ def deliver_daily(
     if outcome.not_attempted:
         return outcome
     if full or changes is None:
-        store.save(report, run_id)
+        store.save(report, run_id, digests)
         outcome.snapshot_saved = True
     elif not changes.empty:
-        store.save_changes(changes, run_id)
+        store.save_changes(changes, run_id, digests, scope)
         outcome.snapshot_saved = True
+    elif digests is not None:
+        store.save_digests(spec.name, digests, scope if scope is not None else digests.keys())
     return outcome
 
 

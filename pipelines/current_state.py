@@ -373,6 +373,26 @@ class CurrentState:
         ordered = [column for column in columns if column in frame.columns]
         return frame[ordered + [column for column in frame.columns if column not in ordered]]
 
+    def current_keys(self, dataset: str) -> pd.DataFrame:
+        """source, record_id of every accepted record the sources hold now."""
+        c = source_records.c
+        query = sa.select(c.source, c.record_id).where(c.dataset == dataset, c.accepted.is_(True))
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(query).all(), columns=["source", "record_id"], dtype=object)
+
+    def records_of(self, dataset: str, keys: pd.DataFrame) -> list[dict[str, Any]]:
+        """The standardized records (accepted ones) of the given (source, record_id) keys."""
+        c = source_records.c
+        found: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for source, ids in keys.groupby("source")["record_id"]:
+                for chunk in _chunks(sorted(ids.astype(str).unique().tolist())):
+                    query = sa.select(c.record).where(
+                        c.dataset == dataset, c.source == str(source), c.accepted.is_(True), c.record_id.in_(chunk)
+                    )
+                    found += [json.loads(text) for (text,) in conn.execute(query)]
+        return found
+
     def delta(self, dataset: str) -> tuple[pd.DataFrame, dict[str, int]]:
         """Changes since the last completed run: (source, record_id, change) and removals per source."""
         since = self.last_completed_seq()

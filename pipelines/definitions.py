@@ -14,7 +14,7 @@ from pipelines.assets.alerts import alerts_asset
 from pipelines.assets.forms import form_assets, form_schedules
 from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
-from pipelines.assets.raw import raw_assets
+from pipelines.assets.raw import RAW_SOURCES, raw_assets
 from pipelines.assets.reports import report_assets
 from pipelines.assets.resolved import resolved_assets
 from pipelines.assets.returns import community_corrections
@@ -26,7 +26,12 @@ from pipelines.resources.delivery import DeliveryResource
 from pipelines.resources.grid_system import GridSystemResource
 from pipelines.resources.health_system import HealthSystemResource
 from pipelines.resources.mini_program import MiniProgramResource
-from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource, WrittenTableIOManager
+from pipelines.resources.warehouse import (
+    CurrentTableIOManager,
+    WarehouseIOManager,
+    WarehouseResource,
+    WrittenTableIOManager,
+)
 from pipelines.schedules import department_schedules, main_job
 from pipelines.sensors import community_inbox_sensor
 from pipelines.settings import default_database_url
@@ -55,6 +60,13 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
         resources={
             "io_manager": WarehouseIOManager(url=database_url),
             "lineage_io_manager": WrittenTableIOManager(url=database_url),
+            "current_io_manager": CurrentTableIOManager(
+                url=database_url,
+                source_orders={
+                    f"std_{dataset}": [spec.source for spec in RAW_SOURCES if spec.dataset == dataset]
+                    for dataset in ("residents", "events")
+                },
+            ),
             "warehouse": WarehouseResource(url=database_url),
             "grid_system": GridSystemResource(
                 base_url=dg.EnvVar("HUB_GRID_URL"), token=dg.EnvVar("HUB_GRID_TOKEN")

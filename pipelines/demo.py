@@ -26,6 +26,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 from dagster._core.execution.job_execution_result import JobExecutionResult
 
 from connectors.simulated.department_inbox import DepartmentInbox
@@ -35,6 +36,7 @@ from connectors.workbook import neutralise_formula
 from hub_errors import HubError
 from pipelines.alerts import as_csv_frame, empty_alerts
 from pipelines.assets.raw import RAW_SOURCES
+from pipelines.faults import crash_point
 from pipelines.metadata import hide_credentials, mask_text
 from pipelines.review import REVIEW_BOOK, ReviewApplied, export_review, import_steward_inbox, steward_inbox
 from pipelines.run_mode import MODE_TAG, default_mode
@@ -194,6 +196,7 @@ def run_demo(
                 by_worker = {f"in_process@{socket.gethostname()}": steps_run(result)}
             if not result.success:
                 raise DemoFailed(describe_failure(result))
+            crash_point("before_complete_run")
             warehouse.complete_run(run_id, mode)
             held = inbox.write_received(out / "reports")
             pushed = {dept: held[dept] for dept in sorted({batch.department for batch in inbox.batches})}
@@ -364,8 +367,7 @@ def export_outputs(
     """Write the demo contract's files from the warehouse tables the run produced; the counts of
     summary.json come from the run's checked accounting (``books``) where given."""
     books = books or {}
-    persons = warehouse.read_table("person_lineage")
-    persons[["source", "record_id", "person_id"]].to_csv(out / "lineage_residents.csv", index=False)
+    person_ids = write_lineage_csv(warehouse, out / "lineage_residents.csv")
     incidents = warehouse.read_table("incident_lineage")
     incidents.rename(columns={"record_id": "event_id"})[["source", "event_id", "incident_id"]].to_csv(
         out / "lineage_events.csv", index=False
@@ -412,12 +414,37 @@ def export_outputs(
         "superseded": superseded,
         "removed": removed,
         "rejected_files": {key: int(figures["rejected_files"]) for key, figures in files.items()},
-        "persons": int(persons["person_id"].nunique()),
+        "persons": len(person_ids),
         "incidents": int(incidents["incident_id"].nunique()),
         "reports": sorted(p.name for p in reports.glob("*.xlsx")),
         "pushed": {department: path.name for department, path in pushed.items()},
         "alerts": {str(kind): int(count) for kind, count in alerts["kind"].value_counts().sort_index().items()},
     }
+
+
+LINEAGE_CHUNK = 50_000
+
+
+def write_lineage_csv(warehouse: Warehouse, path: Path) -> set[str]:
+    """Every current record's person, streamed from the warehouse in chunks (a city's lineage is never
+    held whole); returns the person ids. Written under a temporary name, then renamed."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    person_ids: set[str] = set()
+    if not warehouse.has_table("person_lineage"):
+        raise HubError("warehouse table 'person_lineage' does not exist yet: the run linked no residents")
+    with warehouse.engine.connect() as conn, temporary.open("w", encoding="utf-8", newline="") as handle:
+        chunks = pd.read_sql_query(
+            sa.text("select source, record_id, person_id from person_lineage"), conn, chunksize=LINEAGE_CHUNK
+        )
+        header = True
+        for chunk in chunks:
+            chunk.to_csv(handle, index=False, header=header)
+            header = False
+            person_ids.update(chunk["person_id"].astype(str))
+        if header:
+            handle.write("source,record_id,person_id\n")
+    os.replace(temporary, path)
+    return person_ids
 
 
 def run_deliveries(result: RunResult) -> dict[str, dict]:

@@ -129,7 +129,9 @@ def link_persons(
             )
 
             def save_state(conn: sa.Connection) -> None:
-                store.replace_table_in(conn, FINGERPRINT_TABLE, prints, run_id)
+                keys = delta[["source", "record_id"]]
+                changed = prints.merge(keys[delta["change"] != "removed"], on=["source", "record_id"])
+                store.replace_rows_in(conn, FINGERPRINT_TABLE, changed, keys, run_id, rows_now=len(prints))
                 store.count_link_changes(conn, model_id, len(delta))
         else:
             result = link(records, fields, decisions=decisions, validity=validity)
@@ -149,7 +151,14 @@ def link_persons(
                 store.replace_table_in(conn, FINGERPRINT_TABLE, prints, run_id)
                 store.save_link_model(conn, run_id, fields_text, model_to_json(result.model), len(records))
 
-        store.write_lineage_with_history(LINEAGE_TABLE, linking.lineage, run_id, linking.changes, also=save_state)
+        store.write_lineage_with_history(
+            LINEAGE_TABLE,
+            linking.lineage,
+            run_id,
+            linking.changes,
+            also=save_state,
+            previous=previous if linking.mode == "incremental" else None,
+        )
     return linking
 
 

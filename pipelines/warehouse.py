@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from connectors.push import DeliveryLog, delivery_tables
 from hub_errors import HubError
-from pipelines.changes import snapshot_tables
+from pipelines.changes import report_digest_table, snapshot_tables
 from pipelines.current_state import STATE_TABLES, CurrentState
 from pipelines.faults import crash_point
 from pipelines.forms.store import FORM_TABLES
@@ -105,6 +105,7 @@ link_models = sa.Table(
 
 delivery_log, delivery_state = delivery_tables(metadata)
 report_snapshots, report_snapshot_rows = snapshot_tables(metadata)
+report_person_digests = report_digest_table(metadata)
 
 # One row per cross-department alert ever raised (pipelines/alerts.py): its stable id, the record it
 # is about, and its state: open, answered (the department's answer stays through later runs) or
@@ -172,6 +173,11 @@ MIGRATIONS = [
     ),
     Migration(8, "department forms: sends, returns, answers, community corrections", create_tables(*FORM_TABLES)),
     Migration(9, "stewards' category word mappings from review workbooks", create_tables(category_mappings)),
+    Migration(
+        10,
+        "per department report, the golden digest its snapshot rows were built from (incremental reports)",
+        create_tables(report_person_digests),
+    ),
 ]
 
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
@@ -332,18 +338,47 @@ class Warehouse:
         changes: pd.DataFrame,
         *,
         also: Callable[[sa.Connection], None] | None = None,
+        previous: pd.DataFrame | None = None,
     ) -> int:
         """Replace the lineage table and append its id changes to the history in ONE transaction, so a
         crash leaves both as they were or both written (never ids in the history that no lineage holds).
-        `also` writes what must change with them (the linking state) in the same transaction."""
+        `also` writes what must change with them (the linking state) in the same transaction. With the
+        ``previous`` lineage (what the table holds), only the rows that differ are written."""
         with self.transaction() as conn:
             written = self._insert_person_id_changes(conn, run_id, changes)
             crash_point("after_history")
-            self._replace_table(conn, name, lineage, run_id)
+            if previous is None:
+                self._replace_table(conn, name, lineage, run_id)
+            else:
+                keys = ["source", "record_id"]
+                joined = lineage.merge(previous, on=keys, how="outer", suffixes=("", "_before"), indicator=True)
+                moved = joined["person_id"].astype(str) != joined["person_id_before"].astype(str)
+                fresh = joined[(joined["_merge"] == "left_only") | ((joined["_merge"] == "both") & moved)]
+                gone = joined[joined["_merge"] == "right_only"]
+                stale = pd.concat([fresh, gone])[keys]
+                self.replace_rows_in(conn, name, fresh[list(lineage.columns)], stale, run_id, rows_now=len(lineage))
             if also is not None:
                 also(conn)
         crash_point("after_lineage")
         return written
+
+    def replace_rows_in(
+        self, conn: sa.Connection, name: str, rows: pd.DataFrame, stale: pd.DataFrame, run_id: str, *, rows_now: int
+    ) -> None:
+        """Delete the records of ``stale`` (source, record_id) from a stage table, append ``rows``, and note
+        the run, inside the caller's transaction: a day's few changes without rewriting the table."""
+        table = sa.table(name, sa.column("source"), sa.column("record_id"))
+        for source, keys in stale.groupby("source")["record_id"]:
+            ids = keys.astype(str).tolist()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                conn.execute(sa.delete(table).where(table.c.source == str(source), table.c.record_id.in_(chunk)))
+        if len(rows):
+            rows.to_sql(name, conn, if_exists="append", index=False, chunksize=5000)
+        conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+        conn.execute(
+            stage_tables.insert().values(table_name=name, run_id=run_id, rows=rows_now, written_at=datetime.now(UTC))
+        )
 
     def replace_table_in(self, conn: sa.Connection, name: str, frame: pd.DataFrame, run_id: str) -> None:
         """write_table inside a transaction the caller holds."""

@@ -16,12 +16,12 @@ import pandas as pd
 
 from pipelines.alerts import verification_table
 from pipelines.assets.guards import guard_config, reports_held_by
-from pipelines.changes import deliver_daily, id_changes
+from pipelines.changes import deliver_daily, id_changes, plan_report
 from pipelines.departments import ReportSpec, load_report_specs
+from pipelines.golden_state import golden_digests
 from pipelines.metadata import frame_metadata
 from pipelines.reporting import (
     build_community_rosters,
-    build_department_report,
     today_in_china,
     write_community_rosters,
 )
@@ -56,23 +56,36 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         source_guard: pd.DataFrame,
         alerts: pd.DataFrame,
         delivery: DeliveryResource,
+        warehouse: WarehouseResource,
     ) -> Iterator[dg.Output[pd.DataFrame]]:
         held = reports_held_by(source_guard, spec.name, config)
         if held:
             context.log.warning(f"report {spec.name} held back in this run (not written, not pushed): {held}")
             return
-        verification = verification_table(spec, alerts, golden_persons)
-        report = build_department_report(spec, golden_persons, incidents, verification=verification)
         engine = delivery.log().engine
+        mode = tagged_mode(context)  # untagged: each department's schedule and last delivery decide
+        plan = plan_report(
+            spec,
+            golden_persons,
+            incidents,
+            engine=engine,
+            mode=mode,
+            as_of=today_in_china(),
+            golden_digests=golden_digests(warehouse.get()),
+            verification=lambda: verification_table(spec, alerts, golden_persons),
+        )
+        report, scope = plan.report, plan.scope
         with delivery.run_lock(context.run_id):
             outcome = deliver_daily(
                 report,
                 out_dir=delivery.out_path(),
                 run_id=context.run_id,
                 engine=engine,
-                mode=tagged_mode(context),  # untagged: each department's schedule and last delivery decide
+                mode=mode,
                 ids=id_changes(engine, context.run_id),
                 env=delivery.environment(),
+                digests=plan.digests,
+                scope=scope,
             )
         daily = outcome.summary()
         if daily["nothing_to_deliver"]:
@@ -85,6 +98,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             metadata={
                 **frame_metadata(delivered),
                 "rows_per_sheet": dg.MetadataValue.json({t.sheet: len(t.frame) for t in report.sheets}),
+                "persons_compared": dg.MetadataValue.int(len(golden_persons) if scope is None else len(scope)),
                 "workbooks": dg.MetadataValue.json([str(p) for p in outcome.workbooks]),
                 "batches_delivered": dg.MetadataValue.int(sum(len(p.delivered) for p in outcome.pushes)),
                 "batches_already_delivered": dg.MetadataValue.int(sum(len(p.skipped) for p in outcome.pushes)),
@@ -118,6 +132,10 @@ def build_roster_asset(spec: ReportSpec) -> dg.AssetsDefinition:
             context.log.warning(f"rosters {spec.name} held back in this run (not written): {held}")
             return
         as_of = today_in_china()
+        written_before = warehouse.get().table_run(report_asset_name(spec)) is not None
+        if tagged_mode(context) == "incremental" and written_before and not spec.is_full_day(as_of):
+            context.log.info(f"rosters {spec.name}: not a full day (full_schedule); communities keep the last ones")
+            return
         rosters = build_community_rosters(golden_persons, spec, as_of=as_of)
         paths = write_community_rosters(
             rosters, spec, delivery.out_path(), run_id=context.run_id, generated_at=datetime.now(UTC), as_of=as_of

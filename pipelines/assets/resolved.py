@@ -5,13 +5,14 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from dedup import RESIDENT_FIELDS, LinkResult, build_golden
+from dedup import RESIDENT_FIELDS, LinkResult
 from dedup.incidents import fill_missing_grids, resolve_incidents
 from dedup.presets import RESIDENT_VALIDITY
+from pipelines.golden_state import update_golden
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.person_linking import Mode, link_persons
 from pipelines.resources.warehouse import WarehouseResource
-from pipelines.review import install_category_mappings
+from pipelines.review import install_category_mappings, remap_categories
 from pipelines.run_mode import tagged_mode
 from pipelines.survivorship import load_survivorship_rules
 from schemas.categories import unknown_categories as list_unknown_categories
@@ -153,20 +154,37 @@ def with_community_records(
 CORRECTED_FIELDS = ("name", "gender", "birth", "phone", "address", "grid")
 
 
-@dg.asset(group_name="resolved", kinds={"python"})
+@dg.asset(group_name="resolved", kinds={"python"}, io_manager_key="lineage_io_manager")
 def golden_persons(
     context: dg.AssetExecutionContext,
     std_residents: pd.DataFrame,
     person_lineage: pd.DataFrame,
     community_corrections: pd.DataFrame,
+    warehouse: WarehouseResource,
 ) -> pd.DataFrame:
     """One golden record per person, each field with the source record it came from; the fields a
-    community corrected in its returned roster take part as a record of the source ``community``."""
+    community corrected in a returned roster or form take part as a record of the source ``community``.
+    An incremental run rebuilds only the persons whose records (community ones included) changed
+    (pipelines/golden_state.py) and hands on those (downstream steps read every person from the table)."""
     records, lineage = with_community_records(std_residents, person_lineage, community_corrections, corrected_only=True)
-    clusters = lineage.rename(columns={"person_id": "cluster_id"})
-    golden = build_golden(records, clusters, load_survivorship_rules())
-    context.add_output_metadata(frame_metadata(golden))
-    return golden
+    update = update_golden(
+        warehouse.get(),
+        records,
+        lineage,
+        load_survivorship_rules(),
+        context.run_id,
+        full=tagged_mode(context) == "full",
+    )
+    context.add_output_metadata(
+        frame_metadata(
+            update.golden,
+            rows=dg.MetadataValue.int(update.persons),
+            rebuilt_persons=dg.MetadataValue.int(len(update.rebuilt)),
+            dropped_persons=dg.MetadataValue.int(len(update.dropped)),
+            rebuilt_all=dg.MetadataValue.bool(update.full),
+        )
+    )
+    return update.golden
 
 
 @dg.multi_asset(
@@ -180,15 +198,38 @@ def resolve_incident_reports(
     context: dg.AssetExecutionContext,
     std_events: pd.DataFrame,
     std_residents: pd.DataFrame,
+    events_delta: pd.DataFrame,
     warehouse: WarehouseResource,
 ) -> Iterator[dg.Output]:
     """Merge the reports of one incident across channels (with the words stewards mapped); place
-    residents' own reports in a grid."""
-    install_category_mappings(warehouse.get())
-    result = resolve_incidents(std_events)
-    incidents = fill_missing_grids(result.incidents, std_residents)
+    residents' own reports in a grid. A daily run in which no report changed and no steward mapped a
+    word keeps the incidents as merged and only places them again (the residents, whose addresses
+    place them, may have changed)."""
+    store = warehouse.get()
+    install_category_mappings(store)
+    remapped = remap_categories(std_events)
+    kept = (
+        tagged_mode(context) == "incremental"
+        and events_delta.empty
+        and remapped is std_events
+        and store.has_table("incident_lineage")
+        and store.has_table("incidents")
+    )
+    if kept:
+        lineage = store.read_table("incident_lineage")
+        merged = store.read_table("incidents")
+        merged["grid"] = merged["grid"].where(merged["grid_origin"] == "reported", None)
+        incidents = fill_missing_grids(merged.drop(columns=["grid_origin"]), std_residents)
+    else:
+        result = resolve_incidents(remapped)
+        lineage = result.lineage
+        incidents = fill_missing_grids(result.incidents, std_residents)
     origins = {str(k): int(v) for k, v in incidents["grid_origin"].value_counts().items()}
-    yield dg.Output(result.lineage, output_name="incident_lineage", metadata=frame_metadata(result.lineage))
+    yield dg.Output(
+        lineage,
+        output_name="incident_lineage",
+        metadata=frame_metadata(lineage, reports_merged_again=dg.MetadataValue.bool(not kept)),
+    )
     yield dg.Output(
         incidents,
         output_name="incidents",

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from pipelines.assets.raw import RAW_SOURCES, RECORD_ID_MAX, ROW_HASH, ROW_REF, UPDATED_AT, landing_text
 from pipelines.current_state import DELTA_COLUMNS, PulledRecord
@@ -19,6 +20,8 @@ from pipelines.faults import crash_point
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.review import install_category_mappings, remap_categories
+from pipelines.run_mode import FULL, run_mode
+from pipelines.warehouse import Warehouse
 from schemas.mapping import load_mapping
 from schemas.standardize import StandardizeResult, accounting, standardize
 
@@ -129,6 +132,61 @@ def accounting_table(books: dict[str, dict[str, object]], broken: Mapping[str, o
             )
         )
     return dg.MetadataValue.table(records, schema=schema)
+def write_current_table(
+    store: Warehouse,
+    dataset: str,
+    source_order: list[str],
+    columns: list[str],
+    delta: pd.DataFrame,
+    run_id: str,
+    *,
+    rebuild: bool,
+) -> tuple[int, pd.DataFrame]:
+    """Bring the ``std_<dataset>`` table to every accepted record the sources hold now; returns how many
+    that is and the rows written. A daily run writes only the records of the delta (changes since the
+    last completed run, so a rerun after a crash writes them again, harmlessly) and any record the table
+    holds that the sources no longer do, or lacks; a full run, or a new column, rewrites the table."""
+    name, state = f"std_{dataset}", store.state
+    if not rebuild and store.table_run(name) is not None:
+        keys = ["source", "record_id"]
+        with store.engine.connect() as conn:
+            held = pd.read_sql(sa.select(sa.column("source"), sa.column("record_id")).select_from(sa.table(name)), conn)
+        now = state.current_keys(dataset)
+        both = held.astype(str).merge(now.astype(str), on=keys, how="outer", indicator=True)
+        changed = delta.loc[delta["change"] != "removed", keys]
+        wanted = pd.concat([changed, both.loc[both["_merge"] == "right_only", keys]]).drop_duplicates()
+        stale = pd.concat([delta[keys], both.loc[both["_merge"] == "left_only", keys], wanted]).drop_duplicates()
+        rows = pd.DataFrame(state.records_of(dataset, wanted))
+        table_columns = [str(column["name"]) for column in sa.inspect(store.engine).get_columns(name)]
+        if set(rows.columns) <= set(table_columns):
+            rows = rows.reindex(columns=table_columns)
+            with store.run_lock(run_id), store.transaction() as conn:
+                store.replace_rows_in(conn, name, rows, stale, run_id, rows_now=len(now))
+            return len(now), rows
+    current = state.current_frame(dataset, source_order, columns=columns)
+    with store.run_lock(run_id):
+        store.write_table(name, current, run_id)
+    return len(current), current
+
+
+def remap_held_categories(store: Warehouse, run_id: str, rows_now: int) -> int:
+    """Give the kept ``std_events`` rows whose word a steward has mapped since they were read their
+    category now (a daily run rewrites only changed records, so they would keep the unknown one).
+    Returns how many rows got one."""
+    if store.table_run("std_events") is None:
+        return 0
+    unknown = sa.text("SELECT * FROM std_events WHERE category IS NULL AND category_raw IS NOT NULL")
+    with store.engine.connect() as conn:
+        held = pd.read_sql(unknown, conn)
+    if "category_known" in held.columns:  # SQLite hands booleans back as integers
+        held["category_known"] = held["category_known"].astype(bool)
+    remapped = remap_categories(held)
+    if remapped is held:
+        return 0
+    mapped = remapped[remapped["category"].notna()]
+    with store.run_lock(run_id), store.transaction() as conn:
+        store.replace_rows_in(conn, "std_events", mapped, mapped[["source", "record_id"]], run_id, rows_now=rows_now)
+    return len(mapped)
 
 
 def accounting_check(dataset: str, books: dict[str, dict[str, object]]) -> dg.AssetCheckResult:
@@ -162,7 +220,9 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
         group_name="standardized",
         ins={asset: dg.AssetIn(key=asset) for asset in sources.values()},
         outs={
-            f"std_{dataset}": dg.AssetOut(description=f"Accepted {dataset} rows in the shared schema."),
+            f"std_{dataset}": dg.AssetOut(
+                description=f"Accepted {dataset} rows in the shared schema.", io_manager_key="current_io_manager"
+            ),
             f"quarantine_{dataset}": dg.AssetOut(description="Rejected rows: source, record, field, reason."),
             f"{dataset}_delta": dg.AssetOut(
                 description="What changed since the last completed run: source, record_id, change "
@@ -194,19 +254,26 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             crash_point("before_state_commit")
             with store.run_lock(context.run_id), store.transaction() as conn:
                 state.commit(conn, context.run_id, dataset, pulls, pulled)
-        current = state.current_frame(dataset, list(sources), columns=list(accepted.columns))
-        if dataset == "events":
-            current = remap_categories(current)
         delta, removed = state.delta(dataset)
+        rows_now, shown = write_current_table(
+            store, dataset, list(sources), list(accepted.columns), delta, context.run_id,
+            rebuild=run_mode(context, store) == FULL,
+        )  # fmt: skip
+        if dataset == "events":
+            remap_held_categories(store, context.run_id, rows_now)
         sizes = state.current_counts(dataset)
         for source, figures in books.items():
             figures["removed"] = removed.get(source, 0)
             figures["current"] = sizes.get(source, 0)
         reasons = quarantine.groupby("reason").size().sort_values(ascending=False).to_dict()
         yield dg.Output(
-            current,
+            shown,
             output_name=f"std_{dataset}",
-            metadata=frame_metadata(current, per_source=dg.MetadataValue.json(books)),
+            metadata={
+                **frame_metadata(shown, per_source=dg.MetadataValue.json(books)),
+                "rows": dg.MetadataValue.int(rows_now),
+                "rows_written": dg.MetadataValue.int(len(shown)),
+            },
         )
         changes = {str(k): int(v) for k, v in delta["change"].value_counts().items()}
         yield dg.Output(

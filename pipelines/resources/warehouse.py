@@ -54,3 +54,22 @@ class WrittenTableIOManager(WarehouseIOManager):
         written = warehouse_for(self.url).table_run(table)
         if written is None or written["run_id"] != context.run_id:
             raise WarehouseError(f"asset {table} was expected to have written its own table in run {context.run_id}")
+
+
+class CurrentTableIOManager(WrittenTableIOManager):
+    """For the current standardized records, which the standardize step writes itself (only a day's
+    changes): loading gives them in one order whatever order the rows were written in (each table's
+    sources in ``source_orders``' order, then record id), as a full rewrite would."""
+
+    source_orders: dict[str, list[str]]
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        frame = super().load_input(context)
+        table = "_".join(context.asset_key.path)
+        rank = {source: position for position, source in enumerate(self.source_orders.get(table, []))}
+        if frame.empty:
+            return frame
+        order = pd.DataFrame(
+            {"rank": frame["source"].map(rank).fillna(len(rank)), "record_id": frame["record_id"].astype(str)}
+        )
+        return frame.loc[order.sort_values(["rank", "record_id"], kind="stable").index].reset_index(drop=True)

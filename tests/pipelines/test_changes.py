@@ -3,7 +3,12 @@ change rows), its full report on its full days, and nothing on a day without cha
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,15 @@ import sqlalchemy as sa
 from connectors.simulated.department_inbox import DepartmentInbox
 from hub_errors import ConfigError, DeliveryError
 from pipelines.alerts import verification_table
-from pipelines.changes import DailyOutcome, SnapshotStore, deliver_daily, id_changes, table_rows
+from pipelines.changes import (
+    DailyOutcome,
+    SnapshotStore,
+    deliver_daily,
+    id_changes,
+    plan_report,
+    report_digests,
+    table_rows,
+)
 from pipelines.departments import load_report_spec, load_report_specs
 from pipelines.reporting import DepartmentReport, build_department_report
 from pipelines.warehouse import Warehouse, create_warehouse_engine
@@ -343,3 +356,80 @@ def test_a_change_workbook_carries_the_departments_verification_sheet(engine: sa
     assert "已更正" in str(validation.formula1)
     cover = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if row and row[0]}
     assert cover["核验 行数"] == "1"
+
+
+def digests_of(persons: pd.DataFrame) -> dict[str, str]:
+    """Stands in for the golden digests (pipelines.golden_state): one per person, changing with its row."""
+    return {
+        str(row["person_id"]): hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()[:16]
+        for row in persons.to_dict("records")
+    }
+
+
+def deliver_planned(
+    persons: pd.DataFrame, as_of: date, *, engine: sa.Engine, inbox: DepartmentInbox, out: Path, run_id: str
+) -> dict[str, tuple[DailyOutcome, set[str] | None]]:
+    """As the report assets deliver: each report planned (full, or only the persons to compare)."""
+    specs = load_report_specs()
+    outcomes = {}
+    for name in DEPARTMENTS:
+        plan = plan_report(
+            specs[name], persons, incidents(), engine=engine, mode="incremental", as_of=as_of,
+            golden_digests=digests_of(persons),
+        )  # fmt: skip
+        outcome = deliver_daily(
+            plan.report, out_dir=out, run_id=run_id, engine=engine, env={"HUB_DEPARTMENT_INBOX_URL": inbox.url},
+            generated_at=GENERATED, backoff=0, digests=plan.digests, scope=plan.scope,
+        )  # fmt: skip
+        outcomes[name] = (outcome, plan.scope)
+    return outcomes
+
+
+def test_an_incremental_day_compares_only_changed_persons_and_delivers_what_a_whole_comparison_does(
+    tmp_path: Path,
+) -> None:
+    """Built only for the persons whose golden record changed (and one who turned 60, which only the
+    date changed), the changes are those of comparing every person."""
+    turning_sixty = person("P6", "周八", "350603196603110018", "1", "1966-03-11", "grid", "13900000006")
+    first = pd.concat([day_one(), pd.DataFrame([turning_sixty])], ignore_index=True)
+    second = pd.concat([day_two(), pd.DataFrame([turning_sixty])], ignore_index=True)
+    whole = Warehouse(create_warehouse_engine(f"sqlite:///{tmp_path / 'whole.sqlite'}")).engine
+    planned = Warehouse(create_warehouse_engine(f"sqlite:///{tmp_path / 'planned.sqlite'}")).engine
+    with DepartmentInbox() as inbox_whole, DepartmentInbox() as inbox_planned:
+        deliver_all(first, FIRST_DAY, engine=whole, inbox=inbox_whole, out=tmp_path / "whole", run_id="run-1")
+        day1 = deliver_planned(first, FIRST_DAY, engine=planned, inbox=inbox_planned, out=tmp_path / "p", run_id="r1")
+        assert all(outcome.full and scope is None for outcome, scope in day1.values())
+        expected = deliver_all(second, NEXT_DAY, engine=whole, inbox=inbox_whole, out=tmp_path / "w", run_id="run-2")
+        got = deliver_planned(second, NEXT_DAY, engine=planned, inbox=inbox_planned, out=tmp_path / "p", run_id="r2")
+        assert got["grid"][1] == {"P2", "P4", "P5"}, "grid shows no age: only changed, removed and new persons"
+        assert got["civil"][1] == {"P2", "P4", "P5", "P6"}, "civil selects by age: P6 turned 60"
+        for name in DEPARTMENTS:
+            outcome, _ = got[name]
+            assert not outcome.full and outcome.changes == expected[name].changes, name
+            assert detail(outcome.change_workbooks[0])[0] == detail(expected[name].change_workbooks[0])[0], name
+        assert ("P6", "新增", "姓名", None, "周八") in detail(got["civil"][0].change_workbooks[0])[0]
+        for report in reports(second, NEXT_DAY).values():
+            assert_inbox_holds(inbox_planned, report)
+            held, reference = SnapshotStore(planned).load(report.spec.name), SnapshotStore(whole).load(report.spec.name)
+            assert held is not None and reference is not None and held.sheets == reference.sheets
+        again = deliver_planned(second, NEXT_DAY, engine=planned, inbox=inbox_planned, out=tmp_path / "p", run_id="r3")
+        assert all(scope == set() and outcome.summary()["nothing_to_deliver"] for outcome, scope in again.values())
+
+
+def test_the_digests_kept_with_a_snapshot_are_the_same_in_every_process() -> None:
+    """A report's digests bind its specification, whose sets a process orders by its own string hashing:
+    another process (another hash seed) must give the same digests, or every day compares everyone."""
+    program = (
+        "from pipelines.changes import report_digests\n"
+        "from pipelines.departments import load_report_specs\n"
+        "print(report_digests(load_report_specs()['grid'], {'P1': '7'})['P1'])\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        found = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True)
+        outputs.add(found.stdout.strip())
+    assert len(outputs) == 1 and "" not in outputs
+    spec = load_report_specs()["grid"]
+    changed = dataclasses.replace(spec, entitled=spec.entitled - {"phone"})
+    assert report_digests(spec, {"P1": "7"}) != report_digests(changed, {"P1": "7"}), "a changed spec compares all"

@@ -136,6 +136,13 @@ def test_a_second_run_pulls_only_the_changes_and_the_deletions(
     assert run_demo(data=data2, people=0, seed=0, out=folder / "out2") == 0
     assert_day2_changes(folder / "out2", url, truth, data2)
     assert len(table(url, "std_residents")) == len(current_keys(data2)), "std_residents is the full current frame"
+    incidents = table(url, "incidents").sort_values("incident_id").reset_index(drop=True)
+
+    assert run_demo(data=data2, people=0, seed=0, out=folder / "out3") == 0
+    assert table(url, "events_delta").empty, "no report changed: the incidents are kept as merged"
+    again = table(url, "incidents").sort_values("incident_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, incidents, check_dtype=False)
+    assert (folder / "out3" / "lineage_events.csv").read_text() == (folder / "out2" / "lineage_events.csv").read_text()
 
     assert run_demo(data=data2, people=0, seed=0, out=folder / "out4", full=True) == 0
     rebuilt = summary_of(folder / "out4")
@@ -190,3 +197,71 @@ def test_killed_after_the_residents_commit_then_rerun_still_reports_the_changes(
     delta = table(url, "residents_delta")
     expected = {(key, record): change for key in RESIDENT_SOURCES for record, change in truth[key].items()}
     assert {(row.source, row.record_id): row.change for row in delta.itertuples()} == expected
+
+
+def deliveries(out: Path) -> dict[str, dict[str, int]]:
+    return {name: delivery["changes"] for name, delivery in summary_of(out)["deliveries"].items()}
+
+
+@pytest.mark.parametrize("point", ["golden_written", "before_complete_run"])
+def test_killed_after_the_golden_records_or_the_deliveries_then_rerun_delivers_each_change_once(
+    point: str,
+    home: tuple[Path, str],
+    day1: Path,
+    day2: tuple[Path, dict[str, dict[str, int]]],
+    demo_processes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed once the day's golden records are written (nothing delivered yet) or once every department
+    has its changes (the run not yet complete): the rerun delivers exactly what an uninterrupted day
+    delivers, or nothing, and a further run nothing at all."""
+    folder, url = home
+    data2, truth = day2
+    clean = folder / "clean"
+    monkeypatch.setenv("HUB_HOME", str(clean / ".hub"))
+    monkeypatch.setenv("DAGSTER_HOME", str(clean / ".dagster"))
+    monkeypatch.setenv("HUB_DATABASE_URL", f"sqlite:///{clean / '.hub' / 'warehouse.sqlite'}")
+    assert run_demo(data=day1, people=0, seed=0, out=clean / "out1") == 0
+    assert run_demo(data=data2, people=0, seed=0, out=clean / "out2") == 0
+    expected = deliveries(clean / "out2")
+    assert any(any(counts.values()) for counts in expected.values())
+
+    monkeypatch.setenv("HUB_HOME", str(folder / ".hub"))
+    monkeypatch.setenv("DAGSTER_HOME", str(folder / ".dagster"))
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    assert run_demo(data=day1, people=0, seed=0, out=folder / "out1") == 0
+    crashed = demo_processes.run(data2, folder / "crashed", demo_processes.env(folder, url, HUB_CRASH_AT=point))
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    assert run_demo(data=data2, people=0, seed=0, out=folder / "out2") == 0
+    rerun = deliveries(folder / "out2")
+    if point == "golden_written":
+        assert rerun == expected, "the changes the killed run found reach every department"
+    else:
+        assert all(not any(counts.values()) for counts in rerun.values()), "already delivered: not sent twice"
+    assert_day2_changes_reported(folder / "out2", truth, data2)
+    assert department_rows(folder / "out2") == department_rows(clean / "out2"), "each department holds the same"
+    assert run_demo(data=data2, people=0, seed=0, out=folder / "out3") == 0
+    assert all(not any(counts.values()) for counts in deliveries(folder / "out3").values())
+    assert summary_of(folder / "out3")["removed"]["grid"] == 0
+    assert department_rows(folder / "out3") == department_rows(clean / "out2")
+
+
+def department_rows(out: Path) -> dict[str, list[tuple[str, int, str]]]:
+    """What each department's inbox holds after the run: per report and batch, its rows (as JSON)."""
+    held = {}
+    for path in sorted((out / "reports").glob("*_received.json")):
+        batches = json.loads(path.read_text(encoding="utf-8"))
+        held[path.name] = sorted(
+            (str(batch["report"]), int(batch["batch"]), json.dumps(batch["rows"], ensure_ascii=False, sort_keys=True))
+            for batch in batches
+        )
+    return held
+
+
+def assert_day2_changes_reported(out: Path, truth: dict[str, dict[str, str]], data: Path) -> None:
+    """The rerun still reports the day's removals against the last completed run, and lists every
+    current record."""
+    summary = summary_of(out)
+    for key, changes in truth.items():
+        assert summary["removed"][key] == sum(change == "removed" for change in changes.values()), key
+    assert lineage_keys(out) == current_keys(data)

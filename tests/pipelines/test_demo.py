@@ -92,8 +92,12 @@ def two_records_of_one_person(ids: dict[tuple[str, str], str]) -> list[tuple[tup
 
 
 def check_asset_metadata(run_id: str) -> None:
-    """Every asset the run materialized shows a steward its row count and a sample."""
+    """Every asset the run materialized shows a steward its row count and a sample; the UI shows the run
+    finished (SUCCESS, with an end time), not left started."""
     instance = dg.DagsterInstance.get()
+    run = instance.get_run_record_by_id(run_id)
+    assert run is not None and run.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.end_time is not None and run.end_time >= (run.start_time or 0)
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
     materialized = {r.event_log_entry.asset_materialization.asset_key: r.event_log_entry for r in records}
     assert len(materialized) >= 20
