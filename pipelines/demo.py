@@ -25,6 +25,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from dagster._core.execution.api import execute_run
 from dagster._core.execution.job_execution_result import JobExecutionResult
 
 from connectors.simulated.department_inbox import DepartmentInbox
@@ -135,15 +136,7 @@ def run_demo(
             if executor == "celery":
                 result, by_worker = run_on_local_workers(instance, run_id, workers, tags, run_config)
             else:
-                from pipelines.definitions import build_definitions
-
-                result = (
-                    build_definitions()
-                    .resolve_job_def(MAIN_JOB)
-                    .execute_in_process(
-                        instance=instance, raise_on_error=False, run_id=run_id, tags=tags, run_config=run_config
-                    )
-                )
+                result = run_in_process(instance, run_id, tags, run_config)
                 by_worker = {f"in_process@{socket.gethostname()}": steps_run(result)}
             if not result.success:
                 raise DemoFailed(describe_failure(result))
@@ -173,6 +166,31 @@ def demo_instance(executor: str) -> dg.DagsterInstance:
 
         return postgres_instance(Path(os.environ["DAGSTER_HOME"]))
     return dg.DagsterInstance.get()
+
+
+def in_process_job() -> dg.JobDefinition:
+    """The main job on Dagster's default executor (run in process by the demo's run config)."""
+    from pipelines.definitions import build_definitions
+
+    return build_definitions().resolve_job_def(MAIN_JOB)
+
+
+def run_in_process(
+    instance: dg.DagsterInstance, run_id: str, tags: dict[str, str], run_config: dict
+) -> JobExecutionResult:
+    """Run the main job in this process, step after step. Not `execute_in_process`: that keeps every
+    step's output in memory for the result (all the city's tables at once); here each step's tables go
+    to the warehouse and are freed when the step ends, so the peak is one step's, not the run's."""
+    recon = dg.reconstructable(in_process_job)
+    config = {**run_config, "execution": {"config": {"in_process": {}}}}
+    run = instance.create_run_for_job(
+        job_def=recon.get_definition(),
+        run_id=run_id,
+        run_config=config,
+        tags=tags,
+        job_code_origin=recon.get_python_origin(),
+    )
+    return execute_run(recon, run, instance)
 
 
 def run_on_local_workers(
