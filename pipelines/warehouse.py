@@ -177,6 +177,29 @@ def create_warehouse_engine(url: str) -> sa.Engine:
     return sa.create_engine(url)
 
 
+INSERT_CHUNK_ROWS = 50_000
+PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def insert_frame(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to the existing table ``name`` through the driver's executemany, in chunks.
+
+    pandas' own to_sql builds SQLAlchemy parameters row by row, which on a city's tables costs more
+    than the step that made them; here each chunk is converted once (missing values to NULL, numpy
+    scalars to Python) and handed to the driver as plain tuples.
+    """
+    if frame.empty:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    marker = PLACEHOLDERS.get(conn.dialect.paramstyle, "%s")
+    columns = ", ".join(quote(str(column)) for column in frame.columns)
+    statement = f"INSERT INTO {quote(name)} ({columns}) VALUES ({', '.join([marker] * frame.shape[1])})"
+    for start in range(0, len(frame), INSERT_CHUNK_ROWS):
+        chunk = frame.iloc[start : start + INSERT_CHUNK_ROWS].astype(object)
+        chunk = chunk.where(chunk.notna(), None)
+        conn.exec_driver_sql(statement, list(chunk.itertuples(index=False, name=None)))
+
+
 class Warehouse:
     """Typed access to the warehouse tables."""
 
@@ -268,7 +291,8 @@ class Warehouse:
 
     @staticmethod
     def _replace_table(conn: sa.Connection, name: str, frame: pd.DataFrame, run_id: str) -> None:
-        frame.to_sql(name, conn, if_exists="replace", index=False, chunksize=5000)
+        frame.head(0).to_sql(name, conn, if_exists="replace", index=False)
+        insert_frame(conn, name, frame)
         conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
         conn.execute(
             stage_tables.insert().values(table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC))
