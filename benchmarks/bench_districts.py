@@ -65,7 +65,9 @@ def run(data: Path, mode: str, out: Path) -> None:
         stats["districts"] = {str(k): int(v) for k, v in pd.Series(part).value_counts().items()}
         stats["district_seconds"] = round(time.perf_counter() - started, 2)
         model = max(models, key=lambda item: item[0])[1]
-        outcome = reconcile(records, FIELDS, part, labels, model, identifiers=districts.reconcile_on)
+        renamed = [{"name_key": "name"}.get(k, k) if isinstance(k, str) else [{"name_key": "name"}.get(n, n) for n in k]
+                   for k in districts.reconcile_on]
+        outcome = reconcile(records, FIELDS, part, labels, model, identifiers=renamed)
         stats.update(boundary_records=outcome.boundary_records, candidate_pairs=outcome.candidate_pairs,
                      joined=outcome.joined)
         clusters = pd.DataFrame({"source": records["source"], "record_id": records["record_id"],

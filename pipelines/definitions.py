@@ -11,6 +11,7 @@ import os
 import dagster as dg
 
 from pipelines.assets.alerts import alerts_asset
+from pipelines.assets.districts import district_assets, district_jobs
 from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
 from pipelines.assets.raw import raw_assets
@@ -23,7 +24,12 @@ from pipelines.resources.delivery import DeliveryResource
 from pipelines.resources.grid_system import GridSystemResource
 from pipelines.resources.health_system import HealthSystemResource
 from pipelines.resources.mini_program import MiniProgramResource
-from pipelines.resources.warehouse import WarehouseIOManager, WarehouseResource, WrittenTableIOManager
+from pipelines.resources.warehouse import (
+    PartitionedTableIOManager,
+    WarehouseIOManager,
+    WarehouseResource,
+    WrittenTableIOManager,
+)
 from pipelines.schedules import department_schedules, main_job
 from pipelines.sensors import community_inbox_sensor
 from pipelines.settings import default_database_url
@@ -42,13 +48,15 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
             alerts_asset,
             *report_assets,
             intake_rejections,
+            *district_assets,
         ],
-        jobs=[main_job],
+        jobs=[main_job, *district_jobs],
         schedules=department_schedules(),
         sensors=[community_inbox_sensor],
         resources={
             "io_manager": WarehouseIOManager(url=database_url),
             "lineage_io_manager": WrittenTableIOManager(url=database_url),
+            "district_io_manager": PartitionedTableIOManager(url=database_url),
             "warehouse": WarehouseResource(url=database_url),
             "grid_system": GridSystemResource(
                 base_url=dg.EnvVar("HUB_GRID_URL"), token=dg.EnvVar("HUB_GRID_TOKEN")

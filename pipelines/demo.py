@@ -52,6 +52,16 @@ run_monitoring:
   start_timeout_seconds: 180
   max_resume_run_attempts: 0
   poll_interval_seconds: 60
+# District backfills (pipelines/assets/districts.py) cannot starve the daily runs: at most one backfill
+# run in progress at a time (the others wait in the queue), and at most two district linking steps
+# across all runs (the district_linking pool).
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: dagster/backfill
+        limit: 1
+  pools:
+    default_limit: 2
 """
 
 
@@ -290,6 +300,9 @@ def prepare_dagster_home(folder: Path) -> None:
     elif "run_monitoring" not in config.read_text(encoding="utf-8"):
         with config.open("a", encoding="utf-8") as handle:
             handle.write("\n" + DAGSTER_CONFIG[DAGSTER_CONFIG.index("# Runs whose") :])
+    elif "concurrency:" not in config.read_text(encoding="utf-8"):
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + DAGSTER_CONFIG[DAGSTER_CONFIG.index("# District backfills") :])
 
 
 def describe_failure(result: RunResult) -> str:

@@ -298,6 +298,28 @@ class Warehouse:
             stage_tables.insert().values(table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC))
         )
 
+    def replace_partition(self, name: str, frame: pd.DataFrame, column: str, key: str, run_id: str) -> None:
+        """Replace the rows of one partition (``column`` = ``key``) of a stage table, leaving the others:
+        a district re-linked on its own changes that district's rows only."""
+        with self.transaction() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            if sa.inspect(conn).has_table(name):
+                conn.execute(sa.text(f"DELETE FROM {quote(name)} WHERE {quote(column)} = :key"), {"key": key})
+            else:
+                frame.head(0).to_sql(name, conn, index=False)
+            insert_frame(conn, name, frame)
+            rows = int(conn.execute(sa.text(f"SELECT count(*) FROM {quote(name)}")).scalar() or 0)
+            conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+            conn.execute(
+                stage_tables.insert().values(table_name=name, run_id=run_id, rows=rows, written_at=datetime.now(UTC))
+            )
+
+    def read_partitions(self, name: str, column: str, keys: Iterable[str]) -> pd.DataFrame:
+        """The rows of the given partitions of a partitioned stage table."""
+        wanted = sorted(set(keys))
+        frame = self.read_table(name)
+        return frame[frame[column].isin(wanted)].reset_index(drop=True)
+
     def write_lineage_with_history(
         self,
         name: str,

@@ -80,3 +80,11 @@ def test_training_on_no_candidate_pairs_keeps_the_starting_weights() -> None:
         weights = fit_match_share(model, [names], np.empty((0, 1), dtype=np.int8), np.empty(0, dtype=np.int64))
     assert len(weights) == 0
     assert 0 < model.match_share < 1
+
+
+def test_a_validity_verdict_on_a_field_nobody_filled_in_drops_nothing() -> None:
+    from dedup.prepare import prepare
+
+    records = pd.DataFrame({"id_no": ["", ""], "id_valid": [False, False]})
+    (field,) = prepare(records, {"id_no": "cn_id"}, {"id_no": "id_valid"})
+    assert (field.codes == -1).all()
