@@ -437,13 +437,20 @@ class Warehouse:
         with self.engine.connect() as conn:
             return {str(pid) for pid in conn.execute(sa.select(person_id_history.c.person_id).distinct()).scalars()}
 
-    def read_table(self, name: str) -> pd.DataFrame:
-        if not sa.inspect(self.engine).has_table(name):
+    def read_table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """A stage table; with ``columns``, only those of them the table has (a step that needs a few
+        columns of a city-sized table does not hold the rest in memory)."""
+        inspector = sa.inspect(self.engine)
+        if not inspector.has_table(name):
             raise WarehouseError(
                 f"warehouse table {name!r} does not exist yet: materialize the asset that writes it first"
             )
+        selected = None
+        if columns is not None:
+            present = {column["name"] for column in inspector.get_columns(name)}
+            selected = [column for column in columns if column in present]
         with self.engine.connect() as conn:
-            return pd.read_sql_table(name, conn)
+            return pd.read_sql_table(name, conn, columns=selected)
 
     def table_run(self, name: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

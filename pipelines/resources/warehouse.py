@@ -41,8 +41,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             warehouse.write_table(table, obj, context.run_id)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        """The whole table, or only the columns the input names (``AssetIn(metadata={"columns": [...]})``)."""
         table = "_".join(context.asset_key.path)
-        return warehouse_for(self.url).read_table(table)
+        columns = (context.definition_metadata or {}).get("columns")
+        return warehouse_for(self.url).read_table(table, columns=list(columns) if columns else None)
 
 
 class WrittenTableIOManager(WarehouseIOManager):

@@ -53,6 +53,8 @@ def exercise(warehouse: Warehouse, table: str) -> None:
     assert back["ratio"].iloc[0] == 0.5 and pd.isna(back["ratio"].iloc[1])
     assert [bool(flag) for flag in back["flag"]] == [True, False, True]
     assert pd.isna(back["maybe"].iloc[1]) and back["maybe"].iloc[2] == "z"
+    narrow = warehouse.read_table(table, columns=["whole", "flag", "not_there"])
+    assert list(narrow.columns) == ["whole", "flag"] and narrow["whole"].tolist() == [1, 2, 3]
 
     warehouse.record_decision(("grid", "G1"), ("health", "H1"), same=True, steward="王")
     warehouse.record_decision(("health", "H1"), ("grid", "G1"), same=False, steward="李", note="孪生")
