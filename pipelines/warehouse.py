@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -195,9 +196,15 @@ def insert_frame(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
     columns = ", ".join(quote(str(column)) for column in frame.columns)
     statement = f"INSERT INTO {quote(name)} ({columns}) VALUES ({', '.join([marker] * frame.shape[1])})"
     for start in range(0, len(frame), INSERT_CHUNK_ROWS):
-        chunk = frame.iloc[start : start + INSERT_CHUNK_ROWS].astype(object)
-        chunk = chunk.where(chunk.notna(), None)
-        conn.exec_driver_sql(statement, list(chunk.itertuples(index=False, name=None)))
+        part = frame.iloc[start : start + INSERT_CHUNK_ROWS]
+        chunk = part.astype(object).where(part.notna(), None)
+        columns_data = [chunk.iloc[:, i].to_numpy(dtype=object) for i in range(chunk.shape[1])]
+        for i in range(part.shape[1]):
+            if pd.api.types.is_datetime64_any_dtype(part.iloc[:, i]):  # drivers bind datetime, not Timestamp
+                columns_data[i] = np.array(
+                    [None if pd.isna(value) else value.to_pydatetime() for value in part.iloc[:, i]], dtype=object
+                )
+        conn.exec_driver_sql(statement, list(zip(*columns_data, strict=True)))
 
 
 class Warehouse:

@@ -44,6 +44,8 @@ def exercise(warehouse: Warehouse, table: str) -> None:
             "ratio": [0.5, float("nan"), 2.0],
             "flag": [True, False, True],
             "maybe": pd.array(["x", pd.NA, "z"], dtype="string"),
+            "seen_at": pd.to_datetime(["2026-11-28 10:44:32", None, "2026-11-29 00:00:00"]),
+            "seen_utc": pd.to_datetime(["2026-11-28 10:44:32", "2026-11-28 00:00:00", None], utc=True),
         }
     )
     warehouse.write_table(table, typed, run_id=batch + "-3")
@@ -53,6 +55,9 @@ def exercise(warehouse: Warehouse, table: str) -> None:
     assert back["ratio"].iloc[0] == 0.5 and pd.isna(back["ratio"].iloc[1])
     assert [bool(flag) for flag in back["flag"]] == [True, False, True]
     assert pd.isna(back["maybe"].iloc[1]) and back["maybe"].iloc[2] == "z"
+    assert pd.Timestamp(back["seen_at"].iloc[0]) == pd.Timestamp("2026-11-28 10:44:32")
+    assert pd.isna(back["seen_at"].iloc[1]) and pd.isna(back["seen_utc"].iloc[2])
+    assert pd.Timestamp(back["seen_utc"].iloc[1]).tz_localize(None) == pd.Timestamp("2026-11-28")
     narrow = warehouse.read_table(table, columns=["whole", "flag", "not_there"])
     assert list(narrow.columns) == ["whole", "flag"] and narrow["whole"].tolist() == [1, 2, 3]
 
