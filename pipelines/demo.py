@@ -25,6 +25,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.execution.api import execute_run
 from dagster._core.execution.job_execution_result import JobExecutionResult
 
@@ -178,29 +179,19 @@ def demo_instance(executor: str) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def in_process_job() -> dg.JobDefinition:
-    """The main job on Dagster's default executor (run in process by the demo's run config)."""
-    from pipelines.definitions import build_definitions
-
-    return build_definitions().resolve_job_def(MAIN_JOB)
-
-
 def run_in_process(
     instance: dg.DagsterInstance, run_id: str, tags: dict[str, str], run_config: dict
 ) -> JobExecutionResult:
     """Run the main job in this process, step after step. Not `execute_in_process`: that keeps every
     step's output in memory for the result (all the city's tables at once); here each step's tables go
-    to the warehouse and are freed when the step ends, so the peak is one step's, not the run's."""
-    recon = dg.reconstructable(in_process_job)
+    to the warehouse and are freed when the step ends, so the peak is one step's, not the run's. The
+    definitions are built now, so they read this run's environment (warehouse URL, systems)."""
+    from pipelines.definitions import build_definitions
+
+    job = build_definitions().resolve_job_def(MAIN_JOB)
     config = {**run_config, "execution": {"config": {"in_process": {}}}}
-    run = instance.create_run_for_job(
-        job_def=recon.get_definition(),
-        run_id=run_id,
-        run_config=config,
-        tags=tags,
-        job_code_origin=recon.get_python_origin(),
-    )
-    return execute_run(recon, run, instance)
+    run = instance.create_run_for_job(job_def=job, run_id=run_id, run_config=config, tags=tags)
+    return execute_run(InMemoryJob(job), run, instance)
 
 
 def run_on_local_workers(
