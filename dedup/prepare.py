@@ -224,6 +224,8 @@ def _not_valid(column: pd.Series) -> np.ndarray:
 def _drop_flagged(field: PreparedField, flagged: np.ndarray) -> PreparedField:
     """A number the upstream checks flag as not valid (a spreadsheet-damaged ID) is no identity even when
     it passes the check digit: such a record's number counts as missing."""
+    if not len(field.values):  # no record has a value: nothing to drop
+        return field
     valid = field.valid if field.valid is not None else np.ones(len(field.values), dtype=bool)
     drop = flagged & (field.codes >= 0) & valid[np.maximum(field.codes, 0)]
     if not drop.any():

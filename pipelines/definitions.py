@@ -11,6 +11,7 @@ import os
 import dagster as dg
 
 from pipelines.assets.alerts import alerts_asset
+from pipelines.assets.districts import district_assets, district_jobs
 from pipelines.assets.forms import form_assets, form_schedules
 from pipelines.assets.guards import source_guard_asset
 from pipelines.assets.intake import intake_rejections
@@ -28,6 +29,7 @@ from pipelines.resources.health_system import HealthSystemResource
 from pipelines.resources.mini_program import MiniProgramResource
 from pipelines.resources.warehouse import (
     CurrentTableIOManager,
+    PartitionedTableIOManager,
     WarehouseIOManager,
     WarehouseResource,
     WrittenTableIOManager,
@@ -52,8 +54,9 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
             *report_assets,
             intake_rejections,
             *form_assets,
+            *district_assets,
         ],
-        jobs=[main_job],
+        jobs=[main_job, *district_jobs],
         loggers={"console": dg.colored_console_logger, "progress": progress_logger},
         schedules=[*department_schedules(), *form_schedules()],
         sensors=[community_inbox_sensor],
@@ -67,6 +70,7 @@ def build_definitions(executor: dg.ExecutorDefinition | None = None) -> dg.Defin
                     for dataset in ("residents", "events")
                 },
             ),
+            "district_io_manager": PartitionedTableIOManager(url=database_url),
             "warehouse": WarehouseResource(url=database_url),
             "grid_system": GridSystemResource(
                 base_url=dg.EnvVar("HUB_GRID_URL"), token=dg.EnvVar("HUB_GRID_TOKEN")

@@ -27,6 +27,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.execution.api import execute_run
 from dagster._core.execution.job_execution_result import JobExecutionResult
 
 from connectors.simulated.department_inbox import DepartmentInbox
@@ -59,6 +61,16 @@ run_monitoring:
   start_timeout_seconds: 180
   max_resume_run_attempts: 0
   poll_interval_seconds: 60
+# District backfills (pipelines/assets/districts.py) cannot starve the daily runs: at most one backfill
+# run in progress at a time (the others wait in the queue), and at most two district linking steps
+# across all runs (the district_linking pool).
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: dagster/backfill
+        limit: 1
+  pools:
+    default_limit: 2
 """
 
 
@@ -184,15 +196,7 @@ def run_demo(
             if executor == "celery":
                 result, by_worker = run_on_local_workers(instance, run_id, workers, tags, run_config)
             else:
-                from pipelines.definitions import build_definitions
-
-                result = (
-                    build_definitions()
-                    .resolve_job_def(MAIN_JOB)
-                    .execute_in_process(
-                        instance=instance, raise_on_error=False, run_id=run_id, tags=tags, run_config=run_config
-                    )
-                )
+                result = run_in_process(instance, run_id, tags, run_config)
                 by_worker = {f"in_process@{socket.gethostname()}": steps_run(result)}
             if not result.success:
                 raise DemoFailed(describe_failure(result))
@@ -228,6 +232,21 @@ def demo_instance(executor: str) -> dg.DagsterInstance:
 
         return postgres_instance(Path(os.environ["DAGSTER_HOME"]))
     return dg.DagsterInstance.get()
+
+
+def run_in_process(
+    instance: dg.DagsterInstance, run_id: str, tags: dict[str, str], run_config: dict
+) -> JobExecutionResult:
+    """Run the main job in this process, step after step. Not `execute_in_process`: that keeps every
+    step's output in memory for the result (all the city's tables at once); here each step's tables go
+    to the warehouse and are freed when the step ends, so the peak is one step's, not the run's. The
+    definitions are built now, so they read this run's environment (warehouse URL, systems)."""
+    from pipelines.definitions import build_definitions
+
+    job = build_definitions().resolve_job_def(MAIN_JOB)
+    config = {**run_config, "execution": {"config": {"in_process": {}}}}
+    run = instance.create_run_for_job(job_def=job, run_id=run_id, run_config=config, tags=tags)
+    return execute_run(InMemoryJob(job), run, instance)
 
 
 def run_on_local_workers(
@@ -327,6 +346,9 @@ def prepare_dagster_home(folder: Path) -> None:
     elif "run_monitoring" not in config.read_text(encoding="utf-8"):
         with config.open("a", encoding="utf-8") as handle:
             handle.write("\n" + DAGSTER_CONFIG[DAGSTER_CONFIG.index("# Runs whose") :])
+    elif "concurrency:" not in config.read_text(encoding="utf-8"):
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + DAGSTER_CONFIG[DAGSTER_CONFIG.index("# District backfills") :])
 
 
 def describe_failure(result: RunResult) -> str:

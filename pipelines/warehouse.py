@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -205,6 +206,35 @@ def create_warehouse_engine(url: str) -> sa.Engine:
     return sa.create_engine(url)
 
 
+INSERT_CHUNK_ROWS = 50_000
+PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def insert_frame(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to the existing table ``name`` through the driver's executemany, in chunks.
+
+    pandas' own to_sql builds SQLAlchemy parameters row by row, which on a city's tables costs more
+    than the step that made them; here each chunk is converted once (missing values to NULL, numpy
+    scalars to Python) and handed to the driver as plain tuples.
+    """
+    if frame.empty:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    marker = PLACEHOLDERS.get(conn.dialect.paramstyle, "%s")
+    columns = ", ".join(quote(str(column)) for column in frame.columns)
+    statement = f"INSERT INTO {quote(name)} ({columns}) VALUES ({', '.join([marker] * frame.shape[1])})"
+    for start in range(0, len(frame), INSERT_CHUNK_ROWS):
+        part = frame.iloc[start : start + INSERT_CHUNK_ROWS]
+        chunk = part.astype(object).where(part.notna(), None)
+        columns_data = [chunk.iloc[:, i].to_numpy(dtype=object) for i in range(chunk.shape[1])]
+        for i in range(part.shape[1]):
+            if pd.api.types.is_datetime64_any_dtype(part.iloc[:, i]):  # drivers bind datetime, not Timestamp
+                columns_data[i] = np.array(
+                    [None if pd.isna(value) else value.to_pydatetime() for value in part.iloc[:, i]], dtype=object
+                )
+        conn.exec_driver_sql(statement, list(zip(*columns_data, strict=True)))
+
+
 class Warehouse:
     """Typed access to the warehouse tables."""
 
@@ -324,11 +354,34 @@ class Warehouse:
 
     @staticmethod
     def _replace_table(conn: sa.Connection, name: str, frame: pd.DataFrame, run_id: str) -> None:
-        frame.to_sql(name, conn, if_exists="replace", index=False, chunksize=5000)
+        frame.head(0).to_sql(name, conn, if_exists="replace", index=False)
+        insert_frame(conn, name, frame)
         conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
         conn.execute(
             stage_tables.insert().values(table_name=name, run_id=run_id, rows=len(frame), written_at=datetime.now(UTC))
         )
+
+    def replace_partition(self, name: str, frame: pd.DataFrame, column: str, key: str, run_id: str) -> None:
+        """Replace the rows of one partition (``column`` = ``key``) of a stage table, leaving the others:
+        a district re-linked on its own changes that district's rows only."""
+        with self.transaction() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            if sa.inspect(conn).has_table(name):
+                conn.execute(sa.text(f"DELETE FROM {quote(name)} WHERE {quote(column)} = :key"), {"key": key})
+            else:
+                frame.head(0).to_sql(name, conn, index=False)
+            insert_frame(conn, name, frame)
+            rows = int(conn.execute(sa.text(f"SELECT count(*) FROM {quote(name)}")).scalar() or 0)
+            conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+            conn.execute(
+                stage_tables.insert().values(table_name=name, run_id=run_id, rows=rows, written_at=datetime.now(UTC))
+            )
+
+    def read_partitions(self, name: str, column: str, keys: Iterable[str]) -> pd.DataFrame:
+        """The rows of the given partitions of a partitioned stage table."""
+        wanted = sorted(set(keys))
+        frame = self.read_table(name)
+        return frame[frame[column].isin(wanted)].reset_index(drop=True)
 
     def write_lineage_with_history(
         self,
@@ -511,13 +564,20 @@ class Warehouse:
         with self.engine.connect() as conn:
             return {str(pid) for pid in conn.execute(sa.select(person_id_history.c.person_id).distinct()).scalars()}
 
-    def read_table(self, name: str) -> pd.DataFrame:
-        if not sa.inspect(self.engine).has_table(name):
+    def read_table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """A stage table; with ``columns``, only those of them the table has (a step that needs a few
+        columns of a city-sized table does not hold the rest in memory)."""
+        inspector = sa.inspect(self.engine)
+        if not inspector.has_table(name):
             raise WarehouseError(
                 f"warehouse table {name!r} does not exist yet: materialize the asset that writes it first"
             )
+        selected = None
+        if columns is not None:
+            present = {column["name"] for column in inspector.get_columns(name)}
+            selected = [column for column in columns if column in present]
         with self.engine.connect() as conn:
-            return pd.read_sql_table(name, conn)
+            return pd.read_sql_table(name, conn, columns=selected)
 
     def table_run(self, name: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -48,8 +48,14 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
     )
 
 
+# Only the columns a step uses are read from the city-sized std_residents table.
+LINKED_COLUMNS = ["source", "record_id", *RESIDENT_FIELDS, *RESIDENT_VALIDITY.values()]
+GRID_PLACE_COLUMNS = ["grid", "addr_road", "addr_door_no", "addr_building"]
+
+
 @dg.multi_asset(
     group_name="resolved",
+    ins={"std_residents": dg.AssetIn(metadata={"columns": LINKED_COLUMNS})},
     outs={
         "person_lineage": dg.AssetOut(
             description="Which person every accepted resident record belongs to.",
@@ -189,6 +195,7 @@ def golden_persons(
 
 @dg.multi_asset(
     group_name="resolved",
+    ins={"std_residents": dg.AssetIn(metadata={"columns": GRID_PLACE_COLUMNS})},
     outs={
         "incident_lineage": dg.AssetOut(description="Which incident every report belongs to."),
         "incidents": dg.AssetOut(description="One merged case per incident, however often reported."),

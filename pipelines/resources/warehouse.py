@@ -41,8 +41,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             warehouse.write_table(table, obj, context.run_id)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        """The whole table, or only the columns the input names (``AssetIn(metadata={"columns": [...]})``)."""
         table = "_".join(context.asset_key.path)
-        return warehouse_for(self.url).read_table(table)
+        columns = (context.definition_metadata or {}).get("columns")
+        return warehouse_for(self.url).read_table(table, columns=list(columns) if columns else None)
 
 
 class WrittenTableIOManager(WarehouseIOManager):
@@ -73,3 +75,28 @@ class CurrentTableIOManager(WrittenTableIOManager):
             {"rank": frame["source"].map(rank).fillna(len(rank)), "record_id": frame["record_id"].astype(str)}
         )
         return frame.loc[order.sort_values(["rank", "record_id"], kind="stable").index].reset_index(drop=True)
+
+
+class PartitionedTableIOManager(WarehouseIOManager):
+    """A district-partitioned asset: its run replaces only its partition's rows of the table (the
+    ``district`` column), and a reader gets the rows of the partitions it asks for."""
+
+    column: str = "district"
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        table = "_".join(context.asset_key.path)
+        warehouse = warehouse_for(self.url)
+        if not context.has_asset_partitions:
+            super().handle_output(context, obj)
+            return
+        key = context.asset_partition_key
+        if not obj.empty and set(obj[self.column].astype(str)) != {key}:
+            raise WarehouseError(f"asset {table}, partition {key}: rows of other partitions in the output")
+        with warehouse.run_lock(context.run_id):
+            warehouse.replace_partition(table, obj, self.column, key, context.run_id)
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        table = "_".join(context.asset_key.path)
+        if not context.has_asset_partitions:
+            return super().load_input(context)
+        return warehouse_for(self.url).read_partitions(table, self.column, context.asset_partition_keys)

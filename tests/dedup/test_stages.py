@@ -115,3 +115,11 @@ def test_one_edit_in_a_short_name_is_similar_and_swapped_characters_are_near_in_
         "same characters in another order",
         "one edit or reordered",
     ]
+
+
+def test_a_validity_verdict_on_a_field_nobody_filled_in_drops_nothing() -> None:
+    from dedup.prepare import prepare
+
+    records = pd.DataFrame({"id_no": ["", ""], "id_valid": [False, False]})
+    (field,) = prepare(records, {"id_no": "cn_id"}, {"id_no": "id_valid"})
+    assert (field.codes == -1).all()

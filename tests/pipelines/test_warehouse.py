@@ -37,6 +37,30 @@ def exercise(warehouse: Warehouse, table: str) -> None:
     warehouse.write_table(table, frame.head(1), run_id=batch + "-2")
     assert len(warehouse.read_table(table)) == 1
 
+    typed = pd.DataFrame(
+        {
+            "text": ["a'b", None, "名"],
+            "whole": [1, 2, 3],
+            "ratio": [0.5, float("nan"), 2.0],
+            "flag": [True, False, True],
+            "maybe": pd.array(["x", pd.NA, "z"], dtype="string"),
+            "seen_at": pd.to_datetime(["2026-11-28 10:44:32", None, "2026-11-29 00:00:00"]),
+            "seen_utc": pd.to_datetime(["2026-11-28 10:44:32", "2026-11-28 00:00:00", None], utc=True),
+        }
+    )
+    warehouse.write_table(table, typed, run_id=batch + "-3")
+    back = warehouse.read_table(table)
+    assert back["text"].iloc[0] == "a'b" and pd.isna(back["text"].iloc[1])
+    assert back["whole"].tolist() == [1, 2, 3]
+    assert back["ratio"].iloc[0] == 0.5 and pd.isna(back["ratio"].iloc[1])
+    assert [bool(flag) for flag in back["flag"]] == [True, False, True]
+    assert pd.isna(back["maybe"].iloc[1]) and back["maybe"].iloc[2] == "z"
+    assert pd.Timestamp(back["seen_at"].iloc[0]) == pd.Timestamp("2026-11-28 10:44:32")
+    assert pd.isna(back["seen_at"].iloc[1]) and pd.isna(back["seen_utc"].iloc[2])
+    assert pd.Timestamp(back["seen_utc"].iloc[1]).tz_localize(None) == pd.Timestamp("2026-11-28")
+    narrow = warehouse.read_table(table, columns=["whole", "flag", "not_there"])
+    assert list(narrow.columns) == ["whole", "flag"] and narrow["whole"].tolist() == [1, 2, 3]
+
     warehouse.record_decision(("grid", "G1"), ("health", "H1"), same=True, steward="王")
     warehouse.record_decision(("health", "H1"), ("grid", "G1"), same=False, steward="李", note="孪生")
     decisions = warehouse.decisions()
@@ -68,3 +92,12 @@ def test_missing_stage_table_names_the_asset_to_run(tmp_path: Path) -> None:
     warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'w.sqlite'}")
     with pytest.raises(WarehouseError, match="std_residents"):
         warehouse.read_table("std_residents")
+
+
+def test_a_table_longer_than_one_insert_chunk_is_written_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pipelines.warehouse.INSERT_CHUNK_ROWS", 2)
+    warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    frame = pd.DataFrame({"record_id": [f"R{i}" for i in range(5)], "n": range(5)})
+    warehouse.write_table("std_chunks", frame, run_id="r1")
+    assert warehouse.read_table("std_chunks")["record_id"].tolist() == [f"R{i}" for i in range(5)]
+    assert warehouse.table_run("std_chunks")["rows"] == 5  # type: ignore[index]
