@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
@@ -76,26 +77,37 @@ def _sorted_characters(text: str) -> str:
 
 def _same_characters(a: list[str], b: list[str]) -> np.ndarray:
     """The same characters in another order (曾梓轩 / 曾轩梓, Jonh / John)."""
-    return np.fromiter(
-        (len(x) == len(y) and _sorted_characters(x) == _sorted_characters(y) for x, y in zip(a, b, strict=True)),
-        dtype=bool,
-        count=len(a),
-    )
+    if not a:
+        return np.zeros(0, dtype=bool)
+    first, second, values = name_variants.value_codes(a, b)
+    sorted_codes = np.asarray(pd.factorize(np.asarray([_sorted_characters(v) for v in values], dtype=object))[0])
+    return sorted_codes[first] == sorted_codes[second]
 
 
 def _name_levels(a: list[str], b: list[str]) -> np.ndarray:
+    """Each score only where the ones before it left the level open: a reordering only beyond one
+    edit, Jaro-Winkler and the share kept only for pairs neither near nor reordered."""
     edits = _distance(Levenshtein.distance, a, b)
-    reordered = _distance(fuzz.token_sort_ratio, a, b) >= 100
-    jaro = _distance(JaroWinkler.normalized_similarity, a, b)
-    share_kept = _distance(Levenshtein.normalized_similarity, a, b)
-    levels = np.select(
-        [(edits <= 1) | reordered, (share_kept >= 0.6) | (jaro >= 0.85)], [NAME_NEAR, NAME_SIMILAR], NAME_DIFFERENT
-    )
+    near = edits <= 1
+    farther = np.flatnonzero(~near)
+    near[farther] = _distance(fuzz.token_sort_ratio, *_subset(a, b, farther)) >= 100
+    rest = np.flatnonzero(~near)
+    similar = np.zeros(len(a), dtype=bool)
+    if len(rest):
+        rest_a, rest_b = _subset(a, b, rest)
+        share_kept = _distance(Levenshtein.normalized_similarity, rest_a, rest_b)
+        jaro = _distance(JaroWinkler.normalized_similarity, rest_a, rest_b)
+        similar[rest] = (share_kept >= 0.6) | (jaro >= 0.85)
+    levels = np.select([near, similar], [NAME_NEAR, NAME_SIMILAR], NAME_DIFFERENT)
     _refine(levels, levels > NAME_NEAR, _same_characters, a, b, NAME_SAME_CHARACTERS)
     _refine(levels, np.ones(len(levels), dtype=bool), name_variants.same_sound, a, b, NAME_SAME_SOUND)
     _refine(levels, levels > NAME_WITHIN, name_variants.name_within, a, b, NAME_WITHIN)
     _refine(levels, levels > NAME_KNOWN_VARIANT, name_variants.known_variant, a, b, NAME_KNOWN_VARIANT)
     return levels
+
+
+def _subset(a: list[str], b: list[str], rows: np.ndarray) -> tuple[list[str], list[str]]:
+    return [a[i] for i in rows.tolist()], [b[i] for i in rows.tolist()]
 
 
 def _refine(
@@ -109,7 +121,7 @@ def _refine(
     """Pairs among `eligible` that pass `test` get `level` (the test runs on those pairs only)."""
     candidates = np.flatnonzero(eligible)
     if len(candidates):
-        passed = test([a[i] for i in candidates], [b[i] for i in candidates])
+        passed = test(*_subset(a, b, candidates))
         levels[candidates[passed]] = level
 
 
@@ -149,9 +161,12 @@ def _phone_levels(a: list[str], b: list[str]) -> np.ndarray:
 
 
 def _address_levels(a: list[str], b: list[str]) -> np.ndarray:
+    """Containment (partial_ratio, the costly score) is only asked where the ratio is below 90."""
     ratio = _distance(fuzz.ratio, a, b)
-    contained = _distance(fuzz.partial_ratio, a, b) >= 100
-    return np.select([(ratio >= 90) | contained, ratio >= 70], [1, 2], 3)
+    near = ratio >= 90
+    farther = np.flatnonzero(~near)
+    near[farther] = _distance(fuzz.partial_ratio, *_subset(a, b, farther)) >= 100
+    return np.select([near, ratio >= 70], [1, 2], 3)
 
 
 def _exact_levels(a: list[str], b: list[str]) -> np.ndarray:

@@ -10,15 +10,19 @@ Spelling distance misses three ways one person's name is written differently:
 - A middle name or a second family name in one record only (Mary Ann / Mary, Smith-Jones / Smith).
 
 Every function works on distinct values: a value's reading, words and nickname groups are computed
-once (cached), and the pair checks run over the distinct pairs compare.py hands in.
+once (cached), and the pair checks run over the distinct pairs compare.py hands in. What can be told
+from each value alone (its characters' readings as integer codes, its word count) is compared as
+arrays over all pairs; only the pairs those arrays leave open reach the per-pair Python checks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from rapidfuzz.distance import OSA
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -56,21 +60,83 @@ def spoken(name: str) -> str:
     return _NOT_LETTER.sub("", name)
 
 
-@lru_cache(maxsize=500_000)
-def _same_sound(a: str, b: str) -> bool:
-    first, second = readings(a), readings(b)
-    if first is not None and second is not None:
-        return len(first) == len(second) and all(x & y for x, y in zip(first, second, strict=True))
-    if (first is None) == (second is None):
-        return False
-    sound_a, sound_b = spoken(a), spoken(b)
-    return bool(sound_a) and sound_a == sound_b
+def value_codes(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Codes of both sides of the pairs into their distinct values, so that whatever is told from a
+    value alone is computed once per value and compared as arrays."""
+    codes, uniques = pd.factorize(np.asarray([*a, *b], dtype=object))
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[: len(a)], codes[len(a) :], [str(value) for value in uniques]
+
+
+_READING_SETS: dict[frozenset[str], int] = {}
+_READING_SET_LIST: list[frozenset[str]] = []
+_SHARED_READING: dict[tuple[int, int], bool] = {}
+
+
+def _reading_set_id(options: frozenset[str]) -> int:
+    found = _READING_SETS.get(options)
+    if found is None:
+        found = _READING_SETS[options] = len(_READING_SET_LIST)
+        _READING_SET_LIST.append(options)
+    return found
+
+
+@lru_cache(maxsize=200_000)
+def _reading_ids(name: str) -> tuple[int, ...] | None:
+    """readings(name) with each character's set of readings as an integer code."""
+    options = readings(name)
+    return None if options is None else tuple(_reading_set_id(option) for option in options)
+
+
+def _share_a_reading(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Whether two characters' reading sets (by code) have a reading in common, per pair; each
+    distinct pair of sets is intersected once (codes are never reassigned, so the answers keep)."""
+    size = len(_READING_SET_LIST)
+    inverse, distinct_pairs = pd.factorize(np.minimum(first, second) * size + np.maximum(first, second))
+    shared = np.empty(len(distinct_pairs), dtype=bool)
+    for position, pair in enumerate(distinct_pairs.tolist()):
+        low, high = divmod(pair, size)
+        known = _SHARED_READING.get((low, high))
+        if known is None:
+            known = _SHARED_READING[(low, high)] = bool(_READING_SET_LIST[low] & _READING_SET_LIST[high])
+        shared[position] = known
+    return shared[np.asarray(inverse, dtype=np.int64)]
 
 
 def same_sound(a: list[str], b: list[str]) -> np.ndarray:
     """Different writing, same sound: every character has a reading in common (张伟 / 张玮), or a
     pinyin spelling reads like the characters (zhang wei / 张伟)."""
-    return np.fromiter((_same_sound(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+    result = np.zeros(len(a), dtype=bool)
+    if not a:
+        return result
+    first, second, values = value_codes(a, b)
+    ids = [_reading_ids(value) for value in values]
+    chinese = np.array([option is not None for option in ids], dtype=bool)
+    length = np.array([len(option) if option is not None else 0 for option in ids], dtype=np.int64)
+    # Both Chinese: the same length, and every character shares a reading with its counterpart.
+    alive = chinese[first] & chinese[second] & (length[first] == length[second])
+    if alive.any():
+        width = int(length.max())
+        table = np.full((len(values), width), -1, dtype=np.int64)
+        for row, option in enumerate(ids):
+            if option:
+                table[row, : len(option)] = option
+        for column in range(width):
+            rows = np.flatnonzero(alive & (length[first] > column))
+            if len(rows) == 0:
+                break
+            shared = _share_a_reading(table[first[rows], column], table[second[rows], column])
+            alive[rows[~shared]] = False
+        result |= alive
+    # One Chinese, one Latin: the pinyin spelling reads like the characters.
+    mixed = np.flatnonzero(chinese[first] != chinese[second])
+    if len(mixed):
+        sound_codes, sounds = pd.factorize(np.asarray([spoken(value) for value in values], dtype=object))
+        sound_codes = np.asarray(sound_codes, dtype=np.int64)
+        heard = np.array([bool(sound) for sound in sounds], dtype=bool)
+        x, y = sound_codes[first[mixed]], sound_codes[second[mixed]]
+        result[mixed] = (x == y) & heard[x]
+    return result
 
 
 @lru_cache(maxsize=200_000)
@@ -147,11 +213,31 @@ def _within(a: str, b: str) -> bool:
     )
 
 
+def _pairwise(
+    test: Callable[[str, str], bool], a: list[str], b: list[str], candidates: np.ndarray
+) -> np.ndarray:
+    """test on the candidate pairs only; False elsewhere."""
+    result = np.zeros(len(a), dtype=bool)
+    result[candidates] = np.fromiter(
+        (test(a[i], b[i]) for i in candidates.tolist()), dtype=bool, count=len(candidates)
+    )
+    return result
+
+
 def name_within(a: list[str], b: list[str]) -> np.ndarray:
     """One name is the other with extra words or a word reduced to its initial: a middle name or a
     second family name (Mary Ann / Mary, Mary A / Mary Ann, Smith-Jones / Smith, Jcak / Jack
     Gregory). At least one full word is the same or one typing slip away."""
-    return np.fromiter((_within(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+    if not a:
+        return np.zeros(0, dtype=bool)
+    first, second, values = value_codes(a, b)
+    split = [words(value) for value in values]
+    count = np.array([len(parts) for parts in split], dtype=np.int64)
+    shortest = np.array([min((len(w) for w in parts), default=0) for parts in split], dtype=np.int64)
+    # _within's first rejections, as arrays: a name without words; as many words, none an initial.
+    open_pairs = (count[first] > 0) & (count[second] > 0)
+    open_pairs &= (count[first] != count[second]) | (np.minimum(shortest[first], shortest[second]) <= 1)
+    return _pairwise(_within, a, b, np.flatnonzero(open_pairs))
 
 
 @lru_cache(maxsize=200_000)
@@ -173,4 +259,8 @@ def known_variant(a: list[str], b: list[str]) -> np.ndarray:
     """A word of one name is a nickname or known variant of the other's (Bob / Robert, Peggy Smith /
     Margaret Smith, Bob / Robert James, Tim J / Timothy John); the other words are the same or
     initials."""
-    return np.fromiter((_known_variant(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+    if not a:
+        return np.zeros(0, dtype=bool)
+    first, second, values = value_codes(a, b)
+    grouped = np.array([bool(_name_groups(value)) for value in values], dtype=bool)
+    return _pairwise(_known_variant, a, b, np.flatnonzero(grouped[first] & grouped[second]))
