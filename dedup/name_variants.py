@@ -71,9 +71,14 @@ def value_codes(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, lis
 _READING_SETS: dict[frozenset[str], int] = {}
 _READING_SET_LIST: list[frozenset[str]] = []
 _SHARED_READING: dict[tuple[int, int], bool] = {}
+_CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))
 
 
-def _reading_set_id(options: frozenset[str]) -> int:
+@lru_cache(maxsize=50_000)
+def _reading_set_id(character: int) -> int:
+    """A code for a character's set of readings (_character_readings), the same for every character
+    read the same ways; codes are never reassigned."""
+    options = _character_readings(chr(character))
     found = _READING_SETS.get(options)
     if found is None:
         found = _READING_SETS[options] = len(_READING_SET_LIST)
@@ -81,11 +86,21 @@ def _reading_set_id(options: frozenset[str]) -> int:
     return found
 
 
-@lru_cache(maxsize=200_000)
-def _reading_ids(name: str) -> tuple[int, ...] | None:
-    """readings(name) with each character's set of readings as an integer code."""
-    options = readings(name)
-    return None if options is None else tuple(_reading_set_id(option) for option in options)
+def _code_points(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's characters as code points (one row per value, 0 past its end) and its length."""
+    length = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    width = max(int(length.max(initial=0)), 1)
+    points = np.asarray(values, dtype=f"U{width}").view(np.uint32).reshape(len(values), width)
+    return points, length
+
+
+def _chinese(points: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Values with at least one Chinese character (as readings() and spoken() tell them)."""
+    inside = np.arange(points.shape[1]) < length[:, None]
+    cjk = np.zeros(points.shape, dtype=bool)
+    for low, high in _CJK_RANGES:
+        cjk |= (points >= low) & (points <= high)
+    return np.asarray((cjk & inside).any(axis=1), dtype=bool)
 
 
 def _share_a_reading(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -105,37 +120,39 @@ def _share_a_reading(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 def same_sound(a: list[str], b: list[str]) -> np.ndarray:
     """Different writing, same sound: every character has a reading in common (张伟 / 张玮), or a
-    pinyin spelling reads like the characters (zhang wei / 张伟)."""
+    pinyin spelling reads like the characters (zhang wei / 张伟).
+
+    readings() per pair, as arrays: each distinct character's reading set gets a code once, and the
+    pairs compare position by position, the pairs still open after each position going on."""
     result = np.zeros(len(a), dtype=bool)
     if not a:
         return result
     first, second, values = value_codes(a, b)
-    ids = [_reading_ids(value) for value in values]
-    chinese = np.array([option is not None for option in ids], dtype=bool)
-    length = np.array([len(option) if option is not None else 0 for option in ids], dtype=np.int64)
-    # Both Chinese: the same length, and every character shares a reading with its counterpart.
+    points, length = _code_points(values)
+    chinese = _chinese(points, length)
     alive = chinese[first] & chinese[second] & (length[first] == length[second])
     if alive.any():
-        width = int(length.max())
-        table = np.full((len(values), width), -1, dtype=np.int64)
-        for row, option in enumerate(ids):
-            if option:
-                table[row, : len(option)] = option
-        for column in range(width):
-            rows = np.flatnonzero(alive & (length[first] > column))
-            if len(rows) == 0:
+        rows = np.flatnonzero(chinese)
+        characters, positions = np.unique(points[rows], return_inverse=True)
+        character_ids = np.array([_reading_set_id(int(c)) for c in characters.tolist()], dtype=np.int64)
+        table = np.full(points.shape, -1, dtype=np.int64)
+        table[rows] = character_ids[positions.reshape(len(rows), -1)]
+        for column in range(points.shape[1]):
+            open_pairs = np.flatnonzero(alive & (length[first] > column))
+            if len(open_pairs) == 0:
                 break
-            shared = _share_a_reading(table[first[rows], column], table[second[rows], column])
-            alive[rows[~shared]] = False
+            shared = _share_a_reading(table[first[open_pairs], column], table[second[open_pairs], column])
+            alive[open_pairs[~shared]] = False
         result |= alive
-    # One Chinese, one Latin: the pinyin spelling reads like the characters.
     mixed = np.flatnonzero(chinese[first] != chinese[second])
     if len(mixed):
-        sound_codes, sounds = pd.factorize(np.asarray([spoken(value) for value in values], dtype=object))
-        sound_codes = np.asarray(sound_codes, dtype=np.int64)
-        heard = np.array([bool(sound) for sound in sounds], dtype=bool)
-        x, y = sound_codes[first[mixed]], sound_codes[second[mixed]]
-        result[mixed] = (x == y) & heard[x]
+        involved = np.unique(np.r_[first[mixed], second[mixed]])
+        sound_of = np.full(len(values), -1, dtype=np.int64)
+        sounds = [spoken(values[i]) for i in involved.tolist()]
+        sound_codes = np.asarray(pd.factorize(np.asarray(sounds, dtype=object))[0], dtype=np.int64)
+        sound_of[involved] = np.where([bool(sound) for sound in sounds], sound_codes, -1)
+        x, y = sound_of[first[mixed]], sound_of[second[mixed]]
+        result[mixed] = (x == y) & (x >= 0)
     return result
 
 
@@ -213,6 +230,18 @@ def _within(a: str, b: str) -> bool:
     )
 
 
+def _word_counts(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per value: how many words it has and the length of its shortest word (words() only for the
+    values that hold a separator; any other value is one word)."""
+    count = np.array([1 if value else 0 for value in values], dtype=np.int64)
+    shortest = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    for i, value in enumerate(values):
+        if _WORD_SEPARATORS.search(value):
+            parts = words(value)
+            count[i], shortest[i] = len(parts), min((len(w) for w in parts), default=0)
+    return count, shortest
+
+
 def _pairwise(
     test: Callable[[str, str], bool], a: list[str], b: list[str], candidates: np.ndarray
 ) -> np.ndarray:
@@ -231,9 +260,7 @@ def name_within(a: list[str], b: list[str]) -> np.ndarray:
     if not a:
         return np.zeros(0, dtype=bool)
     first, second, values = value_codes(a, b)
-    split = [words(value) for value in values]
-    count = np.array([len(parts) for parts in split], dtype=np.int64)
-    shortest = np.array([min((len(w) for w in parts), default=0) for parts in split], dtype=np.int64)
+    count, shortest = _word_counts(values)
     # _within's first rejections, as arrays: a name without words; as many words, none an initial.
     open_pairs = (count[first] > 0) & (count[second] > 0)
     open_pairs &= (count[first] != count[second]) | (np.minimum(shortest[first], shortest[second]) <= 1)
@@ -262,5 +289,10 @@ def known_variant(a: list[str], b: list[str]) -> np.ndarray:
     if not a:
         return np.zeros(0, dtype=bool)
     first, second, values = value_codes(a, b)
-    grouped = np.array([bool(_name_groups(value)) for value in values], dtype=bool)
+    points, length = _code_points(values)
+    # A single word with a Chinese character is no nickname (nickname_groups): no lookup needed.
+    single_chinese = _chinese(points, length) & (_word_counts(values)[0] == 1)
+    grouped = np.zeros(len(values), dtype=bool)
+    for i in np.flatnonzero(~single_chinese).tolist():
+        grouped[i] = bool(_name_groups(values[i]))
     return _pairwise(_known_variant, a, b, np.flatnonzero(grouped[first] & grouped[second]))
