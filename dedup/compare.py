@@ -181,13 +181,16 @@ def _phone_levels(a: list[str], b: list[str]) -> np.ndarray:
     return np.where(edits <= 1, 1, 2)
 
 
+def _contained(a: list[str], b: list[str]) -> np.ndarray:
+    """One value within the other: what a partial_ratio of 100 says, at a tenth of its cost."""
+    return np.fromiter(
+        (bool(x) and bool(y) and (x in y or y in x) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a)
+    )
+
+
 def _address_levels(a: list[str], b: list[str]) -> np.ndarray:
-    """Containment (partial_ratio, the costly score) is only asked where the ratio is below 90."""
     ratio = _distance(fuzz.ratio, a, b)
-    near = ratio >= 90
-    farther = np.flatnonzero(~near)
-    near[farther] = _distance(fuzz.partial_ratio, *_subset(a, b, farther)) >= 100
-    return np.select([near, ratio >= 70], [1, 2], 3)
+    return np.select([(ratio >= 90) | _contained(a, b), ratio >= 70], [1, 2], 3)
 
 
 def _exact_levels(a: list[str], b: list[str]) -> np.ndarray:
