@@ -7,7 +7,10 @@ disagreement. Fuzzy scores are computed once per distinct pair of differing valu
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -278,11 +281,40 @@ def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> 
     return levels
 
 
+# Fields are compared in forked workers (one field per task) from this many pairs on; below it the
+# fork costs more than it saves.
+PARALLEL_MIN_PAIRS = 500_000
+_FORKED: tuple[list[PreparedField], np.ndarray, np.ndarray] | None = None
+
+
+def _compare_forked_field(column: int) -> np.ndarray:
+    """compare_field in a forked worker, on the fields and pairs it inherited (nothing is pickled in)."""
+    if _FORKED is None:
+        raise RuntimeError("no inherited fields: the pool was not forked from compare()")
+    fields, left, right = _FORKED
+    return compare_field(fields[column], left, right)
+
+
+def _compare_fields(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) -> list[np.ndarray]:
+    """compare_field of every field; on many pairs the fields run at once in forked workers (the
+    levels are per field, so the result is the same either way)."""
+    global _FORKED
+    workers = min(os.cpu_count() or 1, len(fields))
+    if workers < 2 or len(left) < PARALLEL_MIN_PAIRS or "fork" not in mp.get_all_start_methods():
+        return [compare_field(f, left, right) for f in fields]
+    _FORKED = (fields, left, right)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            return list(pool.map(_compare_forked_field, range(len(fields))))
+    finally:
+        _FORKED = None
+
+
 def compare(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Level matrix: one row per pair, one column per field."""
     if not fields:
         return np.empty((len(left), 0), dtype=np.int8)
-    levels = np.column_stack([compare_field(f, left, right) for f in fields])
+    levels = np.column_stack(_compare_fields(fields, left, right))
     _swapped_names(fields, left, right, levels)
     return levels
 

@@ -4,13 +4,17 @@ they stand in for, on any strings (hypothesis), not only on the bench's."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein
 
-from dedup.compare import _contained, _damerau_edits
+from dedup import compare as compare_module
+from dedup.compare import MISSING, _contained, _damerau_edits, compare
 from dedup.name_variants import _known_variant, _within, known_variant, name_within, readings, same_sound, spoken
+from dedup.prepare import prepare
 
 # Few letters, so that transpositions, repeats and containment are common.
 SHORT = st.text(alphabet=st.sampled_from(list("abc")), max_size=8)
@@ -62,3 +66,20 @@ def test_name_checks_over_arrays_agree_with_the_per_pair_rules(pairs: list[tuple
     assert same_sound(a, b).tolist() == [_reference_same_sound(x, y) for x, y in pairs]
     assert name_within(a, b).tolist() == [_within(x, y) for x, y in pairs]
     assert known_variant(a, b).tolist() == [_known_variant(x, y) for x, y in pairs]
+
+
+def test_fields_compared_in_forked_workers_give_the_serial_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = pd.DataFrame(
+        {
+            "name": ["张伟", "张玮", "Wang Wei", "王伟", "李芳", "李方", "mary ann", "mary"] * 25,
+            "birth": ["1990-01-02", "1990-02-01", "1990-01-02", "", "1985-05-05", "1985-05-06", "", "1970-01-01"] * 25,
+            "address": ["长乐路123弄5号", "长乐路123弄5号101", "1 main st", "", "江滨路1号", "江滨路2号", "", "x"] * 25,
+        }
+    )
+    fields = prepare(records, {"name": "name", "birth": "date", "address": "address"})
+    left, right = np.triu_indices(len(records), k=1)
+    serial = compare(fields, left, right)
+    monkeypatch.setattr(compare_module, "PARALLEL_MIN_PAIRS", 1)
+    forked = compare(fields, left, right)
+    assert forked.tolist() == serial.tolist()
+    assert (serial[:, 0] != MISSING).any() and len(set(serial[:, 0].tolist())) > 3
