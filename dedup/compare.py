@@ -295,28 +295,48 @@ def _compare_forked_field(column: int) -> np.ndarray:
     return compare_field(fields[column], left, right)
 
 
-def _compare_fields(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) -> list[np.ndarray]:
-    """compare_field of every field; on many pairs the fields run at once in forked workers (the
-    levels are per field, so the result is the same either way)."""
+def compare_started(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) -> Callable[[], np.ndarray]:
+    """compare(), begun: on many pairs the fields are compared at once in forked workers (one field
+    per task; the levels are per field, so the result is the same), and the caller may do other work
+    (train the model) until it calls the returned function for the level matrix."""
     global _FORKED
     workers = min(os.cpu_count() or 1, len(fields))
-    if workers < 2 or len(left) < PARALLEL_MIN_PAIRS or "fork" not in mp.get_all_start_methods():
-        return [compare_field(f, left, right) for f in fields]
+    if not fields or workers < 2 or len(left) < PARALLEL_MIN_PAIRS or "fork" not in mp.get_all_start_methods():
+        levels = _compare_here(fields, left, right)
+        return lambda: levels
     _FORKED = (fields, left, right)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            return list(pool.map(_compare_forked_field, range(len(fields))))
-    finally:
+        pending = [pool.submit(_compare_forked_field, column) for column in range(len(fields))]
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
         _FORKED = None
+        raise
+
+    def finish() -> np.ndarray:
+        global _FORKED
+        try:
+            levels = np.column_stack([future.result() for future in pending])
+        finally:
+            pool.shutdown(cancel_futures=True)
+            _FORKED = None
+        _swapped_names(fields, left, right, levels)
+        return levels
+
+    return finish
+
+
+def _compare_here(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    if not fields:
+        return np.empty((len(left), 0), dtype=np.int8)
+    levels = np.column_stack([compare_field(f, left, right) for f in fields])
+    _swapped_names(fields, left, right, levels)
+    return levels
 
 
 def compare(fields: list[PreparedField], left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Level matrix: one row per pair, one column per field."""
-    if not fields:
-        return np.empty((len(left), 0), dtype=np.int8)
-    levels = np.column_stack(_compare_fields(fields, left, right))
-    _swapped_names(fields, left, right, levels)
-    return levels
+    return compare_started(fields, left, right)()
 
 
 def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndarray, levels: np.ndarray) -> None:
