@@ -13,7 +13,7 @@ from dedup import kinds as event_kinds
 from dedup.blocking import candidate_pairs
 from dedup.check import ModelWarning, check_model, weight_table
 from dedup.cluster import Constraints, cluster
-from dedup.compare import LEVEL_LABELS, MISSING, compare
+from dedup.compare import LEVEL_LABELS, MISSING, compare, compare_started
 from dedup.decisions import UNHONOURED_COLUMNS, resolve_decisions
 from dedup.identity import identity_codes, mark_contradicting_ids
 from dedup.ids import stable_ids
@@ -147,19 +147,24 @@ def link(
     left, right = candidate_pairs(prepared, max_block)
     timings["blocking"] = time.perf_counter() - mark
 
+    # Training needs no candidate levels: it runs while the candidates are compared (in workers when
+    # they are many), so the two stages' timings overlap.
     mark = time.perf_counter()
-    levels = compare(prepared, left, right)
+    compared = compare_started(prepared, left, right)
+    train_mark = time.perf_counter()
+    sources = frame[source_col].astype(str)
+    identity = pd.util.hash_pandas_object(pd.DataFrame({"s": sources, "r": frame[id_col].astype(str)}), index=False)
+    model = train(prepared, record_order(identity.to_numpy()))
+    trained = time.perf_counter() - train_mark
+    levels = compared()
     ruled_out = event_kinds.ruled_out(prepared, levels)
     never = np.column_stack([left[ruled_out], right[ruled_out]])
     left, right, levels = left[~ruled_out], right[~ruled_out], levels[~ruled_out]
     timings["compare"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    sources = frame[source_col].astype(str)
-    identity = pd.util.hash_pandas_object(pd.DataFrame({"s": sources, "r": frame[id_col].astype(str)}), index=False)
-    model = train(prepared, record_order(identity.to_numpy()))
     weight = fit_match_share(model, prepared, levels, left)
-    timings["train"] = time.perf_counter() - mark
+    timings["train"] = trained + time.perf_counter() - mark
 
     mark = time.perf_counter()
     verdicts = resolve_decisions(decisions, sources, frame[id_col])

@@ -44,5 +44,5 @@ def stable_ids(sources: pd.Series, record_ids: pd.Series, labels: np.ndarray, pr
     labels = factorize(labels)[0]
     order = np.lexsort((keys, labels))
     first_of_label = order[np.r_[True, labels[order][1:] != labels[order][:-1]]]
-    names = np.array([id_for_key(keys[i], prefix) for i in first_of_label], dtype=object)
+    names = np.array([id_for_key(key, prefix) for key in keys[first_of_label].tolist()], dtype=object)
     return names[labels]

@@ -11,15 +11,19 @@ Spelling distance misses three ways one person's name is written differently:
 - A middle name or a second family name in one record only (Mary Ann / Mary, Smith-Jones / Smith).
 
 Every function works on distinct values: a value's reading, words and nickname groups are computed
-once (cached), and the pair checks run over the distinct pairs compare.py hands in.
+once (cached), and the pair checks run over the distinct pairs compare.py hands in. What can be told
+from each value alone (its characters' readings as integer codes, its word count) is compared as
+arrays over all pairs; only the pairs those arrays leave open reach the per-pair Python checks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from rapidfuzz.distance import OSA
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -62,21 +66,100 @@ def spoken(name: str) -> str:
     return _NOT_LETTER.sub("", name)
 
 
-@lru_cache(maxsize=500_000)
-def _same_sound(a: str, b: str) -> bool:
-    first, second = readings(a), readings(b)
-    if first is not None and second is not None:
-        return len(first) == len(second) and all(x & y for x, y in zip(first, second, strict=True))
-    if (first is None) == (second is None):
-        return False
-    sound_a, sound_b = spoken(a), spoken(b)
-    return bool(sound_a) and sound_a == sound_b
+def value_codes(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Codes of both sides of the pairs into their distinct values, so that whatever is told from a
+    value alone is computed once per value and compared as arrays."""
+    codes, uniques = pd.factorize(np.asarray([*a, *b], dtype=object))
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[: len(a)], codes[len(a) :], [str(value) for value in uniques]
+
+
+_READING_SETS: dict[frozenset[str], int] = {}
+_READING_SET_LIST: list[frozenset[str]] = []
+_SHARED_READING: dict[tuple[int, int], bool] = {}
+_CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))
+
+
+@lru_cache(maxsize=50_000)
+def _reading_set_id(character: int) -> int:
+    """A code for a character's set of readings (_character_readings), the same for every character
+    read the same ways; codes are never reassigned."""
+    options = _character_readings(chr(character))
+    found = _READING_SETS.get(options)
+    if found is None:
+        found = _READING_SETS[options] = len(_READING_SET_LIST)
+        _READING_SET_LIST.append(options)
+    return found
+
+
+def _code_points(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's characters as code points (one row per value, 0 past its end) and its length."""
+    length = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    width = max(int(length.max(initial=0)), 1)
+    points = np.asarray(values, dtype=f"U{width}").view(np.uint32).reshape(len(values), width)
+    return points, length
+
+
+def _chinese(points: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Values with at least one Chinese character (as readings() and spoken() tell them)."""
+    inside = np.arange(points.shape[1]) < length[:, None]
+    cjk = np.zeros(points.shape, dtype=bool)
+    for low, high in _CJK_RANGES:
+        cjk |= (points >= low) & (points <= high)
+    return np.asarray((cjk & inside).any(axis=1), dtype=bool)
+
+
+def _share_a_reading(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Whether two characters' reading sets (by code) have a reading in common, per pair; each
+    distinct pair of sets is intersected once (codes are never reassigned, so the answers keep)."""
+    size = len(_READING_SET_LIST)
+    inverse, distinct_pairs = pd.factorize(np.minimum(first, second) * size + np.maximum(first, second))
+    shared = np.empty(len(distinct_pairs), dtype=bool)
+    for position, pair in enumerate(distinct_pairs.tolist()):
+        low, high = divmod(pair, size)
+        known = _SHARED_READING.get((low, high))
+        if known is None:
+            known = _SHARED_READING[(low, high)] = bool(_READING_SET_LIST[low] & _READING_SET_LIST[high])
+        shared[position] = known
+    return shared[np.asarray(inverse, dtype=np.int64)]
 
 
 def same_sound(a: list[str], b: list[str]) -> np.ndarray:
     """Different writing, same sound: every character has a reading in common (张伟 / 张玮), or a
-    pinyin spelling reads like the characters (zhang wei / 张伟)."""
-    return np.fromiter((_same_sound(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+    pinyin spelling reads like the characters (zhang wei / 张伟).
+
+    readings() per pair, as arrays: each distinct character's reading set gets a code once, and the
+    pairs compare position by position, the pairs still open after each position going on."""
+    result = np.zeros(len(a), dtype=bool)
+    if not a:
+        return result
+    first, second, values = value_codes(a, b)
+    points, length = _code_points(values)
+    chinese = _chinese(points, length)
+    alive = chinese[first] & chinese[second] & (length[first] == length[second])
+    if alive.any():
+        rows = np.flatnonzero(chinese)
+        characters, positions = np.unique(points[rows], return_inverse=True)
+        character_ids = np.array([_reading_set_id(int(c)) for c in characters.tolist()], dtype=np.int64)
+        table = np.full(points.shape, -1, dtype=np.int64)
+        table[rows] = character_ids[positions.reshape(len(rows), -1)]
+        for column in range(points.shape[1]):
+            open_pairs = np.flatnonzero(alive & (length[first] > column))
+            if len(open_pairs) == 0:
+                break
+            shared = _share_a_reading(table[first[open_pairs], column], table[second[open_pairs], column])
+            alive[open_pairs[~shared]] = False
+        result |= alive
+    mixed = np.flatnonzero(chinese[first] != chinese[second])
+    if len(mixed):
+        involved = np.unique(np.r_[first[mixed], second[mixed]])
+        sound_of = np.full(len(values), -1, dtype=np.int64)
+        sounds = [spoken(values[i]) for i in involved.tolist()]
+        sound_codes = np.asarray(pd.factorize(np.asarray(sounds, dtype=object))[0], dtype=np.int64)
+        sound_of[involved] = np.where([bool(sound) for sound in sounds], sound_codes, -1)
+        x, y = sound_of[first[mixed]], sound_of[second[mixed]]
+        result[mixed] = (x == y) & (x >= 0)
+    return result
 
 
 @lru_cache(maxsize=200_000)
@@ -180,11 +263,41 @@ def _within(a: str, b: str) -> bool:
     )
 
 
+def _word_counts(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per value: how many words it has and the length of its shortest word (words() only for the
+    values that hold a separator; any other value is one word)."""
+    count = np.array([1 if value else 0 for value in values], dtype=np.int64)
+    shortest = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    for i, value in enumerate(values):
+        if _WORD_SEPARATORS.search(value):
+            parts = words(value)
+            count[i], shortest[i] = len(parts), min((len(w) for w in parts), default=0)
+    return count, shortest
+
+
+def _pairwise(
+    test: Callable[[str, str], bool], a: list[str], b: list[str], candidates: np.ndarray
+) -> np.ndarray:
+    """test on the candidate pairs only; False elsewhere."""
+    result = np.zeros(len(a), dtype=bool)
+    result[candidates] = np.fromiter(
+        (test(a[i], b[i]) for i in candidates.tolist()), dtype=bool, count=len(candidates)
+    )
+    return result
+
+
 def name_within(a: list[str], b: list[str]) -> np.ndarray:
     """One name is the other with extra words or a word reduced to its initial: a middle name or a
     second family name (Mary Ann / Mary, Mary A / Mary Ann, Smith-Jones / Smith, Jcak / Jack
     Gregory). At least one full word is the same or one typing slip away."""
-    return np.fromiter((_within(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+    if not a:
+        return np.zeros(0, dtype=bool)
+    first, second, values = value_codes(a, b)
+    count, shortest = _word_counts(values)
+    # _within's first rejections, as arrays: a name without words; as many words, none an initial.
+    open_pairs = (count[first] > 0) & (count[second] > 0)
+    open_pairs &= (count[first] != count[second]) | (np.minimum(shortest[first], shortest[second]) <= 1)
+    return _pairwise(_within, a, b, np.flatnonzero(open_pairs))
 
 
 @lru_cache(maxsize=200_000)
@@ -206,4 +319,15 @@ def known_variant(a: list[str], b: list[str]) -> np.ndarray:
     """A word of one name is a nickname, known variant or short form of the other's (Bob / Robert,
     Peggy Smith / Margaret Smith, Bob / Robert James, Tim J / Timothy John, Andi / Andreas); the
     other words are the same or initials."""
-    return np.fromiter((_known_variant(x, y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
+    if not a:
+        return np.zeros(0, dtype=bool)
+    first, second, values = value_codes(a, b)
+    points, length = _code_points(values)
+    # A single word with a Chinese character is no nickname (nickname_groups): no lookup needed.
+    single_chinese = _chinese(points, length) & (_word_counts(values)[0] == 1)
+    grouped = np.zeros(len(values), dtype=bool)
+    for i in np.flatnonzero(~single_chinese).tolist():
+        grouped[i] = bool(_name_groups(values[i]))
+    # Both in a nickname group, or both able to be a clipped form of the other (Andi / Andreas, short_form)
+    candidates = (grouped[first] & grouped[second]) | (~single_chinese[first] & ~single_chinese[second])
+    return _pairwise(_known_variant, a, b, np.flatnonzero(candidates))

@@ -22,6 +22,11 @@ import yaml
 
 from dedup import kinds as event_kinds
 from hub_errors import ConfigError
+from schemas.normalize.address import canonical_address
+from schemas.normalize.dates import normalize_date
+from schemas.normalize.id_number import normalize_cn_id
+from schemas.normalize.names import name_key
+from schemas.normalize.phone import normalize_phone
 
 KINDS = ("name", "date", "identifier", "cn_id", "phone", "address", "exact", "text", *event_kinds.EVENT_KINDS)
 
@@ -99,23 +104,17 @@ def is_placeholder_name(key: str) -> bool:
 
 def _name_key(raw: str) -> str | None:
     """A placeholder name is no evidence of identity, so it counts as missing."""
-    from schemas.normalize.names import name_key
-
     key = name_key(raw)
     return None if not key or is_placeholder_name(key) else key
 
 
 def _date_key(raw: str) -> str | None:
-    from schemas.normalize.dates import normalize_date
-
     return normalize_date(raw).value
 
 
 def _phone_key(raw: str) -> str | None:
     """The hub's phone normalizer; a number it does not know (another country's local format)
     compares on its digits, unless it looks like a spreadsheet float."""
-    from schemas.normalize.phone import normalize_phone
-
     value = normalize_phone(raw)
     if value is None and not _EXCEL_NUMBER.match(raw.strip()):
         digits = _NOT_DIGIT.sub("", unicodedata.normalize("NFKC", raw))
@@ -124,16 +123,12 @@ def _phone_key(raw: str) -> str | None:
 
 
 def _address_key(raw: str) -> str | None:
-    from schemas.normalize.address import canonical_address
-
     return canonical_address(raw) or None
 
 
 def _cn_id_key(raw: str) -> tuple[str | None, bool]:
     """An 18-digit number that went through a spreadsheet float lost its last digits: it is no
     identity even when what is left happens to pass the check digit, so it counts as missing."""
-    from schemas.normalize.id_number import normalize_cn_id
-
     if _EXCEL_NUMBER.match(unicodedata.normalize("NFKC", raw).strip()):
         return None, False
     result = normalize_cn_id(raw)
@@ -185,10 +180,15 @@ def _field_from_normalized(
     return PreparedField(name, kind, codes, np.asarray(values, dtype=object), counts, valid)
 
 
+def _as_text(uniques: pd.Index) -> list[str]:
+    """Distinct raw values as Python strings (one array conversion, not an element-wise iteration)."""
+    return list(map(str, uniques.to_numpy(dtype=object)))
+
+
 def prepare_field(name: str, kind: str, column: pd.Series) -> PreparedField:
     """Normalize each distinct raw value once, then code records by their normalized value."""
     raw_codes, raw_uniques = pd.factorize(column.astype("string").fillna(""))
-    return _field_from_normalized(name, kind, raw_codes, _normalize_chunk(kind, [str(v) for v in raw_uniques]))
+    return _field_from_normalized(name, kind, raw_codes, _normalize_chunk(kind, _as_text(raw_uniques)))
 
 
 def _normalize_all(tasks: list[tuple[str, list[str]]]) -> list[list[tuple[str | None, bool]]]:
@@ -249,7 +249,7 @@ def prepare(
     for field in fields:
         column = records[field] if field in records.columns else pd.Series([""] * len(records))
         raw_codes, raw_uniques = pd.factorize(column.reset_index(drop=True).astype("string").fillna(""))
-        factorized.append((raw_codes, [str(v) for v in raw_uniques]))
+        factorized.append((raw_codes, _as_text(raw_uniques)))
     normalized = _normalize_all([(kind, raw) for kind, (_, raw) in zip(fields.values(), factorized, strict=True)])
     prepared = [
         _field_from_normalized(field, kind, raw_codes, values)

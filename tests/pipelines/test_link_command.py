@@ -8,10 +8,12 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+import yaml
 
 from dedup import pairwise_scores
 from hub_errors import ConfigError
-from pipelines.link_command import run_link
+from pipelines import link_command
+from pipelines.link_command import read_sources, run_link
 
 FIRST = ["Anna", "Lars", "Maria", "Jonas", "Eva", "Karl", "Sofia", "Erik", "Ida", "Nils", "Ingrid", "Olof"]
 LAST = ["Berg", "Lindqvist", "Åström", "Nyström", "Holm", "Sandberg", "Ekström", "Falk", "Wikström", "Dahl"]
@@ -299,3 +301,22 @@ def test_event_tables_link_into_their_incidents(
     assert summary.warnings == [], "the model check finds nothing wrong with events"
     if resident_time.startswith("%m"):
         assert summary.date_formats["resident.reported_at"].startswith("month-first")
+
+
+def test_sources_read_side_by_side_give_the_frames_and_the_error_of_reading_in_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_sources(tmp_path, people=60)
+    config = yaml.safe_load(CONFIG)
+    fields = {str(k): str(v) for k, v in config["fields"].items()}
+    in_turn = read_sources(config["sources"], tmp_path, fields)
+    monkeypatch.setattr(link_command, "PARALLEL_READ_MIN_BYTES", 0)
+    side_by_side = read_sources(config["sources"], tmp_path, fields)
+    assert len(side_by_side) == 2
+    for first, second in zip(in_turn, side_by_side, strict=True):
+        pd.testing.assert_frame_equal(first, second)
+        assert first.attrs == second.attrs
+    config["sources"]["clinic"]["columns"]["Nom"] = "name"
+    config["sources"]["register"]["id"] = "Nope"
+    with pytest.raises(ConfigError, match="id column 'Nope'"):
+        read_sources(config["sources"], tmp_path, fields)
