@@ -50,7 +50,8 @@ def uncertain_pairs(result: LinkResult, limit: int = REVIEW_LIMIT) -> pd.DataFra
 
 # Only the columns a step uses are read from the city-sized std_residents table.
 LINKED_COLUMNS = ["source", "record_id", *RESIDENT_FIELDS, *RESIDENT_VALIDITY.values()]
-GRID_PLACE_COLUMNS = ["grid", "addr_road", "addr_door_no", "addr_building"]
+# source and record_id give the rows their one order (CurrentTableIOManager)
+GRID_PLACE_COLUMNS = ["source", "record_id", "grid", "addr_road", "addr_door_no", "addr_building"]
 
 
 @dg.multi_asset(

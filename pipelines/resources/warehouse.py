@@ -69,7 +69,7 @@ class CurrentTableIOManager(WrittenTableIOManager):
         frame = super().load_input(context)
         table = "_".join(context.asset_key.path)
         rank = {source: position for position, source in enumerate(self.source_orders.get(table, []))}
-        if frame.empty:
+        if frame.empty or not {"source", "record_id"} <= set(frame.columns):
             return frame
         order = pd.DataFrame(
             {"rank": frame["source"].map(rank).fillna(len(rank)), "record_id": frame["record_id"].astype(str)}
