@@ -10,6 +10,7 @@ migrations (pipelines/migrations.py), once, under a lock; one run at a time writ
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -184,6 +185,10 @@ MIGRATIONS = [
 DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "same"]
 
 
+# Stage-table reads kept in memory between the steps of one run (Warehouse.read_table).
+READ_CACHE_BYTES = 64 * 1024 * 1024
+
+
 class WarehouseError(HubError):
     """The warehouse could not be reached or a stage table is missing."""
 
@@ -241,6 +246,9 @@ class Warehouse:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.schema_version = migrate(engine, MIGRATIONS)
+        self._read_cache: OrderedDict[tuple[str, tuple[str, ...] | None], tuple[tuple[Any, ...], pd.DataFrame]] = (
+            OrderedDict()
+        )
 
     def run_lock(self, holder: str, *, wait: float | None = None) -> AbstractContextManager[None]:
         """One run at a time on this warehouse (see pipelines/run_lock.py); re-entrant for ``holder``."""
@@ -566,7 +574,10 @@ class Warehouse:
 
     def read_table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
         """A stage table; with ``columns``, only those of them the table has (a step that needs a few
-        columns of a city-sized table does not hold the rest in memory)."""
+        columns of a city-sized table does not hold the rest in memory). Several steps of one run read
+        the same table (golden_persons, std_residents): a read is kept while the table's write stamp
+        in ``stage_tables`` (run, rows, time; every write updates it in its own transaction) is the
+        same, up to READ_CACHE_BYTES, and each caller gets its own copy."""
         inspector = sa.inspect(self.engine)
         if not inspector.has_table(name):
             raise WarehouseError(
@@ -576,8 +587,31 @@ class Warehouse:
         if columns is not None:
             present = {column["name"] for column in inspector.get_columns(name)}
             selected = [column for column in columns if column in present]
+        key = (name, tuple(selected) if selected is not None else None)
+        written = self.table_run(name)
+        stamp = (written["run_id"], written["rows"], str(written["written_at"])) if written else None
+        kept = self._read_cache.get(key)
+        if stamp is not None and kept is not None and kept[0] == stamp:
+            self._read_cache.move_to_end(key)
+            return kept[1].copy()
         with self.engine.connect() as conn:
-            return pd.read_sql_table(name, conn, columns=selected)
+            frame = pd.read_sql_table(name, conn, columns=selected)
+        self._read_cache.pop(key, None)
+        if stamp is not None:
+            self._keep_read(key, stamp, frame)
+        return frame
+
+    def _keep_read(
+        self, key: tuple[str, tuple[str, ...] | None], stamp: tuple[Any, ...], frame: pd.DataFrame
+    ) -> None:
+        size = int(frame.memory_usage(index=True, deep=False).sum())
+        if size > READ_CACHE_BYTES:
+            return
+        self._read_cache[key] = (stamp, frame.copy())
+        while sum(int(f.memory_usage(index=True, deep=False).sum()) for _, f in self._read_cache.values()) > (
+            READ_CACHE_BYTES
+        ):
+            self._read_cache.popitem(last=False)
 
     def table_run(self, name: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

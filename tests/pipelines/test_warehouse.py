@@ -101,3 +101,28 @@ def test_a_table_longer_than_one_insert_chunk_is_written_whole(tmp_path: Path, m
     warehouse.write_table("std_chunks", frame, run_id="r1")
     assert warehouse.read_table("std_chunks")["record_id"].tolist() == [f"R{i}" for i in range(5)]
     assert warehouse.table_run("std_chunks")["rows"] == 5  # type: ignore[index]
+
+
+def test_a_kept_read_is_never_stale_and_callers_cannot_change_it(tmp_path: Path) -> None:
+    """Steps of one run share reads of a table, but every write (a whole table, or a day's rows)
+    makes the next read go to the database again."""
+    warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    def table(*phones: str) -> pd.DataFrame:
+        keys = [str(i + 1) for i in range(len(phones))]
+        return pd.DataFrame({"source": "s", "record_id": keys, "person_id": [f"P{k}" for k in keys], "phone": phones})
+
+    warehouse.write_table("golden_persons", table("1", "2"), "run-1")
+    first = warehouse.read_table("golden_persons")
+    first.loc[0, "phone"] = "changed by a caller"
+    assert warehouse.read_table("golden_persons")["phone"].tolist() == ["1", "2"]
+
+    warehouse.write_table("golden_persons", table("1", "9"), "run-1")
+    assert warehouse.read_table("golden_persons")["phone"].tolist() == ["1", "9"], "rewritten in the same run"
+
+    with warehouse.transaction() as conn:
+        warehouse.replace_rows_in(
+            conn, "golden_persons", table("1", "2", "3").tail(1), pd.DataFrame({"source": [], "record_id": []}),
+            "run-1", rows_now=3,
+        )  # fmt: skip
+    assert len(warehouse.read_table("golden_persons")) == 3, "a day's rows added: read again"
+    assert warehouse.read_table("golden_persons", columns=["phone"]).columns.tolist() == ["phone"]
