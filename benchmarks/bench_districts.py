@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,18 +27,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-FIELDS = {"name": "name", "id_no": "cn_id", "birth": "date", "gender": "exact", "phone": "phone", "address": "address"}
-
-
-def bench_records(data: Path) -> pd.DataFrame:
-    from pipelines.link_command import load_link_config, source_records
-
-    with tempfile.TemporaryDirectory() as work:
-        config_path = Path(work) / "link_bench.yaml"
-        shutil.copy(REPO / "benchmarks" / "link_bench.yaml", config_path)
-        config = load_link_config(config_path)
-        frames = [source_records(name, spec, data, FIELDS) for name, spec in config["sources"].items()]
-    return pd.concat(frames, ignore_index=True)
+from benchmarks.bench_incremental import FIELDS  # noqa: E402
+from benchmarks.bench_incremental import records as day_records  # noqa: E402
 
 
 def run(data: Path, mode: str, out: Path) -> None:
@@ -47,7 +36,7 @@ def run(data: Path, mode: str, out: Path) -> None:
     from dedup.reconcile import reconcile
     from pipelines.districts import assign_districts, load_districts
 
-    records = bench_records(data)
+    records = day_records(data)
     started = time.perf_counter()
     stats: dict[str, object] = {}
     if mode == "city":

@@ -257,22 +257,18 @@ COMMUNITY_COLUMNS = [
 ]  # fmt: skip
 
 
-FORM_CORRECTED_FIELDS = ("name", "birth", "phone", "address", "grid")
-
-
 def form_corrections_frame(warehouse: Warehouse) -> pd.DataFrame:
     """The corrections communities made to pre-filled columns of department forms
     (pipelines/forms, ``form_corrections``), as rows like RosterStore.corrections gives, so a phone a
     community corrected on a form reaches survivorship and every department as a roster's does. A
-    value that is not valid for its field (parse_correction) is kept in form_corrections only."""
+    value that is not valid for its field (parse_correction) is kept in form_corrections only; fields
+    survivorship does not take from the community are ignored by community_records."""
     from pipelines.forms.store import form_corrections
 
     with warehouse.engine.connect() as conn:
         rows = conn.execute(sa.select(form_corrections).order_by(form_corrections.c.recorded_at, form_corrections.c.id))
         found = []
         for row in rows.mappings():
-            if row["field"] not in FORM_CORRECTED_FIELDS:
-                continue
             value, _ = parse_correction(row["field"], str(row["corrected_value"]), None)
             if value is None:
                 continue
