@@ -16,7 +16,8 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from connectors.form_workbook import DATA_SHEET, KEY_HEADER, MARKER_SHEET
+from connectors.form_workbook import DATA_SHEET, KEY_HEADER
+from connectors.return_marker import MARKER_SHEET
 from pipelines.departments import ID_CHECK_BY_RESIDUE, ID_WEIGHTS
 
 

@@ -1,7 +1,8 @@
 """Department form workbooks sent to a community pre-filled, and the same workbooks coming back.
 
-A form workbook carries a hidden marker sheet (which form, which send, which community), so a return
-is recognised by what it is and not by its file name, and a hidden key column (the person each row
+A form workbook carries the hub's return marker (connectors/return_marker.py: kind ``form``, the
+send, and the form, community, title and due date as facts), so a return is recognised by what it is
+and not by its file name, by the same recogniser as every other return, and a hidden key column (the person each row
 is about), so rows sorted or filtered by staff still find their person. A row staff add at the end
 has no key: a person the hub did not know. Rejected answers go back in the same layout, the marker
 kept, each bad cell red with its reason, so staff fix it in place and drop it again.
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from connectors.intake_workbook import BAD_CELL_FONT, COMMENT_AUTHOR, cell_safe, mark_cell, put_text, raw_text
+from connectors.return_marker import FORM_KIND, ReturnMarker, add_marker_openpyxl, recognise_return
 from connectors.spreadsheet import WorkbookRejected, open_workbook
 from connectors.workbook import HEADER_ALIGNMENT, HEADER_BORDER, HEADER_FILL, HEADER_FONT, TITLE_FONT, display_width
 
-MARKER_SHEET = "_hub_form"
-MARKER = "hub-form/1"
 DATA_SHEET = "填报"
 COVER_SHEET = "填写说明"
 LISTS_SHEET = "_选项"
@@ -38,18 +36,25 @@ REASON_HEADER = "退回原因（修改标红单元格后重新放入收件箱）
 TEXT_FORMAT = "@"
 PREFILLED_FILL = PatternFill("solid", start_color="EDEDED", end_color="EDEDED")
 INLINE_LIST_LIMIT = 255  # Excel's limit for a list written into the validation itself
-MARKER_KEYS = ("form", "send_id", "community", "title", "due")
+MARKER_FACTS = ("form", "community", "title", "due")
 
 
 @dataclass(frozen=True)
 class FormMarker:
-    """What the hidden marker sheet says: the form, the send it belongs to, the community."""
+    """What a form's return marker says: the form, the send it belongs to, the community."""
 
     form: str
     send_id: str
     community: str
     title: str = ""
     due: str = ""
+
+    def return_marker(self) -> ReturnMarker:
+        return ReturnMarker(FORM_KIND, self.send_id, {key: getattr(self, key) for key in MARKER_FACTS})
+
+    @classmethod
+    def of(cls, marker: ReturnMarker) -> FormMarker:
+        return cls(send_id=marker.send_id, **{key: marker.facts.get(key, "") for key in MARKER_FACTS})
 
 
 @dataclass(frozen=True)
@@ -212,11 +217,7 @@ def write_form_workbook(
     ws.column_dimensions[get_column_letter(key_column)].hidden = True
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(2, len(rows) + 1)}"
 
-    ws_marker = wb.create_sheet(MARKER_SHEET)
-    ws_marker.append([MARKER])
-    for key in MARKER_KEYS:
-        ws_marker.append([key, getattr(marker, key)])
-    ws_marker.sheet_state = "veryHidden"
+    add_marker_openpyxl(wb, marker.return_marker())
     wb.active = 1
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,38 +247,22 @@ def _choice_lists(wb: Workbook, columns: Sequence[FormColumn]) -> dict[str, str]
     return refs
 
 
-SHEET_NAMES = re.compile(rb'<sheet [^>]*name="([^"]*)"')
-
-
-def is_form_return(path: Path) -> bool:
-    """Whether a workbook is a form the hub sent (it has the marker sheet), from the sheet list in the
-    file's workbook.xml alone: cheap enough for every workbook in an inbox, whatever its size."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            listing = archive.read("xl/workbook.xml")
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return False
-    return MARKER_SHEET.encode() in SHEET_NAMES.findall(listing)
-
-
 def read_form_return(path: Path) -> FormReturn | None:
-    """The returned form in ``path``, or None when the workbook is not a form the hub sent (no marker
-    sheet) or cannot be opened (the intake path rejects such files with their reason)."""
+    """The returned form in ``path``, or None when the workbook is not a form the hub sent (no return
+    marker of kind ``form``, new or old, see connectors/return_marker.py) or cannot be opened (the
+    intake path rejects such files with their reason)."""
     path = Path(path)
-    if not is_form_return(path):
-        return None
+    found = recognise_return(path)
+    return None if found is None or found.kind != FORM_KIND else read_form_workbook(path, FormMarker.of(found))
+
+
+def read_form_workbook(path: Path, marker: FormMarker) -> FormReturn | None:
+    """The rows of a form workbook whose marker was already recognised (None if it cannot be opened)."""
     try:
         wb = open_workbook(path, source="form")
     except WorkbookRejected:
         return None
     try:
-        if MARKER_SHEET not in wb.sheetnames:
-            return None
-        marker_rows = [list(row) for row in wb[MARKER_SHEET].iter_rows(values_only=True)]
-        if not marker_rows or raw_text(marker_rows[0][0]) != MARKER:
-            return None
-        facts = {raw_text(row[0]): raw_text(row[1]) if len(row) > 1 else "" for row in marker_rows[1:] if row}
-        marker = FormMarker(**{key: facts.get(key, "") for key in MARKER_KEYS})
         if DATA_SHEET not in wb.sheetnames:
             return FormReturn(path, marker, [], [], file_digest(path), keyed=False)
         values = [list(row) for row in wb[DATA_SHEET].iter_rows(values_only=True)]

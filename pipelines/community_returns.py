@@ -3,16 +3,24 @@
 Intake workbooks (hub template) are read by the intake source as before. A workbook carrying the
 hub's hidden return marker (connectors/return_marker.py, ``recognise_return``) is a return instead:
 it goes to the handler registered for its marker's ``kind`` (``RETURN_HANDLERS``; the roster's is
-here, others plug in with ``register_return_kind``). Each return is applied at most once: the
-warehouse keeps the hash of every file applied, so the same file dropped again is only moved away.
-Afterwards the file leaves the inbox: to ``processed/`` when applied (or already applied), to
-``rejected/`` beside a rejection workbook naming each bad row and column when not. A return of a
-kind no handler knows stays in the inbox, for the handler that will.
+here, the department form's ``form`` in pipelines/forms/returns.py, others plug in with
+``register_return_kind``). Each return is applied at most once: the warehouse keeps the hash of every
+file applied, so the same file dropped again is only moved away (a handler keeping its own record of
+the files it took, as forms do in ``form_returns``, answers ``ALREADY_APPLIED`` itself). Afterwards
+the file leaves the inbox: to ``processed/`` when applied (or already applied), to ``rejected/``
+beside a rejection workbook naming each bad row and column when not. A return of a kind no handler
+knows stays in the inbox, for the handler that will.
+
+One flow, two steps: a kind registered with ``separate_step`` (forms) is taken by a step of its own,
+``process_returns(..., kinds=[kind])`` (asset ``returned_forms`` and ``hub form collect``: the form
+progress and consolidation follow that step, and it runs after the intake rejections because it
+writes persons staff added into the inbox as intake); every other kind by the ``community_corrections``
+step (``process_returns`` without ``kinds``). So no file is ever read by two steps at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,11 +108,17 @@ def apply_roster_return(returned: ReturnedFile, warehouse: Warehouse, run_id: st
 
 
 RETURN_HANDLERS: dict[str, ReturnHandler] = {ROSTER_KIND: apply_roster_return}
+SEPARATE_STEP_KINDS: set[str] = set()
 
 
-def register_return_kind(kind: str, handler: ReturnHandler) -> None:
-    """Let returns whose marker says ``kind`` be read by ``handler`` (a form, a survey, ...)."""
+def register_return_kind(kind: str, handler: ReturnHandler, *, separate_step: bool = False) -> None:
+    """Let returns whose marker says ``kind`` be read by ``handler`` (a form, a survey, ...);
+    ``separate_step``: only ``process_returns(..., kinds=[kind])`` takes them (see the module docstring)."""
     RETURN_HANDLERS[kind] = handler
+    if separate_step:
+        SEPARATE_STEP_KINDS.add(kind)
+    else:
+        SEPARATE_STEP_KINDS.discard(kind)
 
 
 def returned_files(inbox: Path) -> list[ReturnedFile]:
@@ -120,14 +134,22 @@ def returned_files(inbox: Path) -> list[ReturnedFile]:
 
 
 def process_returns(
-    inbox: Path, warehouse: Warehouse, run_id: str, handlers: dict[str, ReturnHandler] | None = None
+    inbox: Path,
+    warehouse: Warehouse,
+    run_id: str,
+    handlers: dict[str, ReturnHandler] | None = None,
+    *,
+    kinds: Collection[str] | None = None,
 ) -> list[ProcessedReturn]:
-    """Apply every return in the inbox once and move it out (see the module docstring)."""
+    """Apply every return in the inbox once and move it out (see the module docstring). ``kinds``:
+    take only returns of these kinds; without it, every kind but those of a separate step."""
     handlers = RETURN_HANDLERS if handlers is None else handlers
     processed_dir, rejected_dir = inbox / PROCESSED_DIR_NAME, inbox / REJECTED_DIR_NAME
     done: list[ProcessedReturn] = []
     for returned in returned_files(inbox):
         marker = returned.marker
+        if (marker.kind not in kinds) if kinds is not None else (marker.kind in SEPARATE_STEP_KINDS):
+            continue  # another step's
         handler = handlers.get(marker.kind)
         if handler is None:
             done.append(ProcessedReturn(returned.path.name, marker.kind, marker.send_id, UNKNOWN_KIND, 0,
@@ -141,7 +163,7 @@ def process_returns(
                                         str(moved)))
             continue
         outcome = handler(returned, warehouse, run_id, rejected_dir)
-        target = processed_dir if outcome.outcome == APPLIED else rejected_dir
+        target = rejected_dir if outcome.outcome == REJECTED else processed_dir
         moved = move_into(returned.path, target)
         done.append(ProcessedReturn(returned.path.name, marker.kind, marker.send_id, outcome.outcome,
                                     outcome.corrections, outcome.reason, str(moved)))

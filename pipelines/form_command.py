@@ -61,7 +61,7 @@ def run_collect(inbox: Path, out: Path) -> list[str]:
     warehouse, lock = locked_warehouse("collect")
     lines = []
     with lock:
-        outcomes = collect_returns(specs, warehouse.engine, inbox)
+        outcomes = collect_returns(specs, warehouse, inbox)
         persons = golden_persons(warehouse)
         done = {
             name: consolidate_form(spec, warehouse.engine, persons, out, as_of=today_in_china(),

@@ -38,7 +38,9 @@ def returned_forms(
     """Every returned form in the community inbox (recognised by its hidden marker), applied once:
     answers stored, bad rows sent back (rejected/), added persons handed to intake, file to processed/.
     Runs after the intake rejections, so the intake reader and this one never race for a file."""
-    outcomes = collect_returns(load_form_specs(), warehouse.get().engine, Path(community_inbox.path))
+    store = warehouse.get()
+    with store.run_lock(context.run_id):
+        outcomes = collect_returns(load_form_specs(), store, Path(community_inbox.path), context.run_id)
     frame = pd.DataFrame(
         [
             [

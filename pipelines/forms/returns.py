@@ -1,5 +1,11 @@
 """Returned forms: recognised by their hidden marker, checked, stored, bad answers sent back.
 
+A form is one kind of community inbox return (kind ``form``, connectors/return_marker.py): its handler
+is registered with pipelines/community_returns.py, whose ``process_returns`` recognises it, skips a
+file already applied, and moves it to processed/ or rejected/ like a roster. It is a separate step's
+kind (``collect_returns``: asset ``returned_forms`` and ``hub form collect``), since the form progress
+follows it and the persons staff added go into the inbox as intake after the intake was read.
+
 Answers are checked with a pandera schema built from the form's specification and the shared
 normalizers (phone, date, ID number) that intake uses; every failed cell gets a reason in Chinese.
 Good rows are stored at once; bad rows go back in a rejection workbook (the same layout and marker,
@@ -12,7 +18,6 @@ read by the next run like any other). Each returned file is applied once, by its
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,11 +29,22 @@ import pandas as pd
 import pandera.pandas as pa
 import sqlalchemy as sa
 
-from connectors.form_workbook import FormReturn, FormReturnRow, read_form_return, write_form_workbook
-from connectors.inbox import REJECTED_DIR_NAME, fit_name, scan_inbox, short_label
+from connectors.form_workbook import FormMarker, FormReturn, FormReturnRow, read_form_workbook, write_form_workbook
+from connectors.inbox import fit_name, short_label
 from connectors.intake_workbook import RESIDENTS, build_template, file_key, put_text
+from connectors.return_marker import FORM_KIND
+from pipelines.community_returns import (
+    ALREADY_APPLIED,
+    APPLIED,
+    REJECTED,
+    ReturnedFile,
+    ReturnHandler,
+    ReturnOutcome,
+    process_returns,
+    register_return_kind,
+)
 from pipelines.forms.send import form_columns
-from pipelines.forms.spec import FormSpec, KnownField
+from pipelines.forms.spec import FormSpec, KnownField, load_form_specs
 from pipelines.forms.store import (
     find_send,
     form_answers,
@@ -37,11 +53,11 @@ from pipelines.forms.store import (
     return_with_digest,
     sent_rows,
 )
+from pipelines.warehouse import Warehouse
 from schemas.normalize.dates import normalize_date
 from schemas.normalize.id_number import normalize_cn_id
 from schemas.normalize.phone import normalize_phone
 
-PROCESSED_DIR_NAME = "processed"
 REJECTED_SUFFIX = "_退回.xlsx"
 ADDED_PREFIX = "表单新增"
 TEXT_LIMIT = 500
@@ -61,6 +77,7 @@ REASONS = {
     "masked": "{header}是部分隐藏（*号）的预填值，不能只改一部分：如需更正请填写完整内容",
     "unknown_row": "这一行的隐藏行标识被改动，或不属于本社区本次下发的名单：请在原下发的表格中填写",
     "added_name": "新增人员必须填写姓名",
+    "unreadable": "文件无法打开（已损坏或不是 Excel 工作簿）：请在数据中心下发的原表格中填写后重新放入收件箱",
 }
 
 
@@ -143,13 +160,14 @@ def schema_problems(spec: FormSpec, cells: pd.DataFrame) -> CellProblems:
 
 
 @dataclass
-class ReturnOutcome:
-    """What became of one returned file."""
+class FormOutcome:
+    """What became of one returned form file."""
 
     file: str
     form: str
     community: str
-    status: str  # accepted | duplicate | unknown_send | layout
+    status: str  # accepted | duplicate | unknown_send | layout | unreadable
+    reason: str = ""  # why the whole file was refused
     answered: int = 0
     rejected: int = 0
     added: int = 0
@@ -248,16 +266,7 @@ def write_added_intake(path: Path, spec: FormSpec, added: list[_Row]) -> list[st
     return record_ids
 
 
-def move_into(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / fit_name(path.name)
-    if target.exists():
-        target = folder / fit_name(f"{datetime.now():%Y%m%d%H%M%S}_{path.name}")
-    shutil.move(str(path), str(target))
-    return target
-
-
-def _record_return(conn: sa.Connection, ret: FormReturn, outcome: ReturnOutcome, now: datetime) -> int:
+def _record_return(conn: sa.Connection, ret: FormReturn, outcome: FormOutcome, now: datetime) -> int:
     result = conn.execute(
         form_returns.insert().values(
             digest=ret.digest,
@@ -279,28 +288,37 @@ def _record_return(conn: sa.Connection, ret: FormReturn, outcome: ReturnOutcome,
     return int(key[0])
 
 
-def reject_whole_file(spec: FormSpec | None, ret: FormReturn, inbox: Path, why: str) -> Path:
-    """A return that cannot be taken at all: the file moves to rejected/ beside a workbook saying why."""
-    target = inbox / REJECTED_DIR_NAME / fit_name(f"{short_label(ret.path.stem)}{REJECTED_SUFFIX}")
+def reject_whole_file(spec: FormSpec | None, ret: FormReturn, rejected_dir: Path, why: str) -> Path:
+    """A return that cannot be taken at all: the workbook saying why, for rejected/ (the file follows)."""
+    target = rejected_dir / fit_name(f"{short_label(ret.path.stem)}{REJECTED_SUFFIX}")
     columns = form_columns(spec) if spec is not None else []
     write_form_workbook(
         target, ret.marker, columns, [], [], [("退回原因", why), ("原文件", ret.path.name)], spare_rows=0
     )
-    move_into(ret.path, inbox / REJECTED_DIR_NAME)
     return target
 
 
-def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbox: Path) -> ReturnOutcome:
-    """Take one returned form: refuse a form never sent, apply a file already applied no more,
-    store good rows, corrections and added persons, send bad rows back. One transaction."""
+def apply_return(
+    spec: FormSpec | None, ret: FormReturn | None, engine: sa.Engine, returned: ReturnedFile, rejected_dir: Path
+) -> FormOutcome:
+    """Take one returned form (``ret`` None: it cannot be opened): apply a file already taken no more,
+    refuse a form never sent, store good rows, corrections and added persons, send bad rows back. One
+    transaction; the caller moves the file (pipelines/community_returns.py)."""
     now = datetime.now(UTC)
-    outcome = ReturnOutcome(ret.path.name, ret.marker.form, ret.marker.community, "accepted")
+    marker = FormMarker.of(returned.marker)
+    inbox = rejected_dir.parent
+    outcome = FormOutcome(returned.path.name, marker.form, marker.community, "accepted")
+    readable = ret is not None
+    ret = ret or FormReturn(returned.path, marker, [], [], returned.file_hash, keyed=False)
     with engine.begin() as conn:
-        earlier = return_with_digest(conn, ret.digest)
-        if earlier is not None:
+        if return_with_digest(conn, ret.digest) is not None:
             outcome.status = "duplicate"
             _record_return(conn, ret, outcome, now)
-            move_into(ret.path, inbox / PROCESSED_DIR_NAME)
+            return outcome
+        if not readable:
+            outcome.status, outcome.reason = "unreadable", REASONS["unreadable"]
+            outcome.rejection_file = reject_whole_file(spec, ret, rejected_dir, outcome.reason)
+            _record_return(conn, ret, outcome, now)
             return outcome
         send = find_send(conn, ret.marker.send_id)
         if spec is None or send is None or send.form != spec.form:
@@ -310,7 +328,8 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
                 f"（下发编号 {ret.marker.send_id or '无'} "
                 "没有下发记录），无法接收：请使用数据中心下发给本社区的表格填写"
             )
-            outcome.rejection_file = reject_whole_file(spec, ret, inbox, why)
+            outcome.reason = why
+            outcome.rejection_file = reject_whole_file(spec, ret, rejected_dir, why)
             _record_return(conn, ret, outcome, now)
             return outcome
         outcome.community = send.community
@@ -319,7 +338,8 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
             outcome.status = "layout"
             what = f"缺少列：{'、'.join(missing)}" if missing else "隐藏的“行标识”列被删除"
             why = f"表格结构被改动（{what}），无法对应到人员：请在数据中心下发的原表格中填写，不要删除或改动列"
-            outcome.rejection_file = reject_whole_file(spec, ret, inbox, why)
+            outcome.reason = why
+            outcome.rejection_file = reject_whole_file(spec, ret, rejected_dir, why)
             _record_return(conn, ret, outcome, now)
             return outcome
         sent = sent_rows(conn, send.send_id)
@@ -336,7 +356,7 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
             intake_ids = {row.position: record for row, record in zip(added, ids, strict=True)}
             outcome.intake_file = intake
         if bad:
-            outcome.rejection_file = write_rejection(spec, ret, rows, bad, problems, inbox)
+            outcome.rejection_file = write_rejection(spec, ret, rows, bad, problems, rejected_dir)
         outcome.answered = sum(1 for row in good if row.answers)
         outcome.rejected, outcome.added = len(bad), len(added)
         corrections = [(row, header, pair) for row in good if not row.added for header, pair in row.changed.items()]
@@ -362,7 +382,6 @@ def apply_return(spec: FormSpec | None, ret: FormReturn, engine: sa.Engine, inbo
                     for row, header, (before, after) in corrections
                 ],
             )
-    move_into(ret.path, inbox / PROCESSED_DIR_NAME)
     return outcome
 
 
@@ -398,7 +417,7 @@ def store_rows(
 
 
 def write_rejection(
-    spec: FormSpec, ret: FormReturn, rows: list[_Row], bad: list[int], problems: CellProblems, inbox: Path
+    spec: FormSpec, ret: FormReturn, rows: list[_Row], bad: list[int], problems: CellProblems, rejected_dir: Path
 ) -> Path:
     """The bad rows back to the community in the form's layout (marker kept), each bad cell marked."""
     by_position = {row.position: row for row in rows}
@@ -412,7 +431,7 @@ def write_rejection(
         reasons.append(f"原第{row.row.number}行：" + "；".join(text for _, text in found))
         for header, text in found:
             marks.setdefault((index, header), []).append(text)
-    target = inbox / REJECTED_DIR_NAME / fit_name(f"{short_label(ret.path.stem)}{REJECTED_SUFFIX}")
+    target = rejected_dir / fit_name(f"{short_label(ret.path.stem)}{REJECTED_SUFFIX}")
     cover = [
         (
             "退回说明",
@@ -428,13 +447,41 @@ def write_rejection(
     )
 
 
-def collect_returns(specs: Mapping[str, FormSpec], engine: sa.Engine, inbox: Path) -> list[ReturnOutcome]:
-    """Every form return in the community inbox, applied in the order they arrived; other workbooks
-    (intake, rosters) are left where they are for their own readers."""
-    outcomes = []
-    scan = scan_inbox(inbox)
-    for path in [*scan.workbooks, *(duplicate.path for duplicate in scan.duplicates)]:
-        ret = read_form_return(path)
-        if ret is not None:
-            outcomes.append(apply_return(specs.get(ret.marker.form), ret, engine, inbox))
-    return outcomes
+GENERIC_OUTCOMES = {"accepted": APPLIED, "duplicate": ALREADY_APPLIED}  # any other status: rejected
+
+
+def form_return_handler(
+    specs: Mapping[str, FormSpec] | None = None, taken: list[FormOutcome] | None = None
+) -> ReturnHandler:
+    """The ``form`` kind's handler: forms of ``specs`` (default: the catalogue, read per return);
+    what became of each file is appended to ``taken``."""
+
+    def handle(returned: ReturnedFile, warehouse: Warehouse, run_id: str, rejected_dir: Path) -> ReturnOutcome:
+        catalogue = load_form_specs() if specs is None else specs
+        marker = FormMarker.of(returned.marker)
+        ret = read_form_workbook(returned.path, marker)
+        outcome = apply_return(catalogue.get(marker.form), ret, warehouse.engine, returned, rejected_dir)
+        if taken is not None:
+            taken.append(outcome)
+        reason = outcome.reason or (f"{outcome.rejected} 行退回社区修改" if outcome.rejected else "")
+        return ReturnOutcome(
+            GENERIC_OUTCOMES.get(outcome.status, REJECTED),
+            corrections=outcome.corrections,
+            reason=reason,
+            rejection_workbook=outcome.rejection_file,
+        )
+
+    return handle
+
+
+register_return_kind(FORM_KIND, form_return_handler(), separate_step=True)
+
+
+def collect_returns(
+    specs: Mapping[str, FormSpec], warehouse: Warehouse, inbox: Path, run_id: str = "hub-form-collect"
+) -> list[FormOutcome]:
+    """Every form return in the community inbox, applied in the order they arrived and moved out;
+    other workbooks (intake, rosters) are left where they are for their own readers."""
+    taken: list[FormOutcome] = []
+    process_returns(inbox, warehouse, run_id, {FORM_KIND: form_return_handler(specs, taken)}, kinds=[FORM_KIND])
+    return taken

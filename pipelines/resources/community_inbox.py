@@ -8,7 +8,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.form_workbook import is_form_return
 from connectors.inbox import (
     DEFAULT_MAX_FILE_MB,
     REJECTED_DIR_NAME,
@@ -34,7 +33,8 @@ class CommunityInboxResource(dg.ConfigurableResource):
 
     def scan(self) -> InboxScan:
         """The intake workbooks and rejected entries; returned workbooks (those carrying the hub's
-        return marker) are left to pipelines/community_returns.py."""
+        return marker: rosters, department forms, old forms too) are left to
+        pipelines/community_returns.py."""
         scan = scan_inbox(Path(self.path), max_file_mb=self.max_file_mb)
         returns = {path for path in scan.workbooks if recognise_return(path) is not None}
         scan.workbooks = [path for path in scan.workbooks if path not in returns]
@@ -58,8 +58,6 @@ class CommunityInboxResource(dg.ConfigurableResource):
         scan = self.scan()
         read: dict[Path, IntakeRows] = {}
         for workbook in scan.workbooks:
-            if is_form_return(workbook):
-                continue  # a returned department form: pipelines/forms/returns.py (asset returned_forms) takes it
             try:
                 read[workbook] = read_intake_workbook(workbook)
             except WorkbookRejected as rejected:

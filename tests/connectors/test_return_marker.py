@@ -17,7 +17,7 @@ def test_a_bulk_workbook_carries_its_marker_in_a_hidden_sheet(tmp_path: Path) ->
     marker = ReturnMarker("roster", "MC0123456789AB", {"community": "胜利社区"})
     write_bulk_workbook(path, [TableSheet("居民名册", pd.DataFrame({"人员编号": ["P1"]}))], None, marker)
     book = openpyxl.load_workbook(path)
-    assert book[MARKER_SHEET].sheet_state == "hidden"
+    assert book[MARKER_SHEET].sheet_state == "veryHidden"
     assert book.active.title == "居民名册", "the marker never opens first"
     assert recognise_return(path) == marker
 

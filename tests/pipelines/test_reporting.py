@@ -251,7 +251,7 @@ def test_community_rosters_are_per_community_and_masked(persons: pd.DataFrame, t
     assert validation.formula1 == '"无误,信息有误已更正,已迁出,已死亡"'
     marker = recognise_return(paths["南昌社区"])
     assert marker is not None and (marker.kind, marker.facts["community"]) == ("roster", "南昌社区")
-    assert book["_hub_return"].sheet_state == "hidden"
+    assert book["_hub_return"].sheet_state == "veryHidden"
     cover = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True) if row and row[0]}
     assert cover["名册编号"] == marker.send_id and "核对人（请填写）" in cover and "已死亡" in cover["填写说明"]
     with pytest.raises(ConfigError):

@@ -15,12 +15,12 @@ from openpyxl import load_workbook
 from connectors.form_workbook import (
     DATA_SHEET,
     KEY_HEADER,
-    MARKER_SHEET,
     FormMarker,
     read_form_return,
     write_form_workbook,
 )
 from connectors.intake_workbook import read_intake_workbook
+from connectors.return_marker import MARKER_SHEET
 from pipelines.forms.consolidate import PROGRESS_SHEET, SUMMARY_SHEET
 from pipelines.forms.returns import collect_returns
 from pipelines.forms.run import consolidate_form, send_reminders
@@ -159,7 +159,7 @@ def test_return_answers_corrections_bad_cell_and_consolidation(
             "P3": {"是否独居": "否", "紧急联系人电话": "12345"},
         },
     )
-    (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    (outcome,) = collect_returns({spec.form: spec}, warehouse, inbox)
     assert (outcome.status, outcome.answered, outcome.rejected, outcome.corrections) == ("accepted", 1, 2, 1)
     assert not (inbox / "东铺头.xlsx").exists() and (inbox / "processed" / "东铺头.xlsx").exists()
     rejection = load_workbook(outcome.rejection_file)
@@ -187,7 +187,7 @@ def test_return_answers_corrections_bad_cell_and_consolidation(
         inbox / "东铺头_改.xlsx",
         {"P2": {"是否独居": "否"}, "P3": {"紧急联系人电话": "13800003333"}},
     )
-    (again,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    (again,) = collect_returns({spec.form: spec}, warehouse, inbox)
     assert (again.status, again.answered, again.rejected) == ("accepted", 2, 0), fixed
     done = consolidate_form(spec, warehouse.engine, persons, out, as_of=AS_OF, run_id="t")
     figures = done.progress.figures()
@@ -214,7 +214,7 @@ def test_return_of_a_form_never_sent_is_refused(
     forged = FormMarker(spec.form, "0123456789abcdef", "东铺头社区", spec.title, "2026-12-15")
     row = ["陈秀兰", "", "", "", "", "", "", "是", "", ""]
     write_form_workbook(inbox / "表.xlsx", forged, form_columns(spec), [row], ["P1"], [])
-    (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    (outcome,) = collect_returns({spec.form: spec}, warehouse, inbox)
     assert outcome.status == "unknown_send"
     assert not (inbox / "表.xlsx").exists() and (inbox / "rejected" / "表.xlsx").exists()
     cover = load_workbook(outcome.rejection_file)["填写说明"]
@@ -230,9 +230,9 @@ def test_same_return_dropped_twice_is_applied_once(
     filled = fill(sent_book(out, "新华社区"), tmp_path / "新华.xlsx", {"P4": {"是否独居": "是"}})
     shutil.copy(filled, inbox / "新华.xlsx")
     shutil.copy(filled, inbox / "新华 (1).xlsx")  # two copies in one drop
-    outcomes = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    outcomes = collect_returns({spec.form: spec}, warehouse, inbox)
     shutil.copy(filled, inbox / "新华.xlsx")  # and again on a later day
-    outcomes += collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    outcomes += collect_returns({spec.form: spec}, warehouse, inbox)
     assert sorted(o.status for o in outcomes) == ["accepted", "duplicate", "duplicate"]
     assert len(rows_of(warehouse.engine, form_answers)) == 1
     assert [r["status"] for r in rows_of(warehouse.engine, form_returns)].count("accepted") == 1
@@ -253,7 +253,7 @@ def test_row_added_by_staff_becomes_an_intake_record(
         "紧急联系人电话": "13700001234",
     }
     fill(sent_book(out, "新华社区"), inbox / "新华.xlsx", {"P4": {"是否独居": "否"}}, [added])
-    (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    (outcome,) = collect_returns({spec.form: spec}, warehouse, inbox)
     assert (outcome.status, outcome.answered, outcome.added, outcome.rejected) == ("accepted", 2, 1, 0)
     assert outcome.intake_file is not None and outcome.intake_file.parent == inbox
     intake = read_intake_workbook(outcome.intake_file)["residents"]
@@ -313,7 +313,7 @@ def test_return_whose_key_column_was_deleted_is_refused_whole(
     ws = wb[DATA_SHEET]
     ws.delete_cols([cell.value for cell in ws[1]].index(KEY_HEADER) + 1)
     wb.save(filled)
-    (outcome,) = collect_returns({spec.form: spec}, warehouse.engine, inbox)
+    (outcome,) = collect_returns({spec.form: spec}, warehouse, inbox)
     assert outcome.status == "layout" and outcome.rejection_file is not None
     cover = load_workbook(outcome.rejection_file)["填写说明"]
     assert "行标识" in " ".join(str(c.value) for r in cover.iter_rows() for c in r if c.value)
