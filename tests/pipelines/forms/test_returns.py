@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from connectors.form_workbook import (
     write_form_workbook,
 )
 from connectors.intake_workbook import read_intake_workbook
-from connectors.return_marker import MARKER_SHEET
+from connectors.return_marker import LEGACY_FORM_SHEET, MARKER_SHEET, recognise_return
 from pipelines.forms.consolidate import PROGRESS_SHEET, SUMMARY_SHEET
 from pipelines.forms.returns import collect_returns
 from pipelines.forms.run import consolidate_form, send_reminders
@@ -318,3 +319,57 @@ def test_return_whose_key_column_was_deleted_is_refused_whole(
     cover = load_workbook(outcome.rejection_file)["填写说明"]
     assert "行标识" in " ".join(str(c.value) for r in cover.iter_rows() for c in r if c.value)
     assert rows_of(warehouse.engine, form_answers) == [] and list(inbox.glob("表单新增*")) == []
+
+
+def with_old_marker(path: Path) -> Path:
+    """The workbook as the hub wrote forms before the marker was shared: the same facts on a very
+    hidden ``_hub_form`` sheet (a tag row, then key/value rows), no ``_hub_return``."""
+    wb = load_workbook(path)
+    marker = recognise_return(path)
+    assert marker is not None
+    del wb[MARKER_SHEET]
+    old = wb.create_sheet(LEGACY_FORM_SHEET)
+    old.append(["hub-form/1"])
+    for key in ("form", "send_id", "community", "title", "due"):
+        old.append([key, marker.send_id if key == "send_id" else marker.facts[key]])
+    old.sheet_state = "veryHidden"
+    wb.save(path)
+    return path
+
+
+def test_a_form_sent_with_the_old_marker_is_still_taken_back(
+    spec: FormSpec, persons: pd.DataFrame, warehouse: Warehouse, tmp_path: Path, inbox: Path
+) -> None:
+    out = tmp_path / "out"
+    send_form(spec, persons, warehouse.engine, out, as_of=AS_OF)
+    filled = fill(sent_book(out, "新华社区"), inbox / "新华.xlsx", {"P4": {"是否独居": "是"}})
+    with_old_marker(filled)
+    assert MARKER_SHEET not in load_workbook(filled).sheetnames
+    read, scan = CommunityInboxResource(path=str(inbox)).read_all()
+    assert read == {} and scan.workbooks == [] and scan.rejected == [], "no intake workbook"
+    (outcome,) = collect_returns({spec.form: spec}, warehouse, inbox)
+    assert (outcome.status, outcome.community, outcome.answered) == ("accepted", "新华社区", 1)
+    assert (inbox / "processed" / "新华.xlsx").exists()
+    assert [json.loads(r["answers"]) for r in rows_of(warehouse.engine, form_answers)] == [{"是否独居": "是"}]
+
+
+def test_a_form_return_that_cannot_be_opened_is_refused_with_its_reason(
+    spec: FormSpec, persons: pd.DataFrame, warehouse: Warehouse, tmp_path: Path, inbox: Path
+) -> None:
+    """Its marker reads, its data sheet does not: the file goes to rejected/ with a workbook saying why,
+    and is not left in the inbox for ever (nor read as intake)."""
+    out = tmp_path / "out"
+    send_form(spec, persons, warehouse.engine, out, as_of=AS_OF)
+    filled = fill(sent_book(out, "新华社区"), tmp_path / "新华.xlsx", {"P4": {"是否独居": "是"}})
+    broken = inbox / "新华.xlsx"
+    with zipfile.ZipFile(filled) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet2.xml" else data)
+    assert recognise_return(broken) is not None
+    (outcome,) = collect_returns({spec.form: spec}, warehouse, inbox)
+    assert outcome.status == "unreadable" and outcome.rejection_file is not None
+    assert (inbox / "rejected" / "新华.xlsx").exists() and not broken.exists()
+    cover = load_workbook(outcome.rejection_file)["填写说明"]
+    assert "文件无法打开" in " ".join(str(c.value) for r in cover.iter_rows() for c in r if c.value)
+    assert rows_of(warehouse.engine, form_answers) == []
