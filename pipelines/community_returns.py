@@ -63,7 +63,9 @@ class ReturnOutcome:
 ReturnHandler = Callable[[ReturnedFile, Warehouse, str, Path], ReturnOutcome]
 """(returned file, warehouse, run id, rejected/ folder) -> outcome. A handler that applies a file
 records what it applied together with the file's hash, in one transaction
-(``Warehouse.rosters.record_returned_file``), so ``seen_return`` finds it next time."""
+(``Warehouse.rosters.record_returned_file``), so ``seen_return`` finds it next time; or keeps its own
+record of the hashes it took and answers ``ALREADY_APPLIED`` (forms: ``form_returns``). The caller
+moves the file afterwards: ``REJECTED`` to rejected/, anything else to processed/."""
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,21 @@ def register_return_kind(kind: str, handler: ReturnHandler, *, separate_step: bo
         SEPARATE_STEP_KINDS.discard(kind)
 
 
-def returned_files(inbox: Path) -> list[ReturnedFile]:
-    """The readable workbooks of the inbox that carry a return marker, oldest first, then the
-    byte-identical copies (each is moved out as already applied once its original is)."""
+def returned_files(inbox: Path, take: Callable[[str], bool] = lambda kind: True) -> list[ReturnedFile]:
+    """The readable workbooks of the inbox that carry a return marker of a kind ``take`` accepts,
+    oldest first, then the byte-identical copies (each is moved out as already applied once its
+    original is). Only those are hashed; one moved away meanwhile (by the step taking its kind) is
+    left out."""
     scan = scan_inbox(inbox)
     found = []
     for path in [*scan.workbooks, *(copy.path for copy in scan.duplicates)]:
         marker = recognise_return(path)
-        if marker is not None:
+        if marker is None or not take(marker.kind):
+            continue
+        try:
             found.append(ReturnedFile(path, marker, file_hash(path)))
+        except FileNotFoundError:
+            continue
     return found
 
 
@@ -146,10 +154,12 @@ def process_returns(
     handlers = RETURN_HANDLERS if handlers is None else handlers
     processed_dir, rejected_dir = inbox / PROCESSED_DIR_NAME, inbox / REJECTED_DIR_NAME
     done: list[ProcessedReturn] = []
-    for returned in returned_files(inbox):
+
+    def take(kind: str) -> bool:
+        return kind in kinds if kinds is not None else kind not in SEPARATE_STEP_KINDS
+
+    for returned in returned_files(inbox, take):
         marker = returned.marker
-        if (marker.kind not in kinds) if kinds is not None else (marker.kind in SEPARATE_STEP_KINDS):
-            continue  # another step's
         handler = handlers.get(marker.kind)
         if handler is None:
             done.append(ProcessedReturn(returned.path.name, marker.kind, marker.send_id, UNKNOWN_KIND, 0,

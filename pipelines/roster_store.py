@@ -166,7 +166,7 @@ class RosterStore:
     ) -> None:
         """Note a processed file by the hash of its bytes, inside the caller's transaction (with what it
         applied): ``seen_return`` then finds it, so the same file is never applied twice. Handlers of
-        other return kinds (forms) call this too."""
+        other return kinds may call this too (forms keep their own record, ``form_returns``)."""
         conn.execute(
             returned_files.insert().values(
                 file_hash=file_hash, kind=kind, send_id=send_id[:64], file_name=file_name[:1000], outcome=outcome,
