@@ -2,10 +2,11 @@
 
 A form workbook carries the hub's return marker (connectors/return_marker.py: kind ``form``, the
 send, and the form, community, title and due date as facts), so a return is recognised by what it is
-and not by its file name, by the same recogniser as every other return, and a hidden key column (the person each row
-is about), so rows sorted or filtered by staff still find their person. A row staff add at the end
-has no key: a person the hub did not know. Rejected answers go back in the same layout, the marker
-kept, each bad cell red with its reason, so staff fix it in place and drop it again.
+and not by its file name, by the same recogniser as every other return; and a hidden key column (the
+person each row is about), so rows sorted or filtered by staff still find their person. A row staff
+add at the end has no key: a person the hub did not know. Rejected answers go back in the same
+layout, the marker kept, each bad cell red with its reason, so staff fix it in place and drop it
+again.
 """
 
 from __future__ import annotations
