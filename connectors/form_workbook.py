@@ -11,7 +11,6 @@ again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from connectors.inbox import file_hash
 from connectors.intake_workbook import BAD_CELL_FONT, COMMENT_AUTHOR, cell_safe, mark_cell, put_text, raw_text
 from connectors.return_marker import FORM_KIND, ReturnMarker, add_marker_openpyxl, recognise_return
 from connectors.spreadsheet import WorkbookRejected, open_workbook
@@ -88,14 +88,6 @@ class FormReturn:
     rows: list[FormReturnRow] = field(default_factory=list)
     digest: str = ""
     keyed: bool = True  # the hidden key column is still there (staff did not delete it)
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _style_header(ws: Worksheet, headers: Sequence[str], columns: Sequence[FormColumn]) -> None:
@@ -265,12 +257,12 @@ def read_form_workbook(path: Path, marker: FormMarker) -> FormReturn | None:
         return None
     try:
         if DATA_SHEET not in wb.sheetnames:
-            return FormReturn(path, marker, [], [], file_digest(path), keyed=False)
+            return FormReturn(path, marker, [], [], file_hash(path), keyed=False)
         values = [list(row) for row in wb[DATA_SHEET].iter_rows(values_only=True)]
     finally:
         wb.close()
     if not values:
-        return FormReturn(path, marker, [], [], file_digest(path), keyed=False)
+        return FormReturn(path, marker, [], [], file_hash(path), keyed=False)
     headers = [raw_text(value).strip() for value in values[0]]
     key_index = headers.index(KEY_HEADER) if KEY_HEADER in headers else None
     keep = [(i, h) for i, h in enumerate(headers) if h and h not in (KEY_HEADER, REASON_HEADER)]
@@ -281,4 +273,4 @@ def read_form_workbook(path: Path, marker: FormMarker) -> FormReturn | None:
             continue
         key = raw_text(row[key_index]).strip() if key_index is not None and key_index < len(row) else ""
         rows.append(FormReturnRow(number, key, texts))
-    return FormReturn(path, marker, [h for _, h in keep], rows, file_digest(path), keyed=key_index is not None)
+    return FormReturn(path, marker, [h for _, h in keep], rows, file_hash(path), keyed=key_index is not None)
