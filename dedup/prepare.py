@@ -46,7 +46,8 @@ class PreparedField:
     """One field after normalization: a code per record (-1 when empty) into `values`.
 
     valid: per value, for cn_id, whether the number passes its checks. suspect: per record, for cn_id,
-    whether the number contradicts the record's own birth date or sex (dedup.identity).
+    whether the number contradicts the record's own birth date or sex; for identifier, whether the
+    number's other records say it is another person's (dedup.identity).
     """
 
     name: str
