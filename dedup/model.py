@@ -363,7 +363,18 @@ def _session_em(
     log_u = [np.log(x) for x in u]
     share, iterations = 0.3, 0
     matched = np.zeros(len(patterns))
-    informed = counts * (patterns[:, teachers] != MISSING).any(axis=1)
+    judged = patterns[:, teachers] != MISSING
+    informed = counts * judged.any(axis=1)
+    # A pair that one teaching field alone judges cannot tell how that field behaves among matches:
+    # the field would confirm whatever split it made (in pairs blocked on a name, the namesakes and
+    # the father and son of one name, born on other days, would teach that one person's birth dates
+    # often differ). Such a pair's match probability is spread over the field's levels by its prior.
+    # An identifier is its own sound judge: a random exact agreement is too rare to mislead.
+    alone = {
+        column: judged[:, position] & (judged.sum(axis=1) == 1)
+        for position, column in enumerate(teachers)
+        if len(teachers) > 1 and kinds[column] not in IDENTIFIER_KINDS
+    }
     while iterations < MAX_ITERATIONS:
         iterations += 1
         log_ratio = np.zeros(len(patterns))
@@ -379,7 +390,12 @@ def _session_em(
         for column, kind in zip(columns, kinds, strict=True):
             level = patterns[:, column]
             present = level != MISSING
+            self_judged = alone.get(column)
+            if self_judged is not None:
+                present &= ~self_judged
             seen = np.bincount(level[present], matched[present], minlength=len(m[column]))
+            if self_judged is not None:
+                seen = seen + matched[self_judged].sum() * _prior_m(kind)
             new_m = (seen + PRIOR_STRENGTH * _prior_m(kind)) / (seen.sum() + PRIOR_STRENGTH)
             new_m = monotone(bounded(new_m, kind), u[column])
             change = max(change, float(np.abs(new_m - m[column]).max()))

@@ -1,0 +1,56 @@
+"""Estimation on a census/tax-style sample where a field would judge its own training pairs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dedup.blocking import pairs_within_blocks
+from dedup.compare import compare
+from dedup.identity import mark_contradicting_ids
+from dedup.model import PRIOR_M, train
+from dedup.prepare import prepare
+
+
+@pytest.fixture(scope="module")
+def census_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, dict[str, str]]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/ is not an installed package
+    from benchmarks.generators import census
+    from pipelines.link_command import load_link_config, source_records
+
+    made = census.generate(5000, 1, tmp_path_factory.mktemp("census"), "us")
+    config = load_link_config(made.config)
+    fields = {str(k): str(v) for k, v in config["fields"].items()}
+    records = pd.concat(
+        [source_records(n, s, made.config.parent, fields) for n, s in config["sources"].items()], ignore_index=True
+    )
+    truth = pd.read_csv(made.truth, dtype=str)
+    person = dict(zip(truth["source"] + "|" + truth["record_id"], truth["person_id"], strict=True))
+    records["truth"] = (records["source"].astype(str) + "|" + records["record_id"].astype(str)).map(person)
+    return records, fields
+
+
+def test_the_birth_date_weight_is_learned_from_pairs_other_fields_judge(
+    census_sample: tuple[pd.DataFrame, dict[str, str]],
+) -> None:
+    """Pairs blocked on a full name where only the birth date can judge (a census record and a
+    register entry without SSN) hold namesakes and a father and son of one name: judged by the birth
+    date alone, they taught that one person's birth dates often differ (m about 0.1, a different
+    date weighing about -3.5). Where the data cannot tell, the learned share of matches with a
+    different birth date falls back to the prior (the truth here is lower still), not above it."""
+    records, fields = census_sample
+    prepared = mark_contradicting_ids(prepare(records, fields))
+    model = train(prepared)
+    birth = next(f for f in model.fields if f.name == "birth")
+    encoded = pairs_within_blocks(pd.factorize(records["truth"])[0].astype(np.int64), 1000)
+    left, right = encoded // len(records), encoded % len(records)
+    levels = compare([next(f for f in prepared if f.name == "birth")], left, right)[:, 0]
+    true_share = float((levels[levels >= 0] == len(birth.m) - 1).mean())
+    prior = PRIOR_M["date"][-1] / sum(PRIOR_M["date"])
+    assert true_share < prior
+    assert birth.m[-1] < 1.25 * prior  # was 0.085 when the date judged its own pairs
+    assert birth.weights[-1] < -4.5  # was -3.5
