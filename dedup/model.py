@@ -9,8 +9,10 @@ surname, an address and a phone that structure is "same household", not "same pe
   blockings that each leave the fields being learned free: pairs with the same name teach the
   dates, identifiers, phones and addresses; pairs with the same birth date or identifier teach the
   names. Blockings on a household's shared fields (phone, address) are used only for a field that
-  no other blocking can teach. The m of a field is the average over the blockings that taught it,
-  weighted by how many matches each saw.
+  no other blocking can teach. A pair that only the field itself could judge cannot teach it
+  (the field would confirm its own split): its match probability goes to the field's prior. The m
+  of a field is the average over the blockings that taught it, weighted by how many matches each
+  saw that other fields judged.
 - Two records that share a household field (address, phone) are weighed against the other members
   of that household: u of every field among such pairs is counted on the ones the other person
   fields call non-matches (so a twin's shared birth date counts as the household's, not as a
@@ -403,7 +405,11 @@ def _session_em(
         share = new_share
         if change < TOLERANCE:
             break
-    evidence = {c: float(matched[patterns[:, c] != MISSING].sum()) for c in columns}
+    # What a session teaches about a field weighs by the matches it saw that other fields judged.
+    evidence = {
+        c: float(matched[(patterns[:, c] != MISSING) & ~alone.get(c, np.zeros(len(patterns), dtype=bool))].sum())
+        for c in columns
+    }
     return _Learned(dict(enumerate(m)), evidence, iterations)
 
 
