@@ -10,7 +10,9 @@ surname, an address and a phone that structure is "same household", not "same pe
   dates, identifiers, phones and addresses; pairs with the same birth date or identifier teach the
   names. Blockings on a household's shared fields (phone, address) are used only for a field that
   no other blocking can teach. A pair that only the field itself could judge cannot teach it
-  (the field would confirm its own split): its match probability goes to the field's prior. The m
+  (the field would confirm its own split): its match probability goes to the field's prior. In a
+  blocking on a birth date the family name is no judge (twins share both; which name field is the
+  family's is read from the households, dedup.identity.family_name_fields). The m
   of a field is the average over the blockings that taught it, weighted by how many matches each
   saw that other fields judged.
 - Two records that share a household field (address, phone) are weighed against the other members
@@ -40,6 +42,7 @@ from dedup import kinds as event_kinds
 from dedup.arrays import distinct, factorize
 from dedup.blocking import pairs_within_blocks
 from dedup.compare import LEVEL_LABELS, MISSING, compare, compare_field
+from dedup.identity import family_name_fields
 from dedup.prepare import PreparedField
 
 MAX_ITERATIONS = 200
@@ -355,12 +358,16 @@ def teaching_columns(kinds: list[str], present: np.ndarray | None = None) -> lis
 
 
 def _session_em(
-    patterns: np.ndarray, counts: np.ndarray, kinds: list[str], u: list[np.ndarray]
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    kinds: list[str],
+    u: list[np.ndarray],
+    no_judges: frozenset[int] = frozenset(),
 ) -> _Learned:
     """EM for m of each column (u fixed) and the session's own match share; the match
-    probabilities come from the teaching columns only."""
+    probabilities come from the teaching columns only, less no_judges."""
     columns = range(patterns.shape[1])
-    teachers = teaching_columns(kinds, (patterns != MISSING).any(axis=0))
+    teachers = [c for c in teaching_columns(kinds, (patterns != MISSING).any(axis=0)) if c not in no_judges]
     m = [_prior_m(kind) for kind in kinds]
     log_u = [np.log(x) for x in u]
     share, iterations = 0.3, 0
@@ -568,6 +575,8 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
     kinds = [f.kind for f in prepared]
     u = [random_u(f, order, rng) for f in prepared]
     person, fallback = training_sessions(prepared)
+    # In a blocking on a birth date, twins share the family name too: it is no judge there.
+    family = family_name_fields(prepared)
     learned: dict[int, list[tuple[np.ndarray, float, str]]] = {c: [] for c in range(len(prepared))}
     sessions: dict[str, int] = {}
     iterations = 0
@@ -583,7 +592,9 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
         sessions[session.label] = len(pair_left)
         taught = [prepared[c] for c in teaches]
         patterns, counts = _distinct_patterns(compare(taught, pair_left, pair_right))
-        result = _session_em(patterns, counts, [f.kind for f in taught], [u[c] for c in teaches])
+        twins_share = bool(session.blocked) and all(kinds[c] == "date" for c in session.blocked)
+        no_judges = frozenset(p for p, c in enumerate(teaches) if c in family) if twins_share else frozenset()
+        result = _session_em(patterns, counts, [f.kind for f in taught], [u[c] for c in teaches], no_judges)
         iterations += result.iterations
         for position, column in enumerate(teaches):
             if session in fallback and learned[column]:
