@@ -39,8 +39,8 @@ FAMILY_MARGIN = 1.5
 # Records of one number compared with each other (more holders than this: the number is no identity
 # anyway, and the blocking leaves it alone).
 MAX_HOLDERS = 50
-# Birth dates of different years: two people (a day or a month off is an entry slip).
-DATE_DIFFERENT = 3
+# Birth dates of different years: two people; the same or one slip apart: one (date levels).
+DATE_DIFFERENT, DATE_SLIP = 3, 1
 
 
 def _births(values: np.ndarray) -> np.ndarray:
@@ -114,32 +114,36 @@ def _spreadsheet_truncated(field: PreparedField) -> np.ndarray:
     return (text.str.len().eq(18) & text.str.endswith(TRUNCATED_ENDING)).to_numpy(dtype=bool, na_value=False)
 
 
-def _contradicts_holders(
-    field: PreparedField, person: PreparedField, family: PreparedField | None, held: np.ndarray
-) -> np.ndarray:
-    """Records among `held` whose value of a person field (a given name, a birth date) contradicts
-    the values of most of the other records holding the same number; where the number has two
-    records that contradict each other, both (no one can tell whose it is). A given name written in
-    the family name field and back (Gray Walter / Walter Gray) is no contradiction."""
-    present = held[person.codes[held] >= 0]
-    contradicts = np.zeros(len(field.codes), dtype=bool)
+def _agreement_with_holders(
+    field: PreparedField, person: PreparedField, others: list[PreparedField], held: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per record among `held`: whether its value of a person field (a given name, a birth date)
+    contradicts most of the other records holding the same number, and whether it agrees with most
+    of them. A name written in another name field and back (Gray Walter / Walter Gray) agrees."""
     n = len(field.codes)
+    against = np.zeros(n, dtype=bool)
+    supports = np.zeros(n, dtype=bool)
+    present = held[person.codes[held] >= 0]
     encoded = pairs_within_blocks(np.where(np.isin(np.arange(n), present), field.codes, -1), MAX_HOLDERS)
     if len(encoded) == 0:
-        return contradicts
+        return against, supports
     left, right = encoded // n, encoded % n
     level = compare_field(person, left, right)
-    differs = level >= (NAME_DIFFERENT if person.kind == "name" else DATE_DIFFERENT)
-    if family is not None and differs.any():
-        rows = np.flatnonzero(differs & (family.codes[left] >= 0) & (family.codes[right] >= 0))
-        i, j = left[rows], right[rows]
-        across = levels_of_values(person, person.codes[i], family, family.codes[j])
-        back = levels_of_values(family, family.codes[i], person, person.codes[j])
-        differs[rows[(across <= NAME_KNOWN_VARIANT) | (back <= NAME_KNOWN_VARIANT)]] = False
-    others = np.bincount(np.r_[left, right], minlength=n)
-    against = np.bincount(np.r_[left[differs], right[differs]], minlength=n)
-    contradicts[:] = (others > 0) & (2 * against > others)
-    return contradicts
+    if person.kind == "name":
+        differs, agrees = level >= NAME_DIFFERENT, level <= NAME_KNOWN_VARIANT
+        for other in others:
+            rows = np.flatnonzero(differs & (other.codes[left] >= 0) & (other.codes[right] >= 0))
+            i, j = left[rows], right[rows]
+            across = levels_of_values(person, person.codes[i], other, other.codes[j])
+            back = levels_of_values(other, other.codes[i], person, person.codes[j])
+            crosswise = rows[(across <= NAME_KNOWN_VARIANT) | (back <= NAME_KNOWN_VARIANT)]
+            differs[crosswise], agrees[crosswise] = False, True
+    else:
+        differs, agrees = level >= DATE_DIFFERENT, level <= DATE_SLIP
+    compared = np.bincount(np.r_[left, right], minlength=n)
+    against = (compared > 0) & (2 * np.bincount(np.r_[left[differs], right[differs]], minlength=n) > compared)
+    supports = (compared > 0) & (2 * np.bincount(np.r_[left[agrees], right[agrees]], minlength=n) > compared)
+    return against, supports
 
 
 def family_name_fields(prepared: list[PreparedField]) -> set[int]:
@@ -165,17 +169,23 @@ def family_name_fields(prepared: list[PreparedField]) -> set[int]:
 
 def _identifier_contradictions(field: PreparedField, prepared: list[PreparedField], family: set[int]) -> np.ndarray:
     """Records whose identifier (a number without inner checks: SSN, passport, account number) the
-    number's other records give to another person: the record's given name or birth date
-    contradicts what most of them say (a spouse's SSN on a joint tax form). A family name is no
-    judge: a spouse shares it, and a married woman's changes."""
+    number's other records give to another person: more of the record's person fields (given name,
+    birth date) contradict most of them than agree with most of them (a spouse's SSN on a joint tax
+    form; not a record whose surname changed or was mistyped while its given name and birth date
+    agree). A family name, where the households tell which field it is, is no judge: a spouse
+    shares it, and a married woman's changes."""
     counts = np.bincount(field.codes[field.codes >= 0], minlength=len(field.values))
     held = np.flatnonzero((field.codes >= 0) & (counts[np.maximum(field.codes, 0)] >= 2))
-    suspect = np.zeros(len(field.codes), dtype=bool)
-    surname = prepared[min(family)] if family else None
+    contradicting = np.zeros(len(field.codes), dtype=np.int64)
+    supporting = np.zeros(len(field.codes), dtype=np.int64)
+    names = [f for f in prepared if f.kind == "name"]
     for column, person in enumerate(prepared):
         if len(held) and person.kind in ("name", "date") and column not in family:
-            suspect |= _contradicts_holders(field, person, surname if person.kind == "name" else None, held)
-    return suspect
+            others = [f for f in names if f is not person] if person.kind == "name" else []
+            against, supports = _agreement_with_holders(field, person, others, held)
+            contradicting += against
+            supporting += supports
+    return contradicting > supporting
 
 
 def mark_contradicting_ids(prepared: list[PreparedField]) -> list[PreparedField]:

@@ -84,3 +84,22 @@ def test_a_form_with_a_spouses_number_still_merges_with_its_owner(records: pd.Da
     ]
     assert np.mean(with_owner) >= 0.9
     assert not any(with_spouse)
+
+
+def test_a_number_whose_records_agree_on_the_birth_date_is_kept_without_households() -> None:
+    """Without address or phone there is no telling which name field is the family's, so every name
+    field judges; a record whose surname was mistyped or changed but whose birth date agrees with
+    the number's other records is the same person, while one whose given name and birth year both
+    differ is another."""
+    records = pd.DataFrame(
+        {
+            "given": ["Leah", "Leah", "Leah", "Adam", "Adam", "Adam", "Oliver"],
+            "family": ["Eisele", "Eisele", "Jakimow", "Moss", "Moss", "Moss", "Moss"],
+            "dob": ["1950-01-02", "1950-01-02", "1950-01-02", "1961-05-06", "1961-05-06", "", "1990-07-08"],
+            "ssn": ["111222333", "111222333", "111222333", "444555666", "444555666", "444555666", "444555666"],
+        }
+    )
+    fields = {"given": "name", "family": "name", "dob": "date", "ssn": "identifier"}
+    suspect = next(f for f in mark_contradicting_ids(prepare(records, fields)) if f.name == "ssn").suspect
+    assert suspect is not None
+    assert suspect.tolist() == [False, False, False, False, False, False, True]
