@@ -314,6 +314,9 @@ def compare_field(field: PreparedField, left: np.ndarray, right: np.ndarray) -> 
         levels[differ] = distinct_levels[inverse]
     if field.kind == "cn_id":
         _contradicted_ids(field, left, right, levels)
+    elif field.kind == "identifier" and field.suspect is not None:
+        # A number its other records give to another person says nothing about this record's.
+        levels[field.suspect[left] | field.suspect[right]] = MISSING
     return levels
 
 
@@ -389,15 +392,15 @@ def _swapped_names(fields: list[PreparedField], left: np.ndarray, right: np.ndar
             candidates, i, j = candidates[present], i[present], j[present]
             if len(candidates) == 0:
                 continue
-            across = _levels_of_values(a, a.codes[i], b, b.codes[j])
-            back = _levels_of_values(b, b.codes[i], a, a.codes[j])
+            across = levels_of_values(a, a.codes[i], b, b.codes[j])
+            back = levels_of_values(b, b.codes[i], a, a.codes[j])
             swapped = (across <= NAME_KNOWN_VARIANT) & (back <= NAME_KNOWN_VARIANT)
             rows = candidates[swapped]
             levels[rows, first] = np.minimum(levels[rows, first], np.maximum(across[swapped], NAME_NEAR))
             levels[rows, second] = np.minimum(levels[rows, second], np.maximum(back[swapped], NAME_NEAR))
 
 
-def _levels_of_values(a: PreparedField, a_codes: np.ndarray, b: PreparedField, b_codes: np.ndarray) -> np.ndarray:
+def levels_of_values(a: PreparedField, a_codes: np.ndarray, b: PreparedField, b_codes: np.ndarray) -> np.ndarray:
     """Name levels between values of two fields, computed once per distinct pair of values."""
     first, second = a.values[a_codes], b.values[b_codes]
     levels = np.full(len(a_codes), EXACT, dtype=np.int8)

@@ -9,8 +9,12 @@ surname, an address and a phone that structure is "same household", not "same pe
   blockings that each leave the fields being learned free: pairs with the same name teach the
   dates, identifiers, phones and addresses; pairs with the same birth date or identifier teach the
   names. Blockings on a household's shared fields (phone, address) are used only for a field that
-  no other blocking can teach. The m of a field is the average over the blockings that taught it,
-  weighted by how many matches each saw.
+  no other blocking can teach. A pair that only the field itself could judge cannot teach it
+  (the field would confirm its own split): its match probability goes to the field's prior. In a
+  blocking on a birth date the family name is no judge (twins share both; which name field is the
+  family's is read from the households, dedup.identity.family_name_fields). The m
+  of a field is the average over the blockings that taught it, weighted by how many matches each
+  saw that other fields judged.
 - Two records that share a household field (address, phone) are weighed against the other members
   of that household: u of every field among such pairs is counted on the ones the other person
   fields call non-matches (so a twin's shared birth date counts as the household's, not as a
@@ -38,6 +42,7 @@ from dedup import kinds as event_kinds
 from dedup.arrays import distinct, factorize
 from dedup.blocking import pairs_within_blocks
 from dedup.compare import LEVEL_LABELS, MISSING, compare, compare_field
+from dedup.identity import family_name_fields
 from dedup.prepare import PreparedField
 
 MAX_ITERATIONS = 200
@@ -353,17 +358,32 @@ def teaching_columns(kinds: list[str], present: np.ndarray | None = None) -> lis
 
 
 def _session_em(
-    patterns: np.ndarray, counts: np.ndarray, kinds: list[str], u: list[np.ndarray]
+    patterns: np.ndarray,
+    counts: np.ndarray,
+    kinds: list[str],
+    u: list[np.ndarray],
+    no_judges: frozenset[int] = frozenset(),
 ) -> _Learned:
     """EM for m of each column (u fixed) and the session's own match share; the match
-    probabilities come from the teaching columns only."""
+    probabilities come from the teaching columns only, less no_judges."""
     columns = range(patterns.shape[1])
-    teachers = teaching_columns(kinds, (patterns != MISSING).any(axis=0))
+    teachers = [c for c in teaching_columns(kinds, (patterns != MISSING).any(axis=0)) if c not in no_judges]
     m = [_prior_m(kind) for kind in kinds]
     log_u = [np.log(x) for x in u]
     share, iterations = 0.3, 0
     matched = np.zeros(len(patterns))
-    informed = counts * (patterns[:, teachers] != MISSING).any(axis=1)
+    judged = patterns[:, teachers] != MISSING
+    informed = counts * judged.any(axis=1)
+    # A pair that one teaching field alone judges cannot tell how that field behaves among matches:
+    # the field would confirm whatever split it made (in pairs blocked on a name, the namesakes and
+    # the father and son of one name, born on other days, would teach that one person's birth dates
+    # often differ). Such a pair's match probability is spread over the field's levels by its prior.
+    # An identifier is its own sound judge: a random exact agreement is too rare to mislead.
+    alone = {
+        column: judged[:, position] & (judged.sum(axis=1) == 1)
+        for position, column in enumerate(teachers)
+        if len(teachers) > 1 and kinds[column] not in IDENTIFIER_KINDS
+    }
     while iterations < MAX_ITERATIONS:
         iterations += 1
         log_ratio = np.zeros(len(patterns))
@@ -379,7 +399,12 @@ def _session_em(
         for column, kind in zip(columns, kinds, strict=True):
             level = patterns[:, column]
             present = level != MISSING
+            self_judged = alone.get(column)
+            if self_judged is not None:
+                present &= ~self_judged
             seen = np.bincount(level[present], matched[present], minlength=len(m[column]))
+            if self_judged is not None:
+                seen = seen + matched[self_judged].sum() * _prior_m(kind)
             new_m = (seen + PRIOR_STRENGTH * _prior_m(kind)) / (seen.sum() + PRIOR_STRENGTH)
             new_m = monotone(bounded(new_m, kind), u[column])
             change = max(change, float(np.abs(new_m - m[column]).max()))
@@ -387,7 +412,11 @@ def _session_em(
         share = new_share
         if change < TOLERANCE:
             break
-    evidence = {c: float(matched[patterns[:, c] != MISSING].sum()) for c in columns}
+    # What a session teaches about a field weighs by the matches it saw that other fields judged.
+    evidence = {
+        c: float(matched[(patterns[:, c] != MISSING) & ~alone.get(c, np.zeros(len(patterns), dtype=bool))].sum())
+        for c in columns
+    }
     return _Learned(dict(enumerate(m)), evidence, iterations)
 
 
@@ -546,6 +575,8 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
     kinds = [f.kind for f in prepared]
     u = [random_u(f, order, rng) for f in prepared]
     person, fallback = training_sessions(prepared)
+    # In a blocking on a birth date, twins share the family name too: it is no judge there.
+    family = family_name_fields(prepared)
     learned: dict[int, list[tuple[np.ndarray, float, str]]] = {c: [] for c in range(len(prepared))}
     sessions: dict[str, int] = {}
     iterations = 0
@@ -561,7 +592,9 @@ def train(prepared: list[PreparedField], order: np.ndarray | None = None) -> Mod
         sessions[session.label] = len(pair_left)
         taught = [prepared[c] for c in teaches]
         patterns, counts = _distinct_patterns(compare(taught, pair_left, pair_right))
-        result = _session_em(patterns, counts, [f.kind for f in taught], [u[c] for c in teaches])
+        twins_share = bool(session.blocked) and all(kinds[c] == "date" for c in session.blocked)
+        no_judges = frozenset(p for p, c in enumerate(teaches) if c in family) if twins_share else frozenset()
+        result = _session_em(patterns, counts, [f.kind for f in taught], [u[c] for c in teaches], no_judges)
         iterations += result.iterations
         for position, column in enumerate(teaches):
             if session in fallback and learned[column]:

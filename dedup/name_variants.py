@@ -6,7 +6,8 @@ Spelling distance misses three ways one person's name is written differently:
   character agrees (any of a character's readings, so 曾 is both zeng and ceng), or a name written
   in pinyin reads like the characters (Zhang Wei / 张伟).
 - A nickname or diminutive (Bob / Robert, Peggy / Margaret), from the hand-curated English names
-  dataset of the `nicknames` package, or a clipped form of the name in any Latin-script language
+  dataset of the `nicknames` package and the continental forms of name_diminutives.yaml (Sepp /
+  Josef, Henk / Hendrik, Paco / Francisco), or a clipped form of the name in any Latin-script language
   (Andi / Andreas, Tina / Christina, Franzi / Franziska).
 - A middle name or a second family name in one record only (Mary Ann / Mary, Smith-Jones / Smith).
 
@@ -19,11 +20,14 @@ arrays over all pairs; only the pairs those arrays leave open reach the per-pair
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from rapidfuzz.distance import OSA
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -37,6 +41,7 @@ NO_RELATION = 4
 MIN_SHORT_FORM = 3
 MIN_INNER_SHORT_FORM = 4
 DIMINUTIVE_ENDINGS = ("ie", "y", "i")
+DIMINUTIVES = Path(__file__).with_name("name_diminutives.yaml")
 
 
 @lru_cache(maxsize=50_000)
@@ -175,6 +180,23 @@ def _namer() -> object:
     return NickNamer()
 
 
+def _unaccented(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def _diminutives() -> dict[str, frozenset[str]]:
+    """Word -> the formal names it is or is a diminutive of, from name_diminutives.yaml (every
+    language's list; a form may belong to several names)."""
+    spec = yaml.safe_load(DIMINUTIVES.read_text(encoding="utf-8")) or {}
+    groups: dict[str, set[str]] = {}
+    for names in spec.values():
+        for formal, forms in (names or {}).items():
+            for word in (str(formal), *(str(form) for form in forms or [])):
+                groups.setdefault(word, set()).add(f"{formal}")
+    return {word: frozenset(formals) for word, formals in groups.items()}
+
+
 @lru_cache(maxsize=200_000)
 def nickname_groups(word: str) -> frozenset[str]:
     """The formal names a word is, or is a nickname of (robert -> robert; bob -> robert, ...)."""
@@ -184,6 +206,7 @@ def nickname_groups(word: str) -> frozenset[str]:
     groups = set(namer.canonicals_of(word))  # type: ignore[attr-defined]
     if namer.nicknames_of(word):  # type: ignore[attr-defined]
         groups.add(word)
+    groups |= {f"~{formal}" for formal in _diminutives().get(_unaccented(word), frozenset())}
     return frozenset(groups)
 
 

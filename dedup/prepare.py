@@ -38,6 +38,7 @@ _NOT_DIGIT = re.compile(r"\D+")
 # A number a spreadsheet turned into a float: E-notation, or many digits followed by a decimal point.
 _EXCEL_NUMBER = re.compile(r"^(?:\d(?:\.\d+)?[eE][+]?\d+|\d{9,}\.\d*)$")
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
+MAX_COUNTRY_CODE = 3
 MAX_FLOAT_DIGITS = 15
 
 
@@ -46,7 +47,8 @@ class PreparedField:
     """One field after normalization: a code per record (-1 when empty) into `values`.
 
     valid: per value, for cn_id, whether the number passes its checks. suspect: per record, for cn_id,
-    whether the number contradicts the record's own birth date or sex (dedup.identity).
+    whether the number contradicts the record's own birth date or sex; for identifier, whether the
+    number's other records say it is another person's (dedup.identity).
     """
 
     name: str
@@ -162,10 +164,36 @@ def _normalize_chunk(kind: str, raw_values: list[str]) -> list[tuple[str | None,
     return [(normalize(value) if value.strip() else None, False) for value in raw_values]
 
 
+def phone_forms_together(keys: list[str | None]) -> list[str | None]:
+    """A national number (0781-5076555, 217 555 0199) and the same number with its country code
+    (+497815076555, +12175550199) in one column are one number: the column's international numbers
+    say which country its national ones are in. A national number is taken as an international one
+    when, without its trunk 0, its digits are that number's after a country code of 1 to 3 digits,
+    and no other international number of the column fits it."""
+    international: dict[str, set[str]] = {}
+    for key in {k for k in keys if k and k.startswith("+")}:
+        for code_length in range(1, MAX_COUNTRY_CODE + 1):
+            international.setdefault(key[1 + code_length :], set()).add(key)
+    if not international:
+        return keys
+    mapping: dict[str, str] = {}
+    for key in {k for k in keys if k and not k.startswith("+")}:
+        digits = _NOT_DIGIT.sub("", key)
+        for national in (digits[1:] if digits.startswith("0") else "", digits):
+            owners = international.get(national, set()) if len(national) >= MIN_PHONE_DIGITS - 1 else set()
+            if len(owners) == 1:
+                mapping[key] = next(iter(owners))
+                break
+    return [mapping.get(k, k) if k else k for k in keys]
+
+
 def _field_from_normalized(
     name: str, kind: str, raw_codes: np.ndarray, normalized: list[tuple[str | None, bool]]
 ) -> PreparedField:
     """Code records by normalized value; a value is valid when any raw spelling of it was."""
+    if kind == "phone":
+        keys = phone_forms_together([key for key, _ in normalized])
+        normalized = [(key, is_valid) for key, (_, is_valid) in zip(keys, normalized, strict=True)]
     norm_codes, values = pd.factorize(pd.Series([key for key, _ in normalized], dtype="object"))
     codes = np.full(len(raw_codes), -1, dtype=np.int32)
     present = raw_codes >= 0

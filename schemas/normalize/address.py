@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 import cn2an
+import yaml
 
 _HAN = "\u3400-\u9fff"
 _CJK = re.compile(f"[{_HAN}]")
@@ -62,6 +64,8 @@ _ROAD = rf"[{_HAN}A-Z0-9]*?[{_HAN}](?:大道|大街|路|街|巷|弄|胡同)(?:\d
 _ROAD_DOOR = re.compile(rf"(?P<road>{_ROAD})?(?P<door>附?\d+(?:-\d+)?)号院?(?!楼)")
 _ROAD_ONLY = re.compile(_ROAD)
 _MAX_ROUNDS = 4
+STREET_WORDS = Path(__file__).with_name("street_words.yaml")
+_LATIN_WORD = re.compile(r"[^\W\d_]+\.?")
 
 
 class AddressParts(NamedTuple):
@@ -199,6 +203,35 @@ def _parse_chinese(text: str) -> AddressParts:
     return AddressParts(district, street, community, road, door, building, unit, room, rest)
 
 
+@lru_cache(maxsize=1)
+def _street_words() -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """(short word -> long form, (short ending with its dot, long form)), from street_words.yaml."""
+    spec = yaml.safe_load(STREET_WORDS.read_text(encoding="utf-8")) or {}
+    whole = {str(short): str(long) for long, shorts in (spec.get("words") or {}).items() for short in shorts or []}
+    endings = tuple(
+        (f"{short}.", str(long)) for long, shorts in (spec.get("endings") or {}).items() for short in shorts or []
+    )
+    return whole, endings
+
+
+def _long_street_word(match: re.Match[str]) -> str:
+    """A street-type word in its long form (St. -> street, Hauptstr. -> hauptstrasse)."""
+    word = match.group(0)
+    whole, endings = _street_words()
+    bare = word.rstrip(".")
+    if bare in whole:
+        return whole[bare]
+    for ending, long in endings:
+        if word.endswith(ending) and len(word) > len(ending):
+            return word[: -len(ending)] + long
+    return word
+
+
+def latin_street_words(text: str) -> str:
+    """Casefolded Latin address text with its street-type words in one form (street_words.yaml)."""
+    return _LATIN_WORD.sub(_long_street_word, text)
+
+
 @lru_cache(maxsize=500_000)
 def parse_address(raw: str) -> AddressParts:
     """Split an address into its parts; text in other scripts comes back whole in `rest`, casefolded.
@@ -207,8 +240,8 @@ def parse_address(raw: str) -> AddressParts:
     """
     text = unicodedata.normalize("NFKC", raw or "")
     if not _CJK.search(text) and any(ch.isalpha() for ch in text):
-        latin = _WHITESPACE.sub(" ", text.casefold()).strip()
-        return AddressParts(rest=unicodedata.normalize("NFKC", latin) or None)
+        latin = _WHITESPACE.sub(" ", latin_street_words(unicodedata.normalize("NFKC", text.casefold()))).strip()
+        return AddressParts(rest=latin or None)
     return _parse_chinese(_clean_chinese(text))
 
 

@@ -69,6 +69,24 @@ def test_clipped_forms_of_a_name_are_known_variants_in_any_latin_language() -> N
     assert short_form("王芳", "王芳芳") is False
 
 
+def test_continental_diminutives_are_known_variants() -> None:
+    """Everyday forms that are no clipped piece of the name (name_diminutives.yaml), accents or not;
+    two different names that share no form stay apart."""
+    labels = _labels(
+        [
+            ("Sepp", "Josef"),
+            ("Henk Smit", "Hendrik Smit"),
+            ("Heinz", "Heinrich"),
+            ("Paco", "Francisco"),
+            ("Beppe", "Giuseppe"),
+            ("Jaap", "Jacobus"),
+            ("Sepp", "Heinrich"),
+        ]
+    )
+    assert labels[:6] == ["nickname or known variant"] * 6
+    assert labels[6] == "different"
+
+
 def test_name_levels_are_registered_with_priors_in_agreement_order() -> None:
     assert len(PRIOR_M["name"]) == len(LEVEL_LABELS["name"])
     # Unchanged by the monotone adjustment: the priors themselves rank the levels.

@@ -113,6 +113,16 @@ def test_non_chinese_degrades_gracefully() -> None:
     assert parse_address("Rue de l'Église 5").district is None
 
 
+def test_street_type_words_written_long_or_short_agree() -> None:
+    """A street-type word in full or abbreviated (street_words.yaml), on its own or ending a
+    compound street name, gives one canonical form; a word that only contains one is left alone."""
+    assert canonical_address("47 Oak Street") == canonical_address("47 Oak St.")
+    assert canonical_address("Hauptstraße 70") == canonical_address("HauptStr. 70") == "hauptstrasse 70"
+    assert canonical_address("Schillerplatz 3") == canonical_address("Schillerpl. 3")
+    assert canonical_address("Streetly Close 9") == "streetly close 9"
+    assert canonical_address("Hauptstraße 70") != canonical_address("Hauptstraße 71")
+
+
 @given(st.text())
 def test_never_raises_and_idempotent(raw: str) -> None:
     canonical = canonical_address(raw)
