@@ -263,7 +263,9 @@ def export_review(warehouse: Warehouse, path: Path) -> tuple[Path, int, int]:
     """The review workbook from the last run's match_review and unknown_categories tables."""
     pairs = warehouse.read_table("match_review") if warehouse.has_table("match_review") else _no_pairs()
     words = warehouse.read_table("unknown_categories") if warehouse.has_table("unknown_categories") else _no_words()
-    residents = warehouse.read_table("std_residents") if warehouse.has_table("std_residents") else None
+    residents = None
+    if warehouse.has_table("std_residents") and not pairs.empty:  # only the fields the pairs show
+        residents = warehouse.read_table("std_residents", columns=["source", "record_id", *SHOWN_FIELDS])
     write_review_workbook(path, pairs, words, residents)
     return path, len(pairs), len(words)
 

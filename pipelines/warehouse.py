@@ -246,7 +246,7 @@ class Warehouse:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.schema_version = migrate(engine, MIGRATIONS)
-        self._read_cache: OrderedDict[tuple[str, tuple[str, ...] | None], tuple[tuple[Any, ...], pd.DataFrame]] = (
+        self._read_cache: OrderedDict[tuple[str, tuple[str, ...] | None], tuple[tuple[Any, ...], pd.DataFrame, int]] = (
             OrderedDict()
         )
 
@@ -607,8 +607,8 @@ class Warehouse:
         size = int(frame.memory_usage(index=True, deep=False).sum())
         if size > READ_CACHE_BYTES:
             return
-        self._read_cache[key] = (stamp, frame.copy())
-        while sum(int(f.memory_usage(index=True, deep=False).sum()) for _, f in self._read_cache.values()) > (
+        self._read_cache[key] = (stamp, frame.copy(), size)
+        while sum(kept_size for _, _, kept_size in self._read_cache.values()) > (
             READ_CACHE_BYTES
         ):
             self._read_cache.popitem(last=False)
