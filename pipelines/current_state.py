@@ -373,12 +373,24 @@ class CurrentState:
         ordered = [column for column in columns if column in frame.columns]
         return frame[ordered + [column for column in frame.columns if column not in ordered]]
 
-    def current_keys(self, dataset: str) -> pd.DataFrame:
-        """source, record_id of every accepted record the sources hold now."""
+    def drift(self, dataset: str, table: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        """Where ``table`` (source, record_id columns) and the accepted records the sources hold now
+        disagree, told by the database: the keys only the table holds, the keys only the current state
+        holds, and how many current records there are. Normally both key lists are empty, so a daily
+        run does not read every key of a city-sized table."""
         c = source_records.c
-        query = sa.select(c.source, c.record_id).where(c.dataset == dataset, c.accepted.is_(True))
+        held_table = sa.table(table, sa.column("source"), sa.column("record_id"))
+        held = sa.select(sa.cast(held_table.c.source, sa.String), sa.cast(held_table.c.record_id, sa.String))
+        now = sa.select(sa.cast(c.source, sa.String), sa.cast(c.record_id, sa.String)).where(
+            c.dataset == dataset, c.accepted.is_(True)
+        )
+        count = sa.select(sa.func.count()).select_from(source_records).where(c.dataset == dataset, c.accepted.is_(True))
+        columns = ["source", "record_id"]
         with self.engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).all(), columns=["source", "record_id"], dtype=object)
+            only_held = pd.DataFrame(conn.execute(sa.except_(held, now)).all(), columns=columns, dtype=object)
+            only_now = pd.DataFrame(conn.execute(sa.except_(now, held)).all(), columns=columns, dtype=object)
+            rows_now = int(conn.execute(count).scalar() or 0)
+        return only_held, only_now, rows_now
 
     def records_of(self, dataset: str, keys: pd.DataFrame) -> list[dict[str, Any]]:
         """The standardized records (accepted ones) of the given (source, record_id) keys."""

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import sys
 import time
 import uuid
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.execution.api import execute_run
 from dagster._core.execution.job_execution_result import JobExecutionResult
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 
 from connectors.simulated.department_inbox import DepartmentInbox
 from connectors.simulated.seed import write_synthetic
@@ -245,8 +247,35 @@ def run_in_process(
 
     job = build_definitions().resolve_job_def(MAIN_JOB)
     config = {**run_config, "execution": {"config": {"in_process": {}}}}
-    run = instance.create_run_for_job(job_def=job, run_id=run_id, run_config=config, tags=tags)
-    return execute_run(InMemoryJob(job), run, instance)
+    with event_log_held_open(instance, run_id):
+        run = instance.create_run_for_job(job_def=job, run_id=run_id, run_config=config, tags=tags)
+        return execute_run(InMemoryJob(job), run, instance)
+
+
+@contextmanager
+def event_log_held_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
+    """Keep the run's SQLite event log files (its shard and the cross-run index) open for the run.
+
+    Dagster's SQLite storage opens and closes a connection for every event (a run has hundreds); the
+    close of the last connection to a WAL database checkpoints it, a synced write of its own each
+    time. With one more connection open that checkpoint waits until the run ends (SQLite's automatic
+    one still runs as the log grows); every event is committed and synced as before."""
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqliteEventLogStorage):
+        yield
+        return
+    with storage.run_connection(run_id):  # creates the run's shard (WAL) through Dagster's own set-up
+        pass
+    held = []
+    try:
+        for shard in (INDEX_SHARD_NAME, run_id):
+            connection = sqlite3.connect(storage.path_for_shard(shard))
+            held.append(connection)
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchall()  # maps the WAL index: a reader
+        yield
+    finally:
+        for connection in held:
+            connection.close()
 
 
 def run_on_local_workers(

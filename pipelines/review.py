@@ -263,7 +263,13 @@ def export_review(warehouse: Warehouse, path: Path) -> tuple[Path, int, int]:
     """The review workbook from the last run's match_review and unknown_categories tables."""
     pairs = warehouse.read_table("match_review") if warehouse.has_table("match_review") else _no_pairs()
     words = warehouse.read_table("unknown_categories") if warehouse.has_table("unknown_categories") else _no_words()
-    residents = warehouse.read_table("std_residents") if warehouse.has_table("std_residents") else None
+    residents = None
+    if warehouse.has_table("std_residents") and not pairs.empty:  # only the records and fields the pairs show
+        keys = [
+            *zip(pairs["left_source"].astype(str), pairs["left_record_id"].astype(str), strict=True),
+            *zip(pairs["right_source"].astype(str), pairs["right_record_id"].astype(str), strict=True),
+        ]
+        residents = warehouse.read_records("std_residents", keys, SHOWN_FIELDS)
     write_review_workbook(path, pairs, words, residents)
     return path, len(pairs), len(words)
 

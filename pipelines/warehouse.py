@@ -187,6 +187,7 @@ DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_reco
 
 # Stage-table reads kept in memory between the steps of one run (Warehouse.read_table).
 READ_CACHE_BYTES = 64 * 1024 * 1024
+READ_RECORDS_CHUNK = 500  # record ids per IN (...) list, well below any database's parameter limit
 
 
 class WarehouseError(HubError):
@@ -246,7 +247,7 @@ class Warehouse:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.schema_version = migrate(engine, MIGRATIONS)
-        self._read_cache: OrderedDict[tuple[str, tuple[str, ...] | None], tuple[tuple[Any, ...], pd.DataFrame]] = (
+        self._read_cache: OrderedDict[tuple[str, tuple[str, ...] | None], tuple[tuple[Any, ...], pd.DataFrame, int]] = (
             OrderedDict()
         )
 
@@ -513,6 +514,25 @@ class Warehouse:
                     found.add((source, record_id))
         return [key for key in wanted if key not in found]
 
+    def read_records(self, name: str, keys: Iterable[tuple[str, str]], columns: Iterable[str]) -> pd.DataFrame:
+        """The rows of stage table ``name`` whose (source, record_id) is among ``keys``, with those of
+        ``columns`` the table has: a few records of a city-sized table without reading the rest."""
+        present = {column["name"] for column in sa.inspect(self.engine).get_columns(name)}
+        selected = [column for column in dict.fromkeys(["source", "record_id", *columns]) if column in present]
+        table = sa.table(name, *(sa.column(column) for column in selected))
+        by_source: dict[str, list[str]] = {}
+        for source, record_id in dict.fromkeys((str(s), str(r)) for s, r in keys):
+            by_source.setdefault(source, []).append(record_id)
+        frames = [pd.DataFrame(columns=selected)]
+        with self.engine.connect() as conn:
+            for source, ids in by_source.items():
+                for start in range(0, len(ids), READ_RECORDS_CHUNK):
+                    chunk = ids[start : start + READ_RECORDS_CHUNK]
+                    query = sa.select(table).where(table.c.source == source, table.c.record_id.in_(chunk))
+                    frames.append(pd.read_sql(query, conn))
+        found = [frame for frame in frames if len(frame)]
+        return pd.concat(found, ignore_index=True) if found else frames[0]
+
     def record_category_mapping(self, word: str, category: str, *, steward: str, origin: str) -> None:
         """A steward's word that ``word`` means ``category``; every later run maps it so."""
         with self.engine.begin() as conn:
@@ -607,8 +627,8 @@ class Warehouse:
         size = int(frame.memory_usage(index=True, deep=False).sum())
         if size > READ_CACHE_BYTES:
             return
-        self._read_cache[key] = (stamp, frame.copy())
-        while sum(int(f.memory_usage(index=True, deep=False).sum()) for _, f in self._read_cache.values()) > (
+        self._read_cache[key] = (stamp, frame.copy(), size)
+        while sum(kept_size for _, _, kept_size in self._read_cache.values()) > (
             READ_CACHE_BYTES
         ):
             self._read_cache.popitem(last=False)

@@ -149,20 +149,17 @@ def write_current_table(
     name, state = f"std_{dataset}", store.state
     if not rebuild and store.table_run(name) is not None:
         keys = ["source", "record_id"]
-        with store.engine.connect() as conn:
-            held = pd.read_sql(sa.select(sa.column("source"), sa.column("record_id")).select_from(sa.table(name)), conn)
-        now = state.current_keys(dataset)
-        both = held.astype(str).merge(now.astype(str), on=keys, how="outer", indicator=True)
-        changed = delta.loc[delta["change"] != "removed", keys]
-        wanted = pd.concat([changed, both.loc[both["_merge"] == "right_only", keys]]).drop_duplicates()
-        stale = pd.concat([delta[keys], both.loc[both["_merge"] == "left_only", keys], wanted]).drop_duplicates()
+        only_held, only_now, rows_now = state.drift(dataset, name)
+        changed = delta.loc[delta["change"] != "removed", keys].astype(str)
+        wanted = pd.concat([changed, only_now]).drop_duplicates()
+        stale = pd.concat([delta[keys].astype(str), only_held, wanted]).drop_duplicates()
         rows = pd.DataFrame(state.records_of(dataset, wanted))
         table_columns = [str(column["name"]) for column in sa.inspect(store.engine).get_columns(name)]
         if set(rows.columns) <= set(table_columns):
             rows = rows.reindex(columns=table_columns)
             with store.run_lock(run_id), store.transaction() as conn:
-                store.replace_rows_in(conn, name, rows, stale, run_id, rows_now=len(now))
-            return len(now), rows
+                store.replace_rows_in(conn, name, rows, stale, run_id, rows_now=rows_now)
+            return rows_now, rows
     current = state.current_frame(dataset, source_order, columns=columns)
     with store.run_lock(run_id):
         store.write_table(name, current, run_id)

@@ -366,7 +366,24 @@ def _delivery(raw: Any, path: Path, index: int) -> Delivery:
 
 
 def load_report_spec(path: Path) -> ReportSpec:
-    """Read and check one specification file; any problem raises ConfigError naming file and key."""
+    """Read and check one specification file; any problem raises ConfigError naming file and key.
+
+    One run reads the specifications from many steps (reports, guards, forms, schedules): a file is
+    parsed again only when its modification time or size changed."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_report_spec(path)  # raises the ConfigError naming the file
+    return _report_spec_as_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _report_spec_as_of(path: Path, _mtime_ns: int, _size: int) -> ReportSpec:
+    return _read_report_spec(path)
+
+
+def _read_report_spec(path: Path) -> ReportSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -229,3 +229,30 @@ def test_the_closing_summary_is_a_short_table_naming_what_was_written(
     assert "1 rejection workbook(s) (退回修改)" in printed and "community-inbox" in printed
     assert "待核对_复核.xlsx" in printed and "49 pair(s)" in printed and "steward-inbox" in printed
     assert "next:" in printed and len(printed.splitlines()) < 30
+
+
+def test_the_event_log_held_open_during_a_run_keeps_every_event_and_is_checkpointed_after(tmp_path: Path) -> None:
+    from pipelines.demo import event_log_held_open
+
+    @dg.op
+    def step() -> int:
+        return 1
+
+    @dg.job
+    def tiny() -> None:
+        step()
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run_id = str(uuid.uuid4())
+        with event_log_held_open(instance, run_id):
+            result = tiny.execute_in_process(instance=instance, run_id=run_id)
+            shard = Path(instance.event_log_storage.path_for_shard(run_id))  # type: ignore[attr-defined]
+            assert shard.with_name(shard.name + "-wal").exists(), "the run's log stays in WAL until the run ends"
+        assert result.success
+        stored = instance.all_logs(run_id)
+        assert {event.dagster_event_type for event in stored if event.is_dagster_event} >= {
+            dg.DagsterEventType.STEP_START,
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.RUN_SUCCESS,
+        }
+        assert not shard.with_name(shard.name + "-wal").exists(), "checkpointed when the last connection closed"

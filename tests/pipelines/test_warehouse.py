@@ -126,3 +126,21 @@ def test_a_kept_read_is_never_stale_and_callers_cannot_change_it(tmp_path: Path)
         )  # fmt: skip
     assert len(warehouse.read_table("golden_persons")) == 3, "a day's rows added: read again"
     assert warehouse.read_table("golden_persons", columns=["phone"]).columns.tolist() == ["phone"]
+
+
+def test_read_records_gives_only_the_named_records_and_columns(tmp_path: Path) -> None:
+    warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    frame = pd.DataFrame(
+        {
+            "source": ["grid", "grid", "health", "health"],
+            "record_id": ["G1", "G2", "G1", "H7"],
+            "name": ["张伟", "李娜", "王芳", "赵六"],
+            "phone": ["1", "2", "3", "4"],
+        }
+    )
+    warehouse.write_table("std_residents", frame, "run-1")
+    keys = [("health", "G1"), ("grid", "G2"), ("grid", "G2")]
+    found = warehouse.read_records("std_residents", keys, ["name", "gone"])
+    assert found.columns.tolist() == ["source", "record_id", "name"]
+    assert sorted(map(tuple, found.to_numpy().tolist())) == [("grid", "G2", "李娜"), ("health", "G1", "王芳")]
+    assert warehouse.read_records("std_residents", [], ["name"]).empty
