@@ -84,11 +84,8 @@ def missing_mask(values: pd.Series) -> np.ndarray:
     """is_missing for a whole column at once: missing, or text of blanks only."""
     mask = values.isna().to_numpy(dtype=bool, copy=True)
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-        try:
-            blank = values.str.strip().eq("")
-        except AttributeError:  # no text in the column
-            return mask
-        mask |= blank.to_numpy(dtype=bool, na_value=False)
+        cells = values.tolist()
+        mask |= np.fromiter((isinstance(cell, str) and not cell.strip() for cell in cells), bool, len(cells))
     return mask
 
 
@@ -133,6 +130,7 @@ class RecordView:
     def __init__(self, frame: pd.DataFrame, as_of: date) -> None:
         self.frame = frame.reset_index(drop=True)
         self.as_of = as_of
+        self._values: dict[str, pd.Series] = {}
 
     @cached_property
     def attributes(self) -> list[dict[str, Any]]:
@@ -148,20 +146,25 @@ class RecordView:
 
     @cached_property
     def origins(self) -> dict[str, Counter[str]]:
-        """Per golden field, how many of these rows took it from each source (one pass over provenance)."""
-        pairs = Counter(
-            (field_name, origin["source"])
-            for entry in self.provenance
-            for field_name, origin in entry.items()
-            if isinstance(origin, Mapping) and origin.get("source")
-        )
+        """Per golden field, how many of these rows took it from each source. Rows whose provenance
+        differs only in record ids count as one shape, parsed once (provenance_shapes)."""
         counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for (field_name, source), count in pairs.items():
-            counts[field_name][str(source)] += count
+        if "provenance" not in self.frame.columns:
+            return counts
+        for shape, rows in provenance_shapes(self.frame["provenance"].tolist()).items():
+            entry = parse_json_object(shape)
+            for field_name, origin in entry.items():
+                if isinstance(origin, Mapping) and origin.get("source"):
+                    counts[field_name][str(origin["source"])] += rows
         return counts
 
     def values(self, name: str) -> pd.Series:
         """The field's values (object dtype, None when missing), whichever kind of field it is."""
+        if name not in self._values:
+            self._values[name] = self._field_values(name)
+        return self._values[name]
+
+    def _field_values(self, name: str) -> pd.Series:
         if name in self.frame.columns and name != "attributes":
             return with_none(self.frame[name])
         if name == "age":
@@ -192,6 +195,18 @@ def parse_json_object(raw: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+RECORD_ID_PAIR = re.compile(r'"record_id": "(?:[^"\\\n]|\\.)*", ')
+
+
+def provenance_shapes(raws: Sequence[Any]) -> Counter[Any]:
+    """Provenance texts counted with their record ids left out (the ``"record_id": "...", `` pairs
+    json.dumps(sort_keys=True) writes before each ``"source"``): a city's rows come down to a few
+    hundred shapes. A quote cannot stand unescaped inside a JSON string, so only real pairs go."""
+    if all(type(raw) is str and "\n" not in raw for raw in raws):
+        return Counter(RECORD_ID_PAIR.sub("", "\n".join(raws)).split("\n")) if raws else Counter()
+    return Counter(json.dumps(parse_json_object(raw), sort_keys=True) for raw in raws)
 
 
 def parse_json_objects(column: pd.Series) -> list[dict[str, Any]]:
@@ -326,7 +341,15 @@ def format_value(value: Any, column: ColumnSpec) -> Any:
 
 
 def format_column(values: Iterable[Any], column: ColumnSpec) -> list[Any]:
-    """format_value once per distinct value: golden columns repeat (codes, dates, grids, communities)."""
+    """format_value once per distinct value: golden columns repeat (codes, dates, grids, communities).
+    A plain text column's text only loses its outer blanks (format_value gives the same), so it is
+    done inline."""
+    plain = not (column.codes is not None or column.date or column.datetime or column.type == "number")
+    if plain and column.field != "sources":
+        default = column.default
+        return [
+            (value.strip() or default) if type(value) is str else format_value(value, column) for value in values
+        ]
     return distinct_map(values, lambda value: format_value(value, column))
 
 
