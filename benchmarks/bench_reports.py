@@ -35,7 +35,7 @@ from connectors.simulated.department_inbox import DepartmentInbox
 from pipelines.alerts import verification_table
 from pipelines.assets.resolved import with_community_records
 from pipelines.changes import deliver_daily, plan_report
-from pipelines.departments import load_report_specs
+from pipelines.departments import ReportSpec, load_report_specs
 from pipelines.golden_state import golden_digests, update_golden
 from pipelines.reporting import build_community_rosters, write_community_rosters
 from pipelines.roster_returns import record_roster_sends
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             elif step == "rosters":
                 spec = next(spec for spec in specs.values() if spec.kind == "roster")
 
-                def rosters(spec=spec) -> None:  # type: ignore[no-untyped-def]
+                def rosters(spec: ReportSpec = spec) -> None:
                     built = build_community_rosters(persons, spec, as_of=AS_OF)
                     write_community_rosters(
                         built, spec, args.work / "out", run_id=RUN_ID, generated_at=GENERATED_AT, as_of=AS_OF
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 spec = specs[step]
 
-                def report(spec=spec) -> None:  # type: ignore[no-untyped-def]
+                def report(spec: ReportSpec = spec) -> None:
                     plan = plan_report(
                         spec, persons, incidents, engine=work.engine, mode="full", as_of=AS_OF,
                         golden_digests=golden_digests(source),

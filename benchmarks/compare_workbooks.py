@@ -50,6 +50,8 @@ def compare_book(before: Path, after: Path, ignored: set[str]) -> list[str]:
         return [f"sheets differ: {list(left)} vs {list(right)}"]
     for sheet, rows in left.items():
         shown = 0
+        old: list[tuple[Any, str]]
+        new: list[tuple[Any, str]]
         for number, (old, new) in enumerate(zip_longest(rows, right[sheet], fillvalue=[]), start=1):
             if old and new and old[0][0] in ignored and new[0][0] == old[0][0]:
                 old, new = old[:1] + old[2:], new[:1] + new[2:]

@@ -107,9 +107,9 @@ def write_table_sheet(book: xlsxwriter.Workbook, styles: Styles, sheet: TableShe
         number_format = sheet.number_formats.get(header)
         style = styles.text if text else styles.number(number_format) if number_format else None
         plan.append((col, column_writer(ws, cells, text), style))
-    for row, cells in enumerate(zip(*columns, strict=True), start=1):
+    for row, values in enumerate(zip(*columns, strict=True), start=1):
         for col, write, style in plan:
-            value = cells[col]
+            value = values[col]
             if value is not None:
                 write(row, col, value, style)
     add_dropdowns(ws, headers, sheet.choices, len(sheet.frame))

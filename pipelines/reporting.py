@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,7 +35,7 @@ from connectors.push import DeliveryLog, PushResult, push_batches
 from connectors.return_marker import ReturnMarker
 from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title
 from hub_errors import ConfigError, DeliveryError
-from pipelines.departments import ColumnSpec, ReportSpec, Section, load_labels
+from pipelines.departments import ColumnSpec, Mask, ReportSpec, Section, load_labels
 from pipelines.faults import crash_point
 
 UNKNOWN_GROUP = "未识别社区"
@@ -340,6 +340,10 @@ def format_value(value: Any, column: ColumnSpec) -> Any:
     return plain_text(value)
 
 
+def masked_text(mask: Mask, value: Any) -> str | None:
+    return mask.apply(None if value is None else str(value))
+
+
 def format_column(values: Iterable[Any], column: ColumnSpec) -> list[Any]:
     """format_value once per distinct value: golden columns repeat (codes, dates, grids, communities).
     A plain text column's text only loses its outer blanks (format_value gives the same), so it is
@@ -523,8 +527,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
             continue
         values = format_column(view.values(column.field), column)
         if masked:
-            mask = spec.mask_for(column.field)
-            values = distinct_map(values, lambda value, mask=mask: mask.apply(None if value is None else str(value)))
+            values = distinct_map(values, partial(masked_text, spec.mask_for(column.field)))
         data[column.header] = values
         layout = column.date or column.datetime
         if layout and column.number_format and not masked:
