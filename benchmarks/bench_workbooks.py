@@ -11,7 +11,9 @@ amount as a number) and writes the same workbook with:
 - ``openpyxl-plain``: openpyxl write-only appending bare values (no per-cell formats): the ceiling of
   openpyxl's write-only mode;
 - ``xlsxwriter``: connectors.bulk_workbook.write_bulk_workbook (XlsxWriter, constant_memory), the
-  same treatment as openpyxl-current.
+  same treatment as openpyxl-current;
+- ``xlsxwriter-bare``: XlsxWriter constant_memory writing the same values already prepared (no cover,
+  widths, formats or formula check): the library's own ceiling, which the bulk writer cannot pass.
 
 Prints one line per writer: best wall and CPU seconds, cells per CPU second, speed-up (CPU) over
 openpyxl-current.
@@ -27,11 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
+import xlsxwriter
 from openpyxl import Workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.bulk_workbook import write_bulk_workbook
+from connectors.bulk_workbook import OPTIONS, write_bulk_workbook
 from connectors.workbook import CoverSheet, TableSheet, cell_value, write_workbook
 
 Writer = Callable[[Path, Sequence[TableSheet], CoverSheet | None], Path]
@@ -67,6 +70,22 @@ def write_plain_openpyxl(path: Path, sheets: Sequence[TableSheet], cover: CoverS
     return path
 
 
+def write_bare_xlsxwriter(path: Path, sheets: Sequence[TableSheet], cover: CoverSheet | None = None) -> Path:
+    book = xlsxwriter.Workbook(str(path), OPTIONS)
+    for sheet in sheets:
+        ws = book.add_worksheet(sheet.title)
+        columns = [[cell_value(value) for value in sheet.frame[column]] for column in sheet.frame.columns]
+        write_string, write = ws.write_string, ws.write
+        for row, cells in enumerate(zip(*columns, strict=True), start=1):
+            for col, value in enumerate(cells):
+                if type(value) is str:
+                    write_string(row, col, value)
+                elif value is not None:
+                    write(row, col, value)
+    book.close()
+    return path
+
+
 def best_seconds(writer: Writer, sheets: Sequence[TableSheet], folder: Path, repeat: int) -> tuple[float, float]:
     """Best wall and CPU seconds of ``repeat`` writes (CPU time is the fairer figure on a busy machine)."""
     wall, cpu = float("inf"), float("inf")
@@ -89,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "openpyxl-current": write_workbook,
         "openpyxl-plain": write_plain_openpyxl,
         "xlsxwriter": write_bulk_workbook,
+        "xlsxwriter-bare": write_bare_xlsxwriter,
     }
     with tempfile.TemporaryDirectory() as folder:
         timings = {name: best_seconds(writer, sheets, Path(folder), args.repeat) for name, writer in writers.items()}

@@ -9,10 +9,11 @@ for reading workbooks and for the styled intake template and rejection workbooks
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
@@ -26,7 +27,7 @@ from connectors.workbook import (
     TableSheet,
     cell_value,
     column_widths,
-    frame_rows,
+    column_widths_of,
     safe_sheet_title,
 )
 
@@ -92,32 +93,56 @@ def write_table_sheet(book: xlsxwriter.Workbook, styles: Styles, sheet: TableShe
     ws = book.add_worksheet(safe_sheet_title(sheet.title))
     headers = [str(column) for column in sheet.frame.columns]
     is_text = [header in sheet.text_columns for header in headers]
-    widths = column_widths(headers, frame_rows(sheet.frame.head(WIDTH_SAMPLE_ROWS)), sheet.number_formats)
+    columns = [column_cells(sheet.frame.iloc[:, index], text) for index, text in enumerate(is_text)]
+    sample = [cells[:WIDTH_SAMPLE_ROWS] for cells in columns]
+    widths = column_widths_of(headers, sample, sheet.number_formats)
     set_widths(ws, widths, is_text, styles)
     ws.freeze_panes(1, 0)
     set_print_setup(ws)
     ws.autofilter(0, 0, len(sheet.frame), max(0, len(headers) - 1))
     for col, header in enumerate(headers):
         ws.write_string(0, col, str(cell_value(header) or ""), styles.header)
-    formats: list[tuple[Format | None, bool]] = []
-    for header, text in zip(headers, is_text, strict=True):
+    plan: list[tuple[int, Callable[..., Any], Format | None]] = []
+    for col, (header, text, cells) in enumerate(zip(headers, is_text, columns, strict=True)):
         number_format = sheet.number_formats.get(header)
-        formats.append((styles.text if text else styles.number(number_format) if number_format else None, text))
-    write_string, write_number = ws.write_string, ws.write_number
-    for row, cells in enumerate(frame_rows(sheet.frame), start=1):
-        for col, value in enumerate(cells):
-            if value is None:
-                continue
-            style, text = formats[col]
-            if text or isinstance(value, str):
-                write_string(row, col, str(value), style)
-            elif isinstance(value, bool):
-                ws.write_boolean(row, col, value, style)
-            elif isinstance(value, dt.date):
-                ws.write_datetime(row, col, value, style)
-            else:
-                write_number(row, col, value, style)
+        style = styles.text if text else styles.number(number_format) if number_format else None
+        plan.append((col, column_writer(ws, cells, text), style))
+    for row, values in enumerate(zip(*columns, strict=True), start=1):
+        for col, write, style in plan:
+            value = values[col]
+            if value is not None:
+                write(row, col, value, style)
     add_dropdowns(ws, headers, sheet.choices, len(sheet.frame))
+
+
+def column_cells(values: pd.Series, text: bool) -> list[Any]:
+    """A column's cell values (connectors.workbook.cell_value), as text throughout in a text column."""
+    cells = [cell_value(value) for value in values]
+    if text:
+        return [value if value is None or type(value) is str else str(value) for value in cells]
+    return cells
+
+
+def column_writer(ws: Worksheet, cells: Sequence[Any], text: bool) -> Callable[..., Any]:
+    """The worksheet method for a column's cells: text as text (never a formula, number or link),
+    numbers as numbers, dates as dates; per cell only in a column of mixed kinds."""
+    kinds = {type(value) for value in cells if value is not None}
+    if text or kinds <= {str}:
+        return ws.write_string
+    if kinds <= {int, float}:
+        return ws.write_number
+
+    def write_any(row: int, col: int, value: Any, style: Format | None) -> None:
+        if isinstance(value, str):
+            ws.write_string(row, col, value, style)
+        elif isinstance(value, bool):
+            ws.write_boolean(row, col, value, style)
+        elif isinstance(value, dt.date):
+            ws.write_datetime(row, col, value, style)
+        else:
+            ws.write_number(row, col, value, style)
+
+    return write_any
 
 
 def add_dropdowns(ws: Worksheet, headers: Sequence[str], choices: Mapping[str, Sequence[str]], last_row: int) -> None:

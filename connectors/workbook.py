@@ -57,6 +57,8 @@ def neutralise_formula(value: str) -> str:
 
 def display_width(text: str) -> float:
     """Column width in Excel units: East Asian wide characters take two."""
+    if text.isascii():
+        return float(len(text))
     return float(sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text))
 
 
@@ -116,20 +118,40 @@ def column_widths(
 ) -> list[float]:
     """Widths that fit the header and the longest value seen (a date as its number format shows it),
     within sane bounds."""
-    widths = [display_width(str(header)) + 2 for header in headers]
-    date_widths = [0.0] * len(headers)
+    columns: list[list[Any]] = [[] for _ in headers]
     for row in rows:
         for index, value in enumerate(row):
-            if isinstance(value, dt.date):
-                date_widths[index] = display_width(str(value)) + 2
-            elif value is not None:
-                widths[index] = max(widths[index], display_width(str(value)) + 2)
-    for index, header in enumerate(headers):
-        if date_widths[index]:
+            columns[index].append(value)
+    return column_widths_of(headers, columns, number_formats)
+
+
+def column_widths_of(
+    headers: Sequence[str], columns: Sequence[Sequence[Any]], number_formats: Mapping[str, str] | None = None
+) -> list[float]:
+    """column_widths for values given column by column."""
+    widths = []
+    for header, values in zip(headers, columns, strict=False):
+        width = display_width(str(header)) + 2
+        dates = [value for value in values if isinstance(value, dt.date)]
+        width = max(
+            width, widest([str(value) for value in values if value is not None and not isinstance(value, dt.date)])
+        )
+        if dates:
             number_format = (number_formats or {}).get(str(header))
-            shown = shown_width(number_format) + 2 if number_format else date_widths[index]
-            widths[index] = max(widths[index], shown)
-    return [min(MAX_WIDTH, max(MIN_WIDTH, width)) for width in widths]
+            width = max(width, shown_width(number_format) + 2 if number_format else display_width(str(dates[-1])) + 2)
+        widths.append(min(MAX_WIDTH, max(MIN_WIDTH, width)))
+    return widths
+
+
+def widest(texts: Iterable[str]) -> float:
+    """The largest display width + 2 of ``texts`` (0 for none), measuring only those that could be it
+    (a text is at least as wide as it is long, at most twice) and none once MAX_WIDTH is reached."""
+    best = 0.0
+    for text in sorted(set(texts), key=len, reverse=True):
+        if 2 * len(text) + 2 <= best or best >= MAX_WIDTH:
+            break
+        best = max(best, display_width(text) + 2)
+    return best
 
 
 def safe_sheet_title(title: str) -> str:

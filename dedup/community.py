@@ -97,25 +97,29 @@ def place_persons(
     keys = door_keys(frame)
     book = address_book(keys, own.tolist())
     person_of = frame["person"].to_numpy()
+    order = np.asarray(order, dtype=np.int64)
+    by_book = np.array([book.get(key, "") if key is not None else "" for key in keys], dtype=object)
+    stages: list[tuple[np.ndarray, np.ndarray, str, np.ndarray]] = []  # (persons, positions, how, names)
+    for how, names in (("address", address), ("grid", grid)):
+        picked = chosen.get(how, {})
+        positions = np.fromiter(picked.values(), dtype=np.int64, count=len(picked))
+        stages.append((np.fromiter(picked.keys(), dtype=np.int64, count=len(picked)), positions, how, names))
+    for how, names in (("records", address), ("records", grid), ("address_book", by_book)):
+        stages.append((person_of[order], order, how, names))
+    who = np.concatenate([people for people, _, _, _ in stages])
+    where = np.concatenate([positions for _, positions, _, _ in stages])
+    named = np.concatenate([names[positions] for _, positions, _, names in stages])
+    hows = np.concatenate([np.full(len(positions), how, dtype=object) for _, positions, how, _ in stages])
+    found = np.flatnonzero(named.astype(bool))  # the first candidate with a name settles each person
+    people, first = np.unique(who[found], return_index=True)
+    chosen_at = found[first]
     community: list[str | None] = [None] * persons
     origin: list[str | None] = [None] * persons
     row: list[int] = [-1] * persons
-
-    def settle(person: int, name: str, how: str, position: int) -> None:
-        if community[person] is None and name:
-            community[person], origin[person], row[person] = name, how, position
-
-    for person, position in chosen.get("address", {}).items():
-        settle(person, address[position], "address", position)
-    for person, position in chosen.get("grid", {}).items():
-        settle(person, grid[position], "grid", position)
-    for values in (address, grid):
-        for position in order.tolist():
-            settle(int(person_of[position]), values[position], "records", position)
-    for position in order.tolist():
-        key = keys[position]
-        if key is not None:
-            settle(int(person_of[position]), book.get(key, ""), "address_book", position)
+    for person, name, how, position in zip(
+        people.tolist(), named[chosen_at].tolist(), hows[chosen_at].tolist(), where[chosen_at].tolist(), strict=True
+    ):
+        community[person], origin[person], row[person] = name, how, position
     return Placement(community, origin, row)
 
 

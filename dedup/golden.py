@@ -44,6 +44,7 @@ GOLDEN_COLUMNS = [
     "record_count",
     "provenance",
 ]
+JSON_ESCAPED = r'["\\\x00-\x1f]'  # what json.dumps(ensure_ascii=False) escapes in a string
 SURVIVING_FIELDS = ["name", "id_no", "gender", "birth", "phone", "address", "grid"]
 ADDRESS_COMPANIONS = ["address_canonical", "addr_district", "addr_street", "addr_community"]
 
@@ -62,30 +63,48 @@ def _recency(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(times.astype("int64").where(times.notna(), -1), index=frame.index)
 
 
-def _winners(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> pd.DataFrame:
-    """Row (position in frame) of the surviving value of `field` per person."""
+def _tiebreak(frame: pd.DataFrame) -> np.ndarray:
+    """Each record's place in (source, record_id) order, the last tie-break of every choice."""
+    source = pd.factorize(frame["source"], sort=True)[0]
+    record = pd.factorize(frame["record_id"], sort=True)[0]
+    rank = np.empty(len(frame), dtype=np.int64)
+    rank[np.lexsort((record, source))] = np.arange(len(frame))
+    return rank
+
+
+def _winners(
+    frame: pd.DataFrame,
+    field: str,
+    rules: Mapping[str, Any],
+    recency: np.ndarray | None = None,
+    tiebreak: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Row (position in frame) of the surviving value of `field` per person. ``recency`` (update times,
+    _recency) and ``tiebreak`` (_tiebreak) are the frame's, computed once for every field."""
     if field not in frame.columns:
         return pd.DataFrame({"person": [], "row": []})
-    candidates = frame.loc[~_empty(frame[field]), ["person", "source", "record_id", field]].copy()
+    rows = np.flatnonzero(~_empty(frame[field]))
+    person = frame["person"].to_numpy()[rows].astype(np.int64)
+    source = pd.Series(frame["source"].to_numpy()[rows])
     authority = list(rules.get("authority", {}).get(field, []))
-    rank = {source: position for position, source in enumerate(authority)}
-    candidates["authority_rank"] = candidates["source"].map(rank).fillna(len(authority))
-    verified = set(rules.get("verified", {}).get(field, ()))
-    candidates["unverified"] = ~candidates["source"].isin(verified)
-    recency = rules.get("recency")
-    sort_by = ["person", "unverified", "authority_rank"]
-    ascending = [True, True, True]
-    if recency and recency in frame.columns:
-        candidates["recency"] = _recency(frame, recency).loc[candidates.index]
-        position = 2 if rules.get("prefer", {}).get(field) == "latest" else 3
-        sort_by.insert(position, "recency")
-        ascending.insert(position, False)
-    candidates["frequency"] = candidates.groupby(["person", field])[field].transform("size")
-    sort_by += ["frequency", "source", "record_id"]
-    ascending += [False, True, True]
-    ordered = candidates.sort_values(sort_by, ascending=ascending, kind="stable")
-    first = ordered.drop_duplicates("person")
-    return pd.DataFrame({"person": first["person"].to_numpy(), "row": first.index.to_numpy()})
+    rank = {name: position for position, name in enumerate(authority)}
+    authority_rank = source.map(rank).fillna(len(authority)).to_numpy(dtype=float)
+    unverified = ~source.isin(set(rules.get("verified", {}).get(field, ()))).to_numpy(dtype=bool)
+    codes = pd.factorize(frame[field].to_numpy()[rows])[0].astype(np.int64)
+    pairs = person * (int(codes.max(initial=0)) + 1) + codes  # one number per (person, value)
+    _, pair, counts = np.unique(pairs, return_inverse=True, return_counts=True)
+    keys: list[np.ndarray] = [person, unverified, authority_rank]
+    column = rules.get("recency")
+    if column and column in frame.columns:
+        times = _recency(frame, column).to_numpy() if recency is None else recency
+        keys.insert(2 if rules.get("prefer", {}).get(field) == "latest" else 3, -times[rows])
+    ties = _tiebreak(frame) if tiebreak is None else tiebreak
+    keys += [-counts[pair.ravel()], ties[rows]]
+    order = np.lexsort(keys[::-1])
+    ordered = person[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return pd.DataFrame({"person": ordered[first], "row": rows[order][first]})
 
 
 def _merged_attributes(frame: pd.DataFrame, order: np.ndarray, persons: int) -> list[str]:
@@ -130,13 +149,17 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
     given_ids = frame["cluster"].where(~alone, derived_ids)
     golden = pd.DataFrame(index=range(persons))
     golden["person_id"] = given_ids.groupby(frame["person"].to_numpy()).first()
-    provenance: list[dict[str, dict[str, str]]] = [{} for _ in range(persons)]
+    provenance: dict[str, np.ndarray] = {}  # field -> per person, the JSON of the record it came from
+    origins = _origin_texts(frame["source"], frame["record_id"])
     sources = frame["source"].to_numpy()
     record_ids = frame["record_id"].to_numpy()
     chosen: dict[str, dict[int, int]] = {}
+    recency = rules.get("recency")
+    times = _recency(frame, recency).to_numpy() if recency and recency in frame.columns else None
+    ties = _tiebreak(frame)
     for field in SURVIVING_FIELDS:
         golden[field] = None
-        winners = _winners(frame, field, rules)
+        winners = _winners(frame, field, rules, times, ties)
         if winners.empty:
             continue
         rows = winners["row"].to_numpy(dtype=np.int64)
@@ -147,26 +170,58 @@ def build_golden(records: pd.DataFrame, clusters: pd.DataFrame, rules: Mapping[s
         for companion in companions:
             if companion in frame.columns:
                 golden.loc[person_of, companion] = frame[companion].to_numpy()[rows]
-        for person, row in zip(person_of.tolist(), rows.tolist(), strict=True):
-            origin = {"source": str(sources[row]), "record_id": str(record_ids[row])}
-            provenance[person][field] = origin
-            for companion in companions:
-                provenance[person][companion] = origin
+        taken = np.full(persons, None, dtype=object)
+        taken[person_of] = origins[rows]
+        for name in [field, *companions]:
+            provenance[name] = taken
     if persons and ({"addr_community", "grid"} & set(frame.columns)):
-        placement = place_persons(frame, persons, _trust_order(frame, "address", rules), chosen)
+        placement = place_persons(frame, persons, _trust_order(frame, "address", rules, times, ties), chosen)
         golden["community"] = placement.community
-        for person, found in enumerate(placement.community):
-            if found is not None:
-                provenance[person]["community"] = provenance_entry(placement, person, sources, record_ids)
-    preference = _winners_order(frame, rules)
+        provenance["community"] = np.array(
+            [
+                None if found is None else _json(provenance_entry(placement, person, sources, record_ids))
+                for person, found in enumerate(placement.community)
+            ],
+            dtype=object,
+        )
+    preference = _winners_order(frame, rules, times, ties)
     golden["attributes"] = _merged_attributes(frame, preference, persons)
     golden["sources"] = _sources_per_person(frame["source"], frame["person"].to_numpy(), persons)
     golden["record_count"] = np.bincount(frame["person"].to_numpy(), minlength=persons)
-    golden["provenance"] = [json.dumps(p, ensure_ascii=False, sort_keys=True) for p in provenance]
+    golden["provenance"] = _objects_text(provenance, persons)
     for column in GOLDEN_COLUMNS:
         if column not in golden.columns:
             golden[column] = None
     return golden[GOLDEN_COLUMNS].sort_values("person_id", kind="stable").reset_index(drop=True)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _origin_texts(sources: pd.Series, record_ids: pd.Series) -> np.ndarray:
+    """Per record, _json({"source": ..., "record_id": ...}): each text quoted as it is unless JSON
+    escapes some of its characters (quotes, backslashes, control characters)."""
+    quoted = []
+    for values in (record_ids, sources):
+        text = values.astype(str).to_numpy(dtype=object)
+        cells = '"' + text + '"'
+        escaped = pd.Series(text, dtype=object).str.contains(JSON_ESCAPED, regex=True).to_numpy(dtype=bool)
+        cells[escaped] = [_json(value) for value in text[escaped]]
+        quoted.append(cells)
+    return '{"record_id": ' + quoted[0] + ', "source": ' + quoted[1] + "}"
+
+
+def _objects_text(columns: Mapping[str, np.ndarray], persons: int) -> list[str]:
+    """Per person, _json of {name: value} over the ``columns`` of JSON texts (None: no such key),
+    without building a dict per person: the keys in sorted order, as sort_keys gives them."""
+    pieces = []
+    for name in sorted(columns):
+        prefix = _json(name) + ": "
+        pieces.append([prefix + text if text is not None else "" for text in columns[name].tolist()])
+    if not pieces:
+        return ["{}"] * persons
+    return ["{" + ", ".join(filter(None, row)) + "}" for row in zip(*pieces, strict=True)]
 
 
 def _sources_per_person(sources: pd.Series, person: np.ndarray, persons: int) -> list[str]:
@@ -181,21 +236,29 @@ def _sources_per_person(sources: pd.Series, person: np.ndarray, persons: int) ->
     return [text[int(mask)] for mask in masks]
 
 
-def _trust_order(frame: pd.DataFrame, field: str, rules: Mapping[str, Any]) -> np.ndarray:
+def _trust_order(
+    frame: pd.DataFrame,
+    field: str,
+    rules: Mapping[str, Any],
+    recency: np.ndarray | None = None,
+    tiebreak: np.ndarray | None = None,
+) -> np.ndarray:
     """Record positions in the order a field's value is trusted: authority, recency, (source, id)."""
     authority = list(rules.get("authority", {}).get(field, []))
     rank = frame["source"].map({s: i for i, s in enumerate(authority)}).fillna(len(authority))
-    keys = pd.DataFrame({"rank": rank, "source": frame["source"], "record_id": frame["record_id"]})
-    by, ascending = ["rank"], [True]
-    recency = rules.get("recency")
-    if recency and recency in frame.columns:
-        keys["recency"] = _recency(frame, recency)
-        by.append("recency")
-        ascending.append(False)
-    ordered = keys.sort_values([*by, "source", "record_id"], ascending=[*ascending, True, True], kind="stable")
-    return ordered.index.to_numpy()
+    keys: list[np.ndarray] = [rank.to_numpy(dtype=float)]
+    column = rules.get("recency")
+    if column and column in frame.columns:
+        keys.append(-(_recency(frame, column).to_numpy() if recency is None else recency))
+    keys.append(_tiebreak(frame) if tiebreak is None else tiebreak)
+    return np.lexsort(keys[::-1])
 
 
-def _winners_order(frame: pd.DataFrame, rules: Mapping[str, Any]) -> np.ndarray:
+def _winners_order(
+    frame: pd.DataFrame,
+    rules: Mapping[str, Any],
+    recency: np.ndarray | None = None,
+    tiebreak: np.ndarray | None = None,
+) -> np.ndarray:
     """Rows in the order attributes are taken: authority for attributes, recency, (source, id)."""
-    return _trust_order(frame, "attributes", rules)
+    return _trust_order(frame, "attributes", rules, recency, tiebreak)

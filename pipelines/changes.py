@@ -118,6 +118,14 @@ def table_rows(table: ReportTable) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def table_row_texts(table: ReportTable) -> dict[str, str]:
+    """The table's rows by key as stored in the snapshot: the JSON of normalise(row), written once."""
+    texts: dict[str, str] = {}
+    for key, row in zip(table.keys, table.records(), strict=True):
+        texts[key] = json.dumps(row, ensure_ascii=False, default=json_value)
+    return texts
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What a department last received: per sheet, its rows by key."""
@@ -216,15 +224,9 @@ class SnapshotStore:
         they were built from), in one transaction."""
         name = report.spec.name
         records = [
-            {
-                "report": name,
-                "sheet": table.sheet,
-                "row_key": key,
-                "position": position,
-                "row": json.dumps(row, ensure_ascii=False),
-            }
+            {"report": name, "sheet": table.sheet, "row_key": key, "position": position, "row": row}
             for table in report.tables
-            for position, (key, row) in enumerate(table_rows(table).items())
+            for position, (key, row) in enumerate(table_row_texts(table).items())
         ]
         with self.engine.begin() as conn:
             conn.execute(self.rows.delete().where(self.rows.c.report == name))

@@ -20,11 +20,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import requests
 import sqlalchemy as sa
@@ -34,7 +35,7 @@ from connectors.push import DeliveryLog, PushResult, push_batches
 from connectors.return_marker import ReturnMarker
 from connectors.workbook import MAX_SHEET_TITLE, CoverSheet, TableSheet, safe_sheet_title
 from hub_errors import ConfigError, DeliveryError
-from pipelines.departments import ColumnSpec, ReportSpec, Section, load_labels
+from pipelines.departments import ColumnSpec, Mask, ReportSpec, Section, load_labels
 from pipelines.faults import crash_point
 
 UNKNOWN_GROUP = "未识别社区"
@@ -79,46 +80,109 @@ def age_on(birth: Any, as_of: date) -> int | None:
     return as_of.year - year - ((as_of.month, as_of.day) < (month, day))
 
 
+def missing_mask(values: pd.Series) -> np.ndarray:
+    """is_missing for a whole column at once: missing, or text of blanks only."""
+    mask = values.isna().to_numpy(dtype=bool, copy=True)
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        cells = values.tolist()
+        mask |= np.fromiter((isinstance(cell, str) and not cell.strip() for cell in cells), bool, len(cells))
+    return mask
+
+
+def with_none(values: pd.Series) -> pd.Series:
+    """The column as objects, None where is_missing."""
+    cells = values.to_numpy(dtype=object, copy=True)
+    cells[missing_mask(values)] = None
+    return pd.Series(cells, index=values.index, dtype=object)
+
+
+def ages_on(births: pd.Series, as_of: date) -> pd.Series:
+    """age_on for a column of birth dates (None where there is no ISO date)."""
+    known = births.notna().to_numpy(dtype=bool)
+    ages = np.full(len(births), None, dtype=object)
+    if known.any():
+        parts = births[known].map(str).str.extract(ISO_DATE.pattern)
+        dated = parts[0].notna().to_numpy(dtype=bool)
+        numbers = parts[dated].astype(int).to_numpy()
+        later = (numbers[:, 1] > as_of.month) | ((numbers[:, 1] == as_of.month) & (numbers[:, 2] > as_of.day))
+        years = as_of.year - numbers[:, 0] - later
+        ages[np.flatnonzero(known)[dated]] = [int(age) for age in years]
+    return pd.Series(ages, index=births.index, dtype=object)
+
+
+def distinct_map(values: Iterable[Any], function: Callable[[Any], Any]) -> list[Any]:
+    """``function`` once per distinct value: golden columns repeat (codes, dates, grids, communities)."""
+    cache: dict[Any, Any] = {}
+    mapped = []
+    for value in values:
+        try:
+            mapped.append(cache[value])
+        except KeyError:
+            mapped.append(cache.setdefault(value, function(value)))
+        except TypeError:  # an unhashable attribute value (a list)
+            mapped.append(function(value))
+    return mapped
+
+
 class RecordView:
     """Golden fields, attribute keys and derived fields of a persons or incidents frame, by name."""
 
     def __init__(self, frame: pd.DataFrame, as_of: date) -> None:
         self.frame = frame.reset_index(drop=True)
         self.as_of = as_of
+        self._values: dict[str, pd.Series] = {}
 
     @cached_property
     def attributes(self) -> list[dict[str, Any]]:
         if "attributes" not in self.frame.columns:
             return [{} for _ in range(len(self.frame))]
-        return [parse_json_object(raw) for raw in self.frame["attributes"]]
+        return parse_json_objects(self.frame["attributes"])
 
     @cached_property
     def provenance(self) -> list[dict[str, Any]]:
         if "provenance" not in self.frame.columns:
             return [{} for _ in range(len(self.frame))]
-        return [parse_json_object(raw) for raw in self.frame["provenance"]]
+        return parse_json_objects(self.frame["provenance"])
 
     @cached_property
     def origins(self) -> dict[str, Counter[str]]:
-        """Per golden field, how many of these rows took it from each source (one pass over provenance)."""
+        """Per golden field, how many of these rows took it from each source. Rows whose provenance
+        differs only in record ids count as one shape, parsed once (provenance_shapes)."""
         counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for entry in self.provenance:
+        if "provenance" not in self.frame.columns:
+            return counts
+        for shape, rows in provenance_shapes(self.frame["provenance"].tolist()).items():
+            entry = parse_json_object(shape)
             for field_name, origin in entry.items():
                 if isinstance(origin, Mapping) and origin.get("source"):
-                    counts[field_name][str(origin["source"])] += 1
+                    counts[field_name][str(origin["source"])] += rows
         return counts
 
     def values(self, name: str) -> pd.Series:
         """The field's values (object dtype, None when missing), whichever kind of field it is."""
+        if name not in self._values:
+            self._values[name] = self._field_values(name)
+        return self._values[name]
+
+    def _field_values(self, name: str) -> pd.Series:
         if name in self.frame.columns and name != "attributes":
-            return self.frame[name].astype(object).map(lambda value: None if is_missing(value) else value)
+            return with_none(self.frame[name])
         if name == "age":
-            births = self.values("birth")
-            return births.map(lambda birth: age_on(birth, self.as_of)).astype(object)
+            return ages_on(self.values("birth"), self.as_of)
         return pd.Series([attrs.get(name) for attrs in self.attributes], index=self.frame.index, dtype=object)
 
     def subset(self, keep: pd.Series) -> RecordView:
         return RecordView(self.frame[keep.to_numpy(dtype=bool)], self.as_of)
+
+
+def native_cells(values: pd.Series) -> list[Any]:
+    """A column's values as Python objects (numpy scalars unboxed), None where missing."""
+    cells = values.to_numpy(dtype=object, copy=True)
+    cells[values.isna().to_numpy(dtype=bool)] = None
+    listed = cells.tolist()
+    if any(issubclass(kind, np.generic) for kind in set(map(type, listed))):
+        return [value.item() if isinstance(value, np.generic) else value for value in listed]
+    return listed
 
 
 def parse_json_object(raw: Any) -> dict[str, Any]:
@@ -133,6 +197,32 @@ def parse_json_object(raw: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+RECORD_ID_PAIR = re.compile(r'"record_id": "(?:[^"\\\n]|\\.)*", ')
+
+
+def provenance_shapes(raws: Sequence[Any]) -> Counter[Any]:
+    """Provenance texts counted with their record ids left out (the ``"record_id": "...", `` pairs
+    json.dumps(sort_keys=True) writes before each ``"source"``): a city's rows come down to a few
+    hundred shapes. A quote cannot stand unescaped inside a JSON string, so only real pairs go."""
+    if all(type(raw) is str and "\n" not in raw for raw in raws):
+        return Counter(RECORD_ID_PAIR.sub("", "\n".join(raws)).split("\n")) if raws else Counter()
+    return Counter(json.dumps(parse_json_object(raw), sort_keys=True) for raw in raws)
+
+
+def parse_json_objects(column: pd.Series) -> list[dict[str, Any]]:
+    """parse_json_object for a column: texts parsed as one JSON array (one call, not one per row),
+    row by row when any of them is no JSON object."""
+    raws = column.tolist()
+    if raws and all(type(raw) is str and raw.startswith("{") for raw in raws):
+        try:
+            parsed = json.loads("[" + ",".join(raws) + "]")
+        except ValueError:
+            parsed = None
+        if parsed is not None and len(parsed) == len(raws) and all(type(item) is dict for item in parsed):
+            return parsed
+    return [parse_json_object(raw) for raw in raws]
+
+
 def contains_source(sources: Any, source: str) -> bool:
     return not is_missing(sources) and source in str(sources).split(";")
 
@@ -144,16 +234,19 @@ def include_mask(view: RecordView, rule: Any) -> pd.Series:
         return pd.Series(True, index=index)
     ((key, value),) = rule.items()
     if key == "source":
-        return view.values("sources").map(lambda sources: contains_source(sources, value)).astype(bool)
+        flags = distinct_map(view.values("sources"), lambda sources: contains_source(sources, value))
+        return pd.Series(flags, index=index, dtype=bool)
     if key == "age_at_least":
-        return view.values("age").map(lambda age: age is not None and age >= value).astype(bool)
+        ages = view.values("age")
+        known = ages.notna().to_numpy(dtype=bool)
+        old_enough = np.zeros(len(ages), dtype=bool)
+        old_enough[known] = ages[known].astype(int).to_numpy() >= value
+        return pd.Series(old_enough, index=index)
     if key in ("attribute_present", "field_present"):
-        return view.values(value).map(lambda item: plain_text(item) is not None).astype(bool)
+        flags = distinct_map(view.values(value), lambda item: plain_text(item) is not None)
+        return pd.Series(flags, index=index, dtype=bool)
     if key == "value_in":
-        masks = [
-            view.values(name).map(lambda item, allowed=allowed: plain_text(item) in set(map(str, allowed)))
-            for name, allowed in value.items()
-        ]
+        masks = [value_in_mask(view.values(name), {str(item) for item in allowed}) for name, allowed in value.items()]
         return pd.concat(masks, axis=1).all(axis=1) if masks else pd.Series(True, index=index)
     if key == "not":
         return ~include_mask(view, value)
@@ -162,6 +255,10 @@ def include_mask(view: RecordView, rule: Any) -> pd.Series:
         return pd.Series(key == "all", index=index)
     combined = pd.concat(parts, axis=1)
     return combined.all(axis=1) if key == "all" else combined.any(axis=1)
+
+
+def value_in_mask(values: pd.Series, allowed: set[str]) -> pd.Series:
+    return pd.Series(distinct_map(values, lambda item: plain_text(item) in allowed), index=values.index, dtype=bool)
 
 
 def describe_rule(rule: Any) -> str:
@@ -243,18 +340,21 @@ def format_value(value: Any, column: ColumnSpec) -> Any:
     return plain_text(value)
 
 
+def masked_text(mask: Mask, value: Any) -> str | None:
+    return mask.apply(None if value is None else str(value))
+
+
 def format_column(values: Iterable[Any], column: ColumnSpec) -> list[Any]:
-    """format_value once per distinct value: golden columns repeat (codes, dates, grids, communities)."""
-    cache: dict[Any, Any] = {}
-    formatted = []
-    for value in values:
-        try:
-            formatted.append(cache[value])
-        except KeyError:
-            formatted.append(cache.setdefault(value, format_value(value, column)))
-        except TypeError:  # an unhashable attribute value (a list)
-            formatted.append(format_value(value, column))
-    return formatted
+    """format_value once per distinct value: golden columns repeat (codes, dates, grids, communities).
+    A plain text column's text only loses its outer blanks (format_value gives the same), so it is
+    done inline."""
+    plain = not (column.codes is not None or column.date or column.datetime or column.type == "number")
+    if plain and column.field != "sources":
+        default = column.default
+        return [
+            (value.strip() or default) if type(value) is str else format_value(value, column) for value in values
+        ]
+    return distinct_map(values, lambda value: format_value(value, column))
 
 
 def as_number(value: Any) -> Any:
@@ -321,10 +421,15 @@ class ReportTable:
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as JSON-ready objects keyed by the department's column names (for HTTP delivery)."""
-        frame = self.frame.astype(object).where(self.frame.notna(), None)
-        for header, layout in self.date_layouts.items():
-            frame[header] = frame[header].map(lambda value, layout=layout: date_text(value, layout))
-        return [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
+        headers = [str(header) for header in self.frame.columns]
+        columns = []
+        for position, header in enumerate(self.frame.columns):
+            cells = native_cells(self.frame.iloc[:, position])
+            layout = self.date_layouts.get(header)
+            if layout is not None:
+                cells = [date_text(value, layout) for value in cells]
+            columns.append(cells)
+        return [dict(zip(headers, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -387,7 +492,11 @@ def sort_view(view: RecordView, sort_by: Sequence[str]) -> RecordView:
     if not sort_by or view.frame.empty:
         return view
     keys = pd.DataFrame(
-        {f"k{i}": view.values(name).map(lambda v: plain_text(v) or "\uffff") for i, name in enumerate(sort_by)}
+        {
+            f"k{i}": distinct_map(view.values(name), lambda v: plain_text(v) or "\uffff")
+            for i, name in enumerate(sort_by)
+        },
+        index=view.frame.index,
     )
     order = keys.sort_values(list(keys.columns), kind="stable").index
     return RecordView(view.frame.loc[order], view.as_of)
@@ -418,8 +527,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
             continue
         values = format_column(view.values(column.field), column)
         if masked:
-            mask = spec.mask_for(column.field)
-            values = [mask.apply(None if value is None else str(value)) for value in values]
+            values = distinct_map(values, partial(masked_text, spec.mask_for(column.field)))
         data[column.header] = values
         layout = column.date or column.datetime
         if layout and column.number_format and not masked:
@@ -451,7 +559,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
         text_columns=frozenset(text_columns),
         coverage=describe_rule(section.include),
         choices=choices,
-        keys=tuple(plain_text(value) or "" for value in view.values(KEY_FIELDS[section.covers])),
+        keys=tuple(distinct_map(view.values(KEY_FIELDS[section.covers]), lambda value: plain_text(value) or "")),
         districts=area_labels(view, AREA_FIELDS[section.covers][0], UNKNOWN_DISTRICT),
         communities=area_labels(view, AREA_FIELDS[section.covers][1], UNKNOWN_GROUP),
         date_layouts=date_layouts,
@@ -461,7 +569,7 @@ def build_table(spec: ReportSpec, section: Section, frame: pd.DataFrame, as_of: 
 
 
 def area_labels(view: RecordView, name: str, unknown: str) -> tuple[str, ...]:
-    return tuple(view.values(name).map(lambda value: plain_text(value) or unknown))
+    return tuple(distinct_map(view.values(name), lambda value: plain_text(value) or unknown))
 
 
 def sheet_row_limit() -> int:

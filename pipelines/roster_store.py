@@ -223,9 +223,18 @@ class RosterStore:
 
 def sent_cells(frame: pd.DataFrame, key_column: str) -> dict[str, dict[str, Any]]:
     """person id -> {header: value as text} of a roster table (None stays None)."""
-    rows: dict[str, dict[str, Any]] = {}
-    for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-        key = row.get(key_column)
-        if key is not None:
-            rows[str(key)] = {str(h): (None if v is None else str(v)) for h, v in row.items()}
-    return rows
+    headers = [str(header) for header in frame.columns]
+    if key_column not in headers:
+        return {}
+    columns = []
+    for position in range(len(headers)):
+        values = frame.iloc[:, position]
+        cells = values.to_numpy(dtype=object, copy=True)
+        cells[values.isna().to_numpy(dtype=bool)] = None
+        columns.append([None if value is None else str(value) for value in cells.tolist()])
+    keys = columns[headers.index(key_column)]
+    return {
+        key: dict(zip(headers, row, strict=True))
+        for key, row in zip(keys, zip(*columns, strict=True), strict=True)
+        if key is not None
+    }

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 
-from connectors.workbook import CoverSheet, TableSheet, neutralise_formula, write_workbook
+from connectors.workbook import (
+    MAX_WIDTH,
+    CoverSheet,
+    TableSheet,
+    column_widths,
+    neutralise_formula,
+    write_workbook,
+)
 
 
 def test_neutralise_formula_prefixes_dangerous_starts_only() -> None:
@@ -78,3 +86,15 @@ def test_twenty_thousand_rows_all_written_with_identifiers_as_text(tmp_path: Pat
     last = next(book["名单"].iter_rows(min_row=rows + 1, max_row=rows + 1, values_only=True))
     assert last[2] == f"35060319500101{(rows - 1) % 10000:04d}" and last[3] == f"139{rows - 1:08d}"
     assert last[5] == 60 + (rows - 1) % 40
+
+
+def test_column_widths_measure_every_value_that_could_be_widest() -> None:
+    headers = ["编号", "地址", "日期", "空"]
+    rows = [
+        ["A1", "x" * 20, dt.date(2026, 1, 5), None],
+        ["A22", "新华路" * 5, dt.date(2026, 1, 6), None],  # 15 wide characters: 30 units, wider than 21 ASCII
+        ["A333", "y" * 21, None, None],
+    ]
+    widths = column_widths(headers, rows, {"日期": 'yyyy"年"m"月"d"日"'})
+    assert widths == [6.0, 32.0, 16.0, 6.0]
+    assert column_widths(["长"], [["长" * 40]]) == [MAX_WIDTH]

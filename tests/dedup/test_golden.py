@@ -125,3 +125,25 @@ def test_a_verified_source_wins_its_fields_before_recency_and_authority() -> Non
     assert json.loads(str(person["provenance"]))["phone"] == {"source": "community", "record_id": "m1"}
     unverified = build_golden(records, clusters, {**rules, "verified": {}}).iloc[0]
     assert unverified["phone"] == "13900000002"
+
+
+def test_provenance_is_the_json_of_each_field_source_even_for_ids_json_must_escape() -> None:
+    records = _records()
+    records["record_id"] = ['g"1', "h\\1", "c\n1", "g2"]
+    clusters = _clusters().assign(record_id=records["record_id"])
+    golden = build_golden(records, clusters, {"authority": {"name": ["civil"]}})
+    person = golden.set_index("record_count").loc[3]
+    provenance = json.loads(str(person["provenance"]))
+    assert provenance["name"] == {"source": "civil", "record_id": "c\n1"}
+    assert provenance["id_no"]["record_id"] in {"h\\1", "c\n1"}
+    assert str(person["provenance"]) == json.dumps(provenance, ensure_ascii=False, sort_keys=True)
+
+
+def test_equal_candidates_fall_back_to_source_then_record_id_order() -> None:
+    records = pd.DataFrame(
+        {"source": ["health", "grid", "grid"], "record_id": ["h9", "g2", "g1"], "phone": ["1", "2", "3"]}
+    )
+    clusters = records[["source", "record_id"]].assign(cluster_id="A")
+    person = build_golden(records, clusters, {}).iloc[0]
+    assert person["phone"] == "3", "one vote each: the smallest (source, record_id) wins, whatever the row order"
+    assert json.loads(str(person["provenance"]))["phone"] == {"source": "grid", "record_id": "g1"}

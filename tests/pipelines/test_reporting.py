@@ -423,3 +423,30 @@ def test_every_report_workbook_is_set_up_for_printing(
             assert "&P" in (ws.oddFooter.center.text or "") and "&N" in (ws.oddFooter.center.text or "")
             if ws.title != "说明":
                 assert ws.print_title_rows == "$1:$1", (name, ws.title)
+
+
+def test_record_view_counts_provenance_sources_per_field_whatever_the_record_ids() -> None:
+    from pipelines.reporting import RecordView
+
+    rows = [
+        {"name": {"record_id": 'g"1', "source": "grid"}, "phone": {"record_id": "h\\2", "source": "health"}},
+        {"name": {"record_id": "c, 3", "source": "civil"}, "phone": {"record_id": "g4", "source": "grid"}},
+        {"name": {"record_id": "g5", "source": "grid"}},
+    ]
+    texts = [json.dumps(row, ensure_ascii=False, sort_keys=True) for row in rows]
+    view = RecordView(pd.DataFrame({"provenance": [*texts, "not json", None]}), AS_OF)
+    assert view.origins["name"] == {"grid": 2, "civil": 1}
+    assert list(view.origins["name"].most_common()) == [("grid", 2), ("civil", 1)]
+    assert view.origins["phone"] == {"health": 1, "grid": 1}
+    indented = RecordView(pd.DataFrame({"provenance": [json.dumps(rows[0], indent=1), texts[1]]}), AS_OF)
+    assert indented.origins["phone"] == {"health": 1, "grid": 1}, "texts with line breaks are parsed one by one"
+
+
+def test_record_view_values_treat_blanks_as_missing_and_ages_count_birthdays() -> None:
+    from pipelines.reporting import RecordView, age_on
+
+    births = ["1990-03-01", "1990-03-02", "  ", None, "19900301", "2000-02-29 08:00"]
+    frame = pd.DataFrame({"birth": births, "name": ["张伟", " ", "", None, "李娜", 3]})
+    view = RecordView(frame, AS_OF)
+    assert view.values("name").tolist() == ["张伟", None, None, None, "李娜", 3]
+    assert view.values("age").tolist() == [age_on(birth, AS_OF) for birth in births] == [36, 35, None, None, None, 26]
