@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,7 @@ DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_reco
 
 # Stage-table reads kept in memory between the steps of one run (Warehouse.read_table).
 READ_CACHE_BYTES = 64 * 1024 * 1024
+LAND_CHUNK_ROWS = 20_000  # raw rows landed per insert
 SAMPLE_ROWS = 5  # rows a streamed table write hands back for its metadata sample
 
 
@@ -313,24 +315,28 @@ class Warehouse:
         source: str,
         rows: Iterable[tuple[str, str, Mapping[str, str]]],
     ) -> int:
-        """Keep each row as received: (record_id, row_ref, payload). Returns the number landed."""
+        """Keep each row as received: (record_id, row_ref, payload), LAND_CHUNK_ROWS at a time in one
+        transaction (a city's pull is never whole in memory as payload text). Returns the number landed."""
         now = datetime.now(UTC)
-        records = [
-            {
-                "batch_id": batch_id,
-                "dataset": dataset,
-                "source": source,
-                "record_id": record_id,
-                "row_ref": row_ref,
-                "payload": json.dumps(payload, ensure_ascii=False),
-                "received_at": now,
-            }
-            for record_id, row_ref, payload in rows
-        ]
-        if records:
-            with self.engine.begin() as conn:
+        landed = 0
+        pending = iter(rows)
+        with self.engine.begin() as conn:
+            while chunk := list(islice(pending, LAND_CHUNK_ROWS)):
+                records = [
+                    {
+                        "batch_id": batch_id,
+                        "dataset": dataset,
+                        "source": source,
+                        "record_id": record_id,
+                        "row_ref": row_ref,
+                        "payload": json.dumps(payload, ensure_ascii=False),
+                        "received_at": now,
+                    }
+                    for record_id, row_ref, payload in chunk
+                ]
                 conn.execute(raw_records.insert(), records)
-        return len(records)
+                landed += len(records)
+        return landed
 
     def raw_counts(self, batch_id: str, dataset: str) -> dict[str, int]:
         """Rows landed per source in one batch (one Dagster run) of a dataset."""
