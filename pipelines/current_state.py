@@ -22,11 +22,13 @@ its rerun reports those changes again, relative to the same base.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -120,13 +122,11 @@ class PendingPull:
     cursor: dict[str, str] | None
 
 
-@dataclass
-class PulledRecord:
-    """A record pulled in this run, as standardization left it (record None: quarantined)."""
-
-    raw_hash: str
-    updated_at: str | None
-    record: dict[str, Any] | None
+PULLED_COLUMNS = ["source", "record_id", "raw_hash", "updated_at", "record"]
+"""The records pulled in a run, one row each, as standardization left them: the raw row's hash, the
+source's update time and the standardized record as JSON (``record_json``; None: quarantined)."""
+COMMIT_BLOCK = 20_000  # pulled records compared and written at a time (bounds the commit's memory)
+READ_BLOCK = 50_000  # current records parsed and written at a time by a full rewrite
 
 
 @dataclass
@@ -140,8 +140,46 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
         yield list(items[start : start + CHUNK])
 
 
-def record_json(record: Mapping[str, Any]) -> str:
+def _text_or_none(value: object) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def record_json(record: object) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_JSON_TEXT = encode_basestring  # what json.dumps(text, ensure_ascii=False) writes for a str
+
+
+def _encoded_column(values: pd.Series, prefix: str) -> np.ndarray:
+    """``prefix`` and each value of a column as ``record_json`` writes it, encoded once per distinct value."""
+    array = values.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(array, use_na_sentinel=True)
+    kind = pd.api.types.infer_dtype(uniques, skipna=True)
+    if kind == "string":
+        encoded = [prefix + _JSON_TEXT(value) for value in uniques]
+    elif kind in ("boolean", "integer", "floating", "empty"):
+        encoded = [prefix + _ENCODER.encode(value) for value in uniques]
+    else:  # mixed kinds: True == 1 == 1.0 would share one code, so encode value by value
+        return np.array([prefix + _json_value(value) for value in array.tolist()], dtype=object)
+    return np.array([*encoded, prefix + "null"], dtype=object)[codes]
+
+
+def _json_value(value: object) -> str:
+    return "null" if _text_or_none(value) is None else _ENCODER.encode(value)
+
+
+def records_json(frame: pd.DataFrame) -> list[str]:
+    """``record_json`` of every row of ``frame`` (missing values as null), the same text, column by
+    column: each distinct value is encoded once instead of once per row and field."""
+    if frame.empty:
+        return []
+    names = sorted(frame.columns, key=str)
+    pieces = []
+    for name in names:
+        pieces.append(_encoded_column(frame[name], json.dumps(str(name), ensure_ascii=False) + ": ").tolist())
+    return ["{" + ", ".join(row) + "}" for row in zip(*pieces, strict=True)]
 
 
 class CurrentState:
@@ -255,9 +293,10 @@ class CurrentState:
         run_id: str,
         dataset: str,
         pulls: Mapping[str, PendingPull],
-        pulled: Mapping[str, Mapping[str, PulledRecord]],
+        pulled: pd.DataFrame,
     ) -> CommitResult:
-        """Apply each source's pulled records, its deletions and its next cursor, in ``conn``'s transaction."""
+        """Apply each source's pulled records (``PULLED_COLUMNS``, one row per record id), its deletions
+        and its next cursor, in ``conn``'s transaction; COMMIT_BLOCK records at a time."""
         result = CommitResult()
         inserted = conn.execute(
             state_commits.insert().values(run_id=run_id, dataset=dataset, committed_at=datetime.now(UTC))
@@ -265,67 +304,91 @@ class CurrentState:
         assert inserted is not None
         seq = int(inserted[0])
         since = self.last_completed_seq(conn)
-        c = source_records.c
-        for source in sorted(set(pulls) | set(pulled)):
-            records = pulled.get(source, {})
+        by_source = dict(iter(pulled.groupby("source", sort=False))) if len(pulled) else {}
+        for source in sorted(set(pulls) | {str(key) for key in by_source}):
+            records = by_source.get(source, pd.DataFrame(columns=PULLED_COLUMNS)).set_index("record_id", drop=False)
             pull = pulls.get(source)
-            deleted = [key for key in (pull.deleted if pull else []) if key not in records]
-            touched = sorted(set(records) | set(deleted))
-            existing: dict[str, dict[str, Any]] = {}
-            for chunk in _chunks(touched):
-                where = (c.dataset == dataset) & (c.source == source) & c.record_id.in_(chunk)
-                query = sa.select(source_records).where(where)
-                existing.update({str(row["record_id"]): dict(row) for row in conn.execute(query).mappings()})
-            bases = self._removed_bases(conn, dataset, source, since, [k for k in records if k not in existing])
-            inserts, replaced = [], []
-            for key, pulled_record in records.items():
-                accepted = pulled_record.record is not None
-                text = record_json(pulled_record.record) if pulled_record.record is not None else None
-                old = existing.get(key)
-                if old is not None and bool(old["accepted"]) == accepted and old["record"] == text:
-                    continue
-                if old is not None:
-                    replaced.append(key)
-                inserts.append(
-                    {
-                        "dataset": dataset,
-                        "source": source,
-                        "record_id": key,
-                        "accepted": accepted,
-                        "record": text,
-                        "raw_hash": pulled_record.raw_hash,
-                        "updated_at": pulled_record.updated_at,
-                        "change_seq": seq,
-                        "base": old["base"] if old is not None else bases.get(key, ABSENT),
-                    }
-                )
-            gone = [key for key in deleted if key in existing]
-            for chunk in _chunks(replaced + gone):
-                conn.execute(
-                    source_records.delete().where(c.dataset == dataset, c.source == source, c.record_id.in_(chunk))
-                )
-            if inserts:
-                conn.execute(source_records.insert(), inserts)
-            if gone:
-                conn.execute(
-                    source_removals.insert(),
-                    [
-                        {
-                            "dataset": dataset,
-                            "source": source,
-                            "record_id": key,
-                            "base": existing[key]["base"],
-                            "change_seq": seq,
-                            "run_id": run_id,
-                        }
-                        for key in gone
-                    ],
-                )
-            result.written += len(inserts) + len(gone)
+            deleted = [key for key in (pull.deleted if pull else []) if key not in records.index]
+            touched = sorted(set(records.index) | set(deleted))
+            for start in range(0, len(touched), COMMIT_BLOCK):
+                block = touched[start : start + COMMIT_BLOCK]
+                written = self._commit_block(
+                    conn, run_id, dataset, source, seq, since, records.loc[[k for k in block if k in records.index]],
+                    [k for k in block if k not in records.index],
+                )  # fmt: skip
+                result.written += written
             if pull is not None and pull.cursor is not None:
                 self._set_cursor(conn, dataset, source, pull.cursor, run_id)
         crash_point("state_written")
         return result
+
+    def _commit_block(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        dataset: str,
+        source: str,
+        seq: int,
+        since: int,
+        records: pd.DataFrame,
+        deleted: Sequence[str],
+    ) -> int:
+        """One block of a source's pulled records and deletions; returns the rows it wrote."""
+        c = source_records.c
+        existing: dict[str, tuple[bool, str | None, str]] = {}
+        for chunk in _chunks([*records.index, *deleted]):
+            where = (c.dataset == dataset) & (c.source == source) & c.record_id.in_(chunk)
+            query = sa.select(c.record_id, c.accepted, c.record, c.base).where(where)
+            existing.update(
+                {str(key): (bool(accepted), text, str(base)) for key, accepted, text, base in conn.execute(query)}
+            )
+        bases = self._removed_bases(conn, dataset, source, since, [k for k in records.index if k not in existing])
+        inserts, replaced = [], []
+        for key, digest, stamp, text in zip(
+            records.index, records["raw_hash"], records["updated_at"], records["record"], strict=True
+        ):
+            text = _text_or_none(text)
+            old = existing.get(key)
+            if old is not None and old[0] == (text is not None) and old[1] == text:
+                continue
+            if old is not None:
+                replaced.append(key)
+            inserts.append(
+                {
+                    "dataset": dataset,
+                    "source": source,
+                    "record_id": key,
+                    "accepted": text is not None,
+                    "record": text,
+                    "raw_hash": digest,
+                    "updated_at": _text_or_none(stamp),
+                    "change_seq": seq,
+                    "base": old[2] if old is not None else bases.get(key, ABSENT),
+                }
+            )
+        gone = [key for key in deleted if key in existing]
+        for chunk in _chunks(replaced + gone):
+            conn.execute(
+                source_records.delete().where(c.dataset == dataset, c.source == source, c.record_id.in_(chunk))
+            )
+        if inserts:
+            conn.execute(source_records.insert(), inserts)
+        if gone:
+            conn.execute(
+                source_removals.insert(),
+                [
+                    {
+                        "dataset": dataset,
+                        "source": source,
+                        "record_id": key,
+                        "base": existing[key][2],
+                        "change_seq": seq,
+                        "run_id": run_id,
+                    }
+                    for key in gone
+                ],
+            )
+        return len(inserts) + len(gone)
 
     @staticmethod
     def _removed_bases(
@@ -359,19 +422,33 @@ class CurrentState:
         )
 
     # reads ----------------------------------------------------------------------------------------
-    def current_frame(self, dataset: str, source_order: Sequence[str], columns: Sequence[str] = ()) -> pd.DataFrame:
-        """Every accepted record the sources hold now, in the standardized schema."""
+    def current_chunks(
+        self, conn: sa.Connection, dataset: str, source_order: Sequence[str], rows: int = READ_BLOCK
+    ) -> Iterator[pd.DataFrame]:
+        """Every accepted record the sources hold now, in the standardized schema, ``rows`` at a time:
+        each source in ``source_order`` (then any other, by name), by record id. Each block is one query
+        run to its end on ``conn``, so the caller may write on the same connection between blocks."""
         c = source_records.c
-        query = sa.select(c.source, c.record_id, c.record).where(c.dataset == dataset, c.accepted.is_(True))
-        with self.engine.connect() as conn:
-            rows = list(conn.execute(query).all())
-        rank = {source: position for position, source in enumerate(source_order)}
-        rows.sort(key=lambda row: (rank.get(str(row[0]), len(rank)), str(row[1])))
-        frame = pd.DataFrame([json.loads(row[2]) for row in rows])
-        if frame.empty:
-            return pd.DataFrame(columns=list(columns))
-        ordered = [column for column in columns if column in frame.columns]
-        return frame[ordered + [column for column in frame.columns if column not in ordered]]
+        # Code point order, as Python sorts: SQLite compares text bytewise; PostgreSQL by "C" collation.
+        key = c.record_id.collate("C") if conn.dialect.name == "postgresql" else c.record_id
+        held = conn.execute(sa.select(c.source).where(c.dataset == dataset, c.accepted.is_(True)).distinct()).scalars()
+        held_sources = {str(source) for source in held}
+        ordered = [source for source in source_order if source in held_sources]
+        for source in ordered + sorted(held_sources - set(ordered)):
+            after: str | None = None
+            while True:
+                query = sa.select(c.record_id, c.record).where(
+                    c.dataset == dataset, c.source == source, c.accepted.is_(True)
+                )
+                if after is not None:
+                    query = query.where(key > after)
+                block = conn.execute(query.order_by(key).limit(rows)).all()
+                if not block:
+                    break
+                after = str(block[-1][0])
+                yield pd.DataFrame([json.loads(text) for _, text in block])
+                if len(block) < rows:
+                    break
 
     def drift(self, dataset: str, table: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
         """Where ``table`` (source, record_id columns) and the accepted records the sources hold now

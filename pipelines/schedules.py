@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipelines.assets.reports import report_asset_name
 from pipelines.departments import load_report_specs
+from pipelines.memory import release_memory_after_step
 
 MAIN_JOB_NAME = "hub_all"
 
@@ -14,6 +15,7 @@ main_job = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("districts"),
     description="Pull every department system, standardize, merge, and report to every department "
     "(the district-partitioned linking runs in its own jobs: pipelines/assets/districts.py).",
+    hooks={release_memory_after_step},
 )
 
 
@@ -27,6 +29,7 @@ def department_schedules() -> list[dg.ScheduleDefinition]:
             f"report_{name}_job",
             selection=dg.AssetSelection.assets(asset).upstream().required_multi_asset_neighbors(),
             description=f"{spec.title}: pull, merge and deliver",
+            hooks={release_memory_after_step},
         )
         schedules.append(
             dg.ScheduleDefinition(

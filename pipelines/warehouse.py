@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,8 @@ DECISION_COLUMNS = ["left_source", "left_record_id", "right_source", "right_reco
 # Stage-table reads kept in memory between the steps of one run (Warehouse.read_table).
 READ_CACHE_BYTES = 64 * 1024 * 1024
 READ_RECORDS_CHUNK = 500  # record ids per IN (...) list, well below any database's parameter limit
+LAND_CHUNK_ROWS = 20_000  # raw rows landed per insert
+SAMPLE_ROWS = 5  # rows a streamed table write hands back for its metadata sample
 
 
 class WarehouseError(HubError):
@@ -313,24 +316,28 @@ class Warehouse:
         source: str,
         rows: Iterable[tuple[str, str, Mapping[str, str]]],
     ) -> int:
-        """Keep each row as received: (record_id, row_ref, payload). Returns the number landed."""
+        """Keep each row as received: (record_id, row_ref, payload), LAND_CHUNK_ROWS at a time in one
+        transaction (a city's pull is never whole in memory as payload text). Returns the number landed."""
         now = datetime.now(UTC)
-        records = [
-            {
-                "batch_id": batch_id,
-                "dataset": dataset,
-                "source": source,
-                "record_id": record_id,
-                "row_ref": row_ref,
-                "payload": json.dumps(payload, ensure_ascii=False),
-                "received_at": now,
-            }
-            for record_id, row_ref, payload in rows
-        ]
-        if records:
-            with self.engine.begin() as conn:
+        landed = 0
+        pending = iter(rows)
+        with self.engine.begin() as conn:
+            while chunk := list(islice(pending, LAND_CHUNK_ROWS)):
+                records = [
+                    {
+                        "batch_id": batch_id,
+                        "dataset": dataset,
+                        "source": source,
+                        "record_id": record_id,
+                        "row_ref": row_ref,
+                        "payload": json.dumps(payload, ensure_ascii=False),
+                        "received_at": now,
+                    }
+                    for record_id, row_ref, payload in chunk
+                ]
                 conn.execute(raw_records.insert(), records)
-        return len(records)
+                landed += len(records)
+        return landed
 
     def raw_counts(self, batch_id: str, dataset: str) -> dict[str, int]:
         """Rows landed per source in one batch (one Dagster run) of a dataset."""
@@ -446,6 +453,35 @@ class Warehouse:
         """write_table inside a transaction the caller holds."""
         self._replace_table(conn, name, frame, run_id)
 
+    @staticmethod
+    def replace_table_from(
+        conn: sa.Connection, name: str, blocks: Iterable[pd.DataFrame], run_id: str, columns: Sequence[str] = ()
+    ) -> tuple[int, pd.DataFrame]:
+        """Replace a stage table with the rows of ``blocks``, a block at a time, inside the caller's
+        transaction, so a city's table is never whole in memory. The table takes ``columns`` (those the
+        blocks have) first, then any other column in the order the blocks bring them. Returns the rows
+        written and the first block (for a sample)."""
+        quote = conn.dialect.identifier_preparer.quote
+        held: list[str] | None = None
+        first, rows = pd.DataFrame(columns=list(columns)), 0
+        for block in blocks:
+            if held is None:
+                held = [c for c in columns if c in block.columns] + [c for c in block.columns if c not in columns]
+                block.head(0)[held].to_sql(name, conn, if_exists="replace", index=False)
+                first = block[held].head(SAMPLE_ROWS)
+            for column in (c for c in block.columns if c not in held):
+                conn.exec_driver_sql(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(str(column))} TEXT")
+                held.append(str(column))
+            insert_frame(conn, name, block.reindex(columns=held))
+            rows += len(block)
+        if held is None:
+            first.to_sql(name, conn, if_exists="replace", index=False)
+        conn.execute(stage_tables.delete().where(stage_tables.c.table_name == name))
+        conn.execute(
+            stage_tables.insert().values(table_name=name, run_id=run_id, rows=rows, written_at=datetime.now(UTC))
+        )
+        return rows, first
+
     def latest_link_model(self) -> dict[str, Any] | None:
         """The last trained matching model (id, run_id, fields, model, records, changed_records), or None."""
         with self.engine.connect() as conn:
@@ -506,9 +542,7 @@ class Warehouse:
         with self.engine.connect() as conn:
             for source, record_id in wanted:
                 hit = conn.execute(
-                    sa.select(table.c.source)
-                    .where(table.c.source == source, table.c.record_id == record_id)
-                    .limit(1)
+                    sa.select(table.c.source).where(table.c.source == source, table.c.record_id == record_id).limit(1)
                 ).first()
                 if hit is not None:
                     found.add((source, record_id))
@@ -592,12 +626,13 @@ class Warehouse:
         with self.engine.connect() as conn:
             return {str(pid) for pid in conn.execute(sa.select(person_id_history.c.person_id).distinct()).scalars()}
 
-    def read_table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    def read_table(self, name: str, columns: Iterable[str] | None = None, *, keep: bool = True) -> pd.DataFrame:
         """A stage table; with ``columns``, only those of them the table has (a step that needs a few
         columns of a city-sized table does not hold the rest in memory). Several steps of one run read
         the same table (golden_persons, std_residents): a read is kept while the table's write stamp
         in ``stage_tables`` (run, rows, time; every write updates it in its own transaction) is the
-        same, up to READ_CACHE_BYTES, and each caller gets its own copy."""
+        same, up to READ_CACHE_BYTES, and each caller gets its own copy; ``keep=False`` for a table
+        read once (the raw landings), which would only hold memory."""
         inspector = sa.inspect(self.engine)
         if not inspector.has_table(name):
             raise WarehouseError(
@@ -617,13 +652,11 @@ class Warehouse:
         with self.engine.connect() as conn:
             frame = pd.read_sql_table(name, conn, columns=selected)
         self._read_cache.pop(key, None)
-        if stamp is not None:
+        if stamp is not None and keep:
             self._keep_read(key, stamp, frame)
         return frame
 
-    def _keep_read(
-        self, key: tuple[str, tuple[str, ...] | None], stamp: tuple[Any, ...], frame: pd.DataFrame
-    ) -> None:
+    def _keep_read(self, key: tuple[str, tuple[str, ...] | None], stamp: tuple[Any, ...], frame: pd.DataFrame) -> None:
         size = int(frame.memory_usage(index=True, deep=False).sum())
         if size > READ_CACHE_BYTES:
             return
@@ -688,19 +721,26 @@ class Warehouse:
                 if before is None:
                     conn.execute(
                         alert_status.insert().values(
-                            alert_id=row["alert_id"], status="open", first_run_id=run_id, first_seen_at=now,
-                            last_run_id=run_id, last_seen_at=now, **values,
+                            alert_id=row["alert_id"],
+                            status="open",
+                            first_run_id=run_id,
+                            first_seen_at=now,
+                            last_run_id=run_id,
+                            last_seen_at=now,
+                            **values,
                         )
                     )
                     continue
                 update: dict[str, Any] = {**values, "last_run_id": run_id, "last_seen_at": now}
                 if before["status"] == "closed":
-                    update.update(status="open", closed_at=None, answer=None, answered_by=None, answer_note=None,
-                                  answered_at=None)
+                    update.update(
+                        status="open", closed_at=None, answer=None, answered_by=None, answer_note=None, answered_at=None
+                    )
                 conn.execute(alert_status.update().where(alert_status.c.alert_id == row["alert_id"]).values(**update))
             seen = set(found["alert_id"])
             gone = [
-                alert for alert, row in existing.items()
+                alert
+                for alert, row in existing.items()
                 if row["status"] != "closed" and row["kind"] in kinds and alert not in seen
             ]
             for start in range(0, len(gone), 500):

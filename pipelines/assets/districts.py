@@ -19,6 +19,7 @@ from dedup.incremental import model_from_json, model_to_json
 from dedup.presets import RESIDENT_VALIDITY
 from dedup.reconcile import reconcile
 from pipelines.districts import DISTRICT_COLUMN, assign_districts, load_districts
+from pipelines.memory import release_memory_after_step
 from pipelines.metadata import frame_metadata
 from pipelines.resources.warehouse import WarehouseResource
 
@@ -125,11 +126,13 @@ district_linking_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(district_person_clusters),
     partitions_def=district_partitions,
     description="Link one district's residents (a partition); backfill every district to rebuild the city.",
+    hooks={release_memory_after_step},
 )
 city_reconciliation_job = dg.define_asset_job(
     "city_reconciliation",
     selection=dg.AssetSelection.assets(city_person_clusters),
     description="Join the persons registered in two districts, over the districts' latest clusters.",
+    hooks={release_memory_after_step},
 )
 district_assets = [district_person_clusters, city_person_clusters]
 district_jobs = [district_linking_job, city_reconciliation_job]

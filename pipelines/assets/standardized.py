@@ -8,14 +8,16 @@ source's next cursor are then committed to the warehouse's current state in one 
 source's own `updated_at`), `<dataset>_delta` what changed since the last completed run.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.assets.raw import RAW_SOURCES, RECORD_ID_MAX, ROW_HASH, ROW_REF, UPDATED_AT, landing_text
-from pipelines.current_state import DELTA_COLUMNS, PulledRecord
+from pipelines.current_state import DELTA_COLUMNS, PULLED_COLUMNS, records_json
 from pipelines.faults import crash_point
 from pipelines.metadata import frame_metadata, sample_markdown
 from pipelines.resources.warehouse import WarehouseResource
@@ -30,72 +32,92 @@ INTERNAL_COLUMNS = [ROW_REF, ROW_HASH]
 QUARANTINE_COLUMNS = ["source", "record_id", "field", "check", "value", "reason", "row_ref"]
 
 
-def standardize_sources(
-    dataset: str, raw_by_source: Mapping[str, pd.DataFrame]
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, object]]]:
-    """Standardize every source of a dataset; return accepted rows, quarantine rows and accounting."""
-    accepted: list[pd.DataFrame] = []
+@dataclass
+class Standardized:
+    """A dataset's pull, standardized source by source: every record pulled (``PULLED_COLUMNS``, its
+    standardized record as JSON, None when quarantined), the quarantine rows, the accounting per
+    source, and the accepted records' columns in schema order."""
+
+    pulled: pd.DataFrame
+    quarantine: pd.DataFrame
+    books: dict[str, dict[str, object]]
+    columns: list[str]
+
+
+def standardize_sources(dataset: str, raw_by_source: Mapping[str, Callable[[], pd.DataFrame]]) -> Standardized:
+    """Standardize every source of a dataset, one at a time: a source's raw rows (read when its turn
+    comes) and its accepted frame are freed before the next, only the records' JSON is kept."""
+    pulled: list[pd.DataFrame] = []
     quarantined: list[pd.DataFrame] = []
     books: dict[str, dict[str, object]] = {}
-    for source, raw in raw_by_source.items():
+    columns: list[str] = []
+    for source, read in raw_by_source.items():
+        raw = read()
         if raw.empty:
             books[source] = {"received": 0, "accepted": 0, "quarantined": 0, "superseded": 0, "reasons": {}}
             continue
         result: StandardizeResult = standardize(
             dataset, source, raw.drop(columns=[c for c in INTERNAL_COLUMNS if c in raw.columns])
         )
-        accepted.append(result.accepted)
         quarantine = result.quarantine.copy()
         quarantine["row_ref"] = raw[ROW_REF].to_numpy(dtype=object)[result.quarantine_positions]
         quarantined.append(quarantine)
         books[source] = accounting(result)
-    accepted_frame = pd.concat(accepted, ignore_index=True) if accepted else pd.DataFrame()
+        versions = raw_versions(dataset, source, raw)
+        del raw
+        accepted = result.accepted
+        del result
+        if len(accepted):
+            columns += [column for column in [*accepted.columns, UPDATED_AT] if column not in columns]
+        pulled.append(source_pulled(source, accepted, quarantine, versions))
+        del accepted
     quarantine_frame = (
         pd.concat(quarantined, ignore_index=True)[QUARANTINE_COLUMNS]
         if quarantined
         else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
-    return accepted_frame, quarantine_frame, books
+    pulled_frame = pd.concat(pulled, ignore_index=True) if pulled else pd.DataFrame(columns=PULLED_COLUMNS)
+    return Standardized(pulled_frame, quarantine_frame, books, columns)
 
 
-def raw_versions(dataset: str, source: str, raw: pd.DataFrame) -> dict[str, tuple[str, str | None]]:
-    """Record id -> (hash, the source's updated_at) of the latest copy of each record pulled."""
-    if raw.empty:
-        return {}
+def raw_versions(dataset: str, source: str, raw: pd.DataFrame) -> pd.DataFrame:
+    """record_id, raw_hash and the source's updated_at of the latest copy of each record pulled."""
     id_column = load_mapping(dataset, source).record_id
-    keys = [landing_text(str(value), RECORD_ID_MAX) for value in raw[id_column].tolist()] if id_column in raw else []
-    hashes = raw[ROW_HASH].tolist() if ROW_HASH in raw else [""] * len(keys)
-    stamps = raw[UPDATED_AT].tolist() if UPDATED_AT in raw else [None] * len(keys)
-    return {
-        key: (str(digest), str(stamp) if stamp else None)
-        for key, digest, stamp in zip(keys, hashes, stamps, strict=True)
-    }
+    if raw.empty or id_column not in raw:
+        return pd.DataFrame(columns=["record_id", "raw_hash", "updated_at"], dtype=object)
+    keys = [landing_text(str(value), RECORD_ID_MAX) for value in raw[id_column].tolist()]
+    hashes = raw[ROW_HASH].astype(str).tolist() if ROW_HASH in raw else [""] * len(keys)
+    stamps = [str(stamp) if stamp else None for stamp in raw[UPDATED_AT].tolist()] if UPDATED_AT in raw else None
+    frame = pd.DataFrame(
+        {"record_id": keys, "raw_hash": hashes, "updated_at": stamps if stamps is not None else [None] * len(keys)},
+        dtype=object,
+    )
+    return frame.drop_duplicates("record_id", keep="last")
 
 
-def pulled_records(
-    dataset: str, raw_by_source: Mapping[str, pd.DataFrame], accepted: pd.DataFrame, quarantine: pd.DataFrame
-) -> tuple[pd.DataFrame, dict[str, dict[str, PulledRecord]]]:
-    """The accepted frame with each record's ``updated_at``, and every record pulled per source as the
-    current state keeps it (quarantined ones without a standardized record)."""
-    versions = {source: raw_versions(dataset, source, raw) for source, raw in raw_by_source.items()}
-    pulled: dict[str, dict[str, PulledRecord]] = {source: {} for source in raw_by_source}
-    for source, key in quarantine[["source", "record_id"]].drop_duplicates().itertuples(index=False):
-        digest, stamp = versions.get(source, {}).get(str(key), ("", None))
-        if str(key):
-            pulled.setdefault(source, {})[str(key)] = PulledRecord(digest, stamp, None)
-    if accepted.empty:
-        return accepted, pulled
-    accepted = accepted.copy()
-    accepted[UPDATED_AT] = [
-        versions.get(source, {}).get(str(key), ("", None))[1]
-        for source, key in zip(accepted["source"], accepted["record_id"], strict=True)
-    ]
-    records = accepted.astype(object).where(accepted.notna(), None).to_dict("records")
-    for record in records:
-        source, key = str(record["source"]), str(record["record_id"])
-        digest, stamp = versions.get(source, {}).get(key, ("", None))
-        pulled.setdefault(source, {})[key] = PulledRecord(digest, stamp, {str(k): v for k, v in record.items()})
-    return accepted, pulled
+def source_pulled(
+    source: str, accepted: pd.DataFrame, quarantine: pd.DataFrame, versions: pd.DataFrame
+) -> pd.DataFrame:
+    """Every record of one source pulled in this run, as the current state keeps it (``PULLED_COLUMNS``):
+    the accepted ones with their record (with the source's ``updated_at``) as JSON, the quarantined ones
+    without; a record id both quarantined and accepted keeps the accepted copy."""
+    held = quarantine["record_id"].astype(str).drop_duplicates()
+    records = [pd.DataFrame({"record_id": held[held != ""].to_numpy(dtype=object), "record": None}, dtype=object)]
+    if len(accepted):
+        keys = accepted["record_id"].astype(str).to_numpy(dtype=object)
+        found = pd.Series(keys, dtype=object).map(versions.set_index("record_id")["updated_at"])
+        stamps = found.astype(object).where(found.notna(), None).to_numpy(dtype=object)
+        records.append(
+            pd.DataFrame(
+                {"record_id": keys, "record": records_json(accepted.assign(**{UPDATED_AT: stamps}))}, dtype=object
+            )
+        )
+    frame = pd.concat(records, ignore_index=True).drop_duplicates("record_id", keep="last")
+    frame = frame.merge(versions, on="record_id", how="left")
+    frame["raw_hash"] = frame["raw_hash"].fillna("")
+    frame["updated_at"] = frame["updated_at"].astype(object).where(frame["updated_at"].notna(), None)
+    frame["source"] = source
+    return frame[PULLED_COLUMNS]
 
 
 ACCOUNTING_COLUMNS = [
@@ -132,6 +154,8 @@ def accounting_table(books: dict[str, dict[str, object]], broken: Mapping[str, o
             )
         )
     return dg.MetadataValue.table(records, schema=schema)
+
+
 def write_current_table(
     store: Warehouse,
     dataset: str,
@@ -141,11 +165,12 @@ def write_current_table(
     run_id: str,
     *,
     rebuild: bool,
-) -> tuple[int, pd.DataFrame]:
+) -> tuple[int, int, pd.DataFrame]:
     """Bring the ``std_<dataset>`` table to every accepted record the sources hold now; returns how many
-    that is and the rows written. A daily run writes only the records of the delta (changes since the
-    last completed run, so a rerun after a crash writes them again, harmlessly) and any record the table
-    holds that the sources no longer do, or lacks; a full run, or a new column, rewrites the table."""
+    that is, how many rows were written and the rows written (a full rewrite: its first rows, a sample).
+    A daily run writes only the records of the delta (changes since the last completed run, so a rerun
+    after a crash writes them again, harmlessly) and any record the table holds that the sources no
+    longer do, or lacks; a full run, or a new column, rewrites the table block by block."""
     name, state = f"std_{dataset}", store.state
     if not rebuild and store.table_run(name) is not None:
         keys = ["source", "record_id"]
@@ -159,11 +184,12 @@ def write_current_table(
             rows = rows.reindex(columns=table_columns)
             with store.run_lock(run_id), store.transaction() as conn:
                 store.replace_rows_in(conn, name, rows, stale, run_id, rows_now=rows_now)
-            return rows_now, rows
-    current = state.current_frame(dataset, source_order, columns=columns)
-    with store.run_lock(run_id):
-        store.write_table(name, current, run_id)
-    return len(current), current
+            return rows_now, len(rows), rows
+    with store.run_lock(run_id), store.transaction() as conn:
+        written, first = store.replace_table_from(
+            conn, name, state.current_chunks(conn, dataset, source_order), run_id, columns
+        )
+    return written, written, first
 
 
 def remap_held_categories(store: Warehouse, run_id: str, rows_now: int) -> int:
@@ -215,7 +241,7 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"standardize_{dataset}",
         group_name="standardized",
-        ins={asset: dg.AssetIn(key=asset) for asset in sources.values()},
+        deps=list(sources.values()),  # read here one source at a time, not all loaded before the step
         outs={
             f"std_{dataset}": dg.AssetOut(
                 description=f"Accepted {dataset} rows in the shared schema.", io_manager_key="current_io_manager"
@@ -236,24 +262,25 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             )
         ],
     )
-    def standardize_asset(context: dg.AssetExecutionContext, **raw: pd.DataFrame) -> Iterator[object]:
-        raw_by_source = {source: raw[asset] for source, asset in sources.items()}
+    def standardize_asset(context: dg.AssetExecutionContext) -> Iterator[object]:
         warehouse: WarehouseResource = context.resources.warehouse
         store = warehouse.get()
         if dataset == "events":
             install_category_mappings(store)
-        accepted, quarantine, books = standardize_sources(dataset, raw_by_source)
-        accepted, pulled = pulled_records(dataset, raw_by_source, accepted, quarantine)
+        raw_by_source = {source: partial(store.read_table, asset, keep=False) for source, asset in sources.items()}
+        result = standardize_sources(dataset, raw_by_source)
+        quarantine, books = result.quarantine, result.books
         state = store.state
         check = accounting_check(dataset, books)
         if check.passed:  # an unbalanced pull is not committed: its cursors stay where they were
             pulls = state.pending_pulls(context.run_id, dataset)
             crash_point("before_state_commit")
             with store.run_lock(context.run_id), store.transaction() as conn:
-                state.commit(conn, context.run_id, dataset, pulls, pulled)
+                state.commit(conn, context.run_id, dataset, pulls, result.pulled)
+        result.pulled = result.pulled.head(0)  # the records are in the warehouse now
         delta, removed = state.delta(dataset)
-        rows_now, shown = write_current_table(
-            store, dataset, list(sources), list(accepted.columns), delta, context.run_id,
+        rows_now, rows_written, shown = write_current_table(
+            store, dataset, list(sources), result.columns, delta, context.run_id,
             rebuild=run_mode(context, store) == FULL,
         )  # fmt: skip
         if dataset == "events":
@@ -269,7 +296,7 @@ def build_standardize_asset(dataset: str) -> dg.AssetsDefinition:
             metadata={
                 **frame_metadata(shown, per_source=dg.MetadataValue.json(books)),
                 "rows": dg.MetadataValue.int(rows_now),
-                "rows_written": dg.MetadataValue.int(len(shown)),
+                "rows_written": dg.MetadataValue.int(rows_written),
             },
         )
         changes = {str(k): int(v) for k, v in delta["change"].value_counts().items()}

@@ -49,14 +49,14 @@ def test_a_daily_write_repairs_what_the_table_lost_or_kept_and_tells_the_current
     assert store.state.drift("residents", "std_residents")[2] == 3
 
     no_changes = pd.DataFrame(columns=DELTA_COLUMNS)
-    rows_now, written = write_current_table(
+    rows_now, rows_written, written = write_current_table(
         store, "residents", ["grid", "health"], ["source", "record_id", "name"], no_changes, "run-2", rebuild=False
     )
 
     table = store.read_table("std_residents").sort_values(["source", "record_id"]).reset_index(drop=True)
     expected = pd.DataFrame(current).sort_values(["source", "record_id"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(table[expected.columns], expected)
-    assert rows_now == 3
+    assert rows_now == 3 and rows_written == 1
     assert written["record_id"].tolist() == ["G2"], "only the record the table lacked is written"
     only_held, only_now, _ = store.state.drift("residents", "std_residents")
     assert only_held.empty and only_now.empty
