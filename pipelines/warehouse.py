@@ -193,6 +193,16 @@ LAND_CHUNK_ROWS = 20_000  # raw rows landed per insert
 SAMPLE_ROWS = 5  # rows a streamed table write hands back for its metadata sample
 
 
+def frame_bytes(frame: pd.DataFrame, sample_rows: int = 2_000) -> int:
+    """The memory a frame holds, its strings included (a shallow count sees only their pointers, and a
+    kept read of a few text columns of a city-sized table pins hundreds of MB of strings). Estimated
+    from evenly spaced rows, so a large frame is not walked string by string."""
+    if frame.empty:
+        return int(frame.memory_usage(index=True, deep=False).sum())
+    sample = frame.iloc[:: max(1, len(frame) // sample_rows)]
+    return int(sample.memory_usage(index=True, deep=True).sum() * len(frame) / len(sample))
+
+
 class WarehouseError(HubError):
     """The warehouse could not be reached or a stage table is missing."""
 
@@ -657,7 +667,7 @@ class Warehouse:
         return frame
 
     def _keep_read(self, key: tuple[str, tuple[str, ...] | None], stamp: tuple[Any, ...], frame: pd.DataFrame) -> None:
-        size = int(frame.memory_usage(index=True, deep=False).sum())
+        size = frame_bytes(frame)
         if size > READ_CACHE_BYTES:
             return
         self._read_cache[key] = (stamp, frame.copy(), size)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipelines.warehouse import Warehouse, WarehouseError
+from pipelines import warehouse as warehouse_module
+from pipelines.warehouse import Warehouse, WarehouseError, frame_bytes
 
 
 def exercise(warehouse: Warehouse, table: str) -> None:
@@ -144,3 +145,25 @@ def test_read_records_gives_only_the_named_records_and_columns(tmp_path: Path) -
     assert found.columns.tolist() == ["source", "record_id", "name"]
     assert sorted(map(tuple, found.to_numpy().tolist())) == [("grid", "G2", "李娜"), ("health", "G1", "王芳")]
     assert warehouse.read_records("std_residents", [], ["name"]).empty
+
+
+def test_frame_bytes_counts_the_strings_of_object_columns() -> None:
+    """A shallow count of an object column sees only its pointers; the estimate sees the strings."""
+    frame = pd.DataFrame({"record_id": [str(i) for i in range(30_000)], "address": ["长" * 200] * 30_000}, dtype=object)
+    shallow = int(frame.memory_usage(index=True, deep=False).sum())
+    deep = int(frame.memory_usage(index=True, deep=True).sum())
+    assert deep > 10 * shallow
+    assert abs(frame_bytes(frame) - deep) < 0.05 * deep
+
+
+def test_a_read_larger_than_the_cache_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = Warehouse.from_url(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    frame = pd.DataFrame({"source": "s", "record_id": [str(i) for i in range(3_000)], "address": ["长" * 200] * 3_000})
+    warehouse.write_table("std_residents", frame, "run-1")
+    size = frame_bytes(warehouse.read_table("std_residents", keep=False))
+    monkeypatch.setattr(warehouse_module, "READ_CACHE_BYTES", size // 2)
+    warehouse.read_table("std_residents")
+    assert not warehouse._read_cache, "read again next time rather than pinned"
+    monkeypatch.setattr(warehouse_module, "READ_CACHE_BYTES", 2 * size)
+    warehouse.read_table("std_residents")
+    assert len(warehouse._read_cache) == 1
