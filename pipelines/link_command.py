@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from connectors.spreadsheet import read_workbook_rows
@@ -83,7 +84,12 @@ def read_csv_text(path: Path) -> pd.DataFrame:
         delimiter = csv.Sniffer().sniff(text[:SNIFF_BYTES], delimiters=CSV_DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","
-    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter)
+    try:  # Arrow's multi-threaded reader: several times faster on a city's files
+        return pd.read_csv(
+            io.BytesIO(text.encode("utf-8")), dtype=str, keep_default_na=False, sep=delimiter, engine="pyarrow"
+        )
+    except (pa.ArrowException, ValueError):  # it is strict (ragged rows...): pandas' own parser says what is wrong
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter)
 
 
 def _read_table(path: Path, source: str, id_column: str) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import yaml
 from dedup import pairwise_scores
 from hub_errors import ConfigError
 from pipelines import link_command
-from pipelines.link_command import read_sources, run_link
+from pipelines.link_command import read_csv_text, read_sources, run_link
 
 FIRST = ["Anna", "Lars", "Maria", "Jonas", "Eva", "Karl", "Sofia", "Erik", "Ida", "Nils", "Ingrid", "Olof"]
 LAST = ["Berg", "Lindqvist", "Åström", "Nyström", "Holm", "Sandberg", "Ekström", "Falk", "Wikström", "Dahl"]
@@ -320,3 +321,19 @@ def test_sources_read_side_by_side_give_the_frames_and_the_error_of_reading_in_t
     config["sources"]["register"]["id"] = "Nope"
     with pytest.raises(ConfigError, match="id column 'Nope'"):
         read_sources(config["sources"], tmp_path, fields)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "姓名,电话\n张伟,13800000001\n李娜,\n",  # the Arrow reader
+        '姓名,电话\n"张\n伟",1\n赵六\n',  # a short row: pandas' own parser, as before
+        "姓名;姓名\n张伟;张伟\n",  # repeated headers are told apart the same way
+    ],
+)
+def test_csv_text_reads_as_pandas_own_parser_reads_it(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(text, encoding="utf-8")
+    sep = ";" if ";" in text.splitlines()[0] else ","
+    expected = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
+    pd.testing.assert_frame_equal(read_csv_text(path), expected)
