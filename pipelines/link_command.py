@@ -173,29 +173,32 @@ def source_records(name: str, spec: Any, base: Path, fields: dict[str, str]) -> 
     return records
 
 
-# Sources are read at once in forked workers when their files add up to this many bytes; below it
-# the fork costs more than it saves.
-PARALLEL_READ_MIN_BYTES = 8_000_000
+# Workbook sources are read at once in forked workers when their (zipped) files add up to this many
+# bytes; below it the fork costs more than it saves.
+PARALLEL_READ_MIN_BYTES = 2_000_000
 
 
-def _total_bytes(sources: dict[Any, Any], base: Path) -> int:
-    """Size of the sources' files; 0 when a spec is malformed (source_records then says what is wrong)."""
+def _workbook_bytes(sources: dict[Any, Any], base: Path) -> int:
+    """Size of the sources' workbook files (CSV is read by Arrow faster than a forked worker hands a
+    frame back); 0 when a spec is malformed (source_records then says what is wrong)."""
     total = 0
     for spec in sources.values():
         path = base / str(spec.get("path", "")) if isinstance(spec, dict) else None
         if path is None or not path.is_file():
             return 0
-        total += path.stat().st_size
+        if path.suffix.lower() in {".xlsx", ".xlsm"}:
+            total += path.stat().st_size
     return total
 
 
 def read_sources(sources: dict[Any, Any], base: Path, fields: dict[str, str]) -> list[pd.DataFrame]:
-    """source_records of every source, in the config's order. Reading, recoding and date inference
-    are single-threaded per file, so large sources are read side by side in forked workers; an error
+    """source_records of every source, in the config's order. Reading a workbook is slow and
+    single-threaded, so large workbooks are read side by side in forked workers; an error
     is the one the first failing source (in order) raises, as when reading one after another."""
     items = [(str(name), spec) for name, spec in sources.items()]
     workers = min(len(items), os.cpu_count() or 1)
-    if workers < 2 or "fork" not in mp.get_all_start_methods() or _total_bytes(sources, base) < PARALLEL_READ_MIN_BYTES:
+    few_workbooks = _workbook_bytes(sources, base) < PARALLEL_READ_MIN_BYTES
+    if workers < 2 or "fork" not in mp.get_all_start_methods() or few_workbooks:
         return [source_records(name, spec, base, fields) for name, spec in items]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
         futures = [pool.submit(source_records, name, spec, base, fields) for name, spec in items]
