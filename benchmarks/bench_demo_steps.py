@@ -6,7 +6,8 @@ Runs `hub demo --data DATA` in this process (the embedded, in-process run: every
 with its own HUB_HOME, DAGSTER_HOME and SQLite warehouse under WORK (removed first). At each step's
 start the kernel's peak counter is reset (/proc/self/clear_refs), so a step's peak is its own, not
 the run's so far; Linux only. Prints one line per step and writes WORK/steps.json. `/usr/bin/time -v`
-around it gives the run's totals (user + system CPU, maximum resident set size).
+around it gives the run's CPU (user + system); its maximum resident set size is the last step's peak
+only (the reset clears the kernel's one high-water mark), so the run's peak is the one printed here.
 """
 
 from __future__ import annotations
@@ -99,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     totals = {
         "cpu_s": round(cpu_seconds() - started_cpu, 1),
         "wall_s": round(time.perf_counter() - started, 1),
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        # resetting the peak counter at each step also resets what ru_maxrss reads (the kernel keeps one
+        # high-water mark), so the run's peak is the highest of the steps' peaks and the last reading
+        "max_rss_mb": max(
+            [round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), *(step["peak_mb"] for step in steps)]
+        ),
     }
     (work / "steps.json").write_text(json.dumps({"steps": steps, "run": totals}, indent=2), encoding="utf-8")
     print(json.dumps(totals))

@@ -31,6 +31,7 @@ def test_every_step_of_the_demo_gets_its_own_cpu_and_peak(bench_small: Path, tmp
     assert not any(step["failed"] for step in steps.values())
     for step in steps.values():
         assert 0 < step["peak_mb"] <= measured["run"]["max_rss_mb"]
+        assert step["peak_mb"] >= step["start_rss_mb"] - 5, "a step's peak counts from its own start"
         assert step["cpu_s"] >= 0 and step["wall_s"] >= 0
     assert measured["run"]["cpu_s"] >= sum(step["cpu_s"] for step in steps.values()) - 1
     assert (work / "out" / "summary.json").is_file()
