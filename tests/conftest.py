@@ -40,6 +40,27 @@ def bench_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_bench(tmp_path_factory.mktemp("bench_small"), 300, 5)
 
 
+BENCH_RESIDENT_FILES = {"grid": "grid_residents.csv", "health": "health_records.csv", "civil": "civil_affairs.csv"}
+
+
+@pytest.fixture(scope="session")
+def _bench_small_standardized(bench_small: Path) -> pd.DataFrame:
+    from schemas.standardize import standardize
+
+    frames = []
+    for source, name in BENCH_RESIDENT_FILES.items():
+        raw = pd.read_csv(bench_small / name, dtype=str, keep_default_na=False)
+        frames.append(standardize("residents", source, raw).accepted)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def bench_small_residents(_bench_small_standardized: pd.DataFrame) -> pd.DataFrame:
+    """The small bench's resident records as the schemas stage accepts them (standardized once per
+    session; each test gets its own copy)."""
+    return _bench_small_standardized.copy()
+
+
 def _pairwise_f1(truth: Path, predicted: Path) -> float:
     """Pairwise F1 of a lineage file against a truth file: by ../shared/bench/score.py where it is
     there (the outside scorer reads the files exactly as a user's tools would), else by dedup.evaluate."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,19 +9,13 @@ import pytest
 from dedup import RESIDENT_FIELDS, link
 from dedup.presets import RESIDENT_VALIDITY
 from dedup.reconcile import cross_partition_pairs, reconcile
-from schemas.standardize import standardize
 
-FILES = {"grid": "grid_residents.csv", "health": "health_records.csv", "civil": "civil_affairs.csv"}
 KEYS = ["id_no", "phone", ["name_key", "birth"]]
 
 
-@pytest.fixture(scope="module")
-def residents(bench_small: Path) -> pd.DataFrame:
-    frames = []
-    for source, name in FILES.items():
-        raw = pd.read_csv(bench_small / name, dtype=str, keep_default_na=False)
-        frames.append(standardize("residents", source, raw).accepted)
-    return pd.concat(frames, ignore_index=True)
+@pytest.fixture
+def residents(bench_small_residents: pd.DataFrame) -> pd.DataFrame:
+    return bench_small_residents
 
 
 def test_pairs_are_formed_only_within_a_shared_value_and_across_partitions() -> None:

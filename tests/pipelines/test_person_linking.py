@@ -14,18 +14,11 @@ from hub_errors import ConfigError
 from pipelines import person_linking
 from pipelines.person_linking import FINGERPRINT_TABLE, link_persons
 from pipelines.warehouse import Warehouse
-from schemas.standardize import standardize
-
-FILES = {"grid": "grid_residents.csv", "health": "health_records.csv", "civil": "civil_affairs.csv"}
 
 
-@pytest.fixture(scope="module")
-def residents(bench_small: Path) -> pd.DataFrame:
-    frames = []
-    for source, name in FILES.items():
-        raw = pd.read_csv(bench_small / name, dtype=str, keep_default_na=False)
-        frames.append(standardize("residents", source, raw).accepted)
-    return pd.concat(frames, ignore_index=True)
+@pytest.fixture
+def residents(bench_small_residents: pd.DataFrame) -> pd.DataFrame:
+    return bench_small_residents
 
 
 def _history(store: Warehouse) -> pd.DataFrame:
